@@ -1,0 +1,312 @@
+//! Command-line definitions (clap derive). Doc comments are the help text; the man page
+//! and shell completions are generated from these definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::trust::Runtime;
+
+/// Diagnose TLS trust errors: what each runtime would trust here, what a server really
+/// presents, and exactly why Go, OpenSSL or rustls would reject it — with the fix.
+///
+/// With no command, prints the effective trust stores of this machine (`tlsdoctor store`).
+#[derive(Debug, Parser)]
+#[command(name = "tlsdoctor", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Short for --format json.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// When to use colour: auto (a terminal and no NO_COLOR), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// Say more (repeat for even more): trust-store steps, every anchor considered.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Say less: verdict lines and errors only.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Evaluate an unpacked container filesystem: trust paths resolve inside DIR.
+    #[arg(long, global = true, value_name = "DIR", conflicts_with = "pid")]
+    pub root: Option<PathBuf>,
+
+    /// Evaluate another process: its root (/proc/PID/root) and environment (/proc/PID/environ).
+    #[arg(long, global = true, value_name = "PID")]
+    pub pid: Option<u32>,
+
+    /// Set (KEY=VALUE) or unset (KEY) a variable in the evaluated environment: "what if".
+    #[arg(long = "env", global = true, value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+
+    /// OpenSSL's OPENSSLDIR inside the World (default: detected from the distribution).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub openssldir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    /// JSON Lines: one document per line (check).
+    Jsonl,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show each runtime's effective trust store: sources, anchors, problems and fixes.
+    Store(StoreArgs),
+    /// Connect to a server (TLS, or STARTTLS/MySQL/PostgreSQL first) and diagnose its chain.
+    Connect(ConnectArgs),
+    /// Diagnose a chain from a file, offline, per runtime.
+    Verify(VerifyArgs),
+    /// Decode certificates and bundles (PEM, DER).
+    Inspect(InspectArgs),
+    /// Check many targets against expectations, for CI (TOML spec file).
+    Check(CheckArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff).
+    Manpage,
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct StoreArgs {
+    /// Runtimes to show (default: all).
+    #[arg(long = "runtime", value_enum, value_name = "R")]
+    pub runtimes: Vec<RuntimeArg>,
+
+    /// List every anchor of every selected runtime.
+    #[arg(long)]
+    pub list: bool,
+
+    /// Is this certificate trusted, by whom, and if not, where does it exist? A certificate
+    /// file (PEM/DER), a subject substring, or a SHA-256 prefix.
+    #[arg(long, value_name = "CERT_OR_TEXT")]
+    pub find: Option<String>,
+}
+
+/// `--runtime` values: a runtime or `all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeArg {
+    All,
+    Go,
+    Openssl,
+    RustlsNative,
+    WebpkiRoots,
+}
+
+impl RuntimeArg {
+    /// Expand a list of `--runtime` values; empty means `default`.
+    pub fn expand(args: &[RuntimeArg], default: &[Runtime]) -> Vec<Runtime> {
+        if args.is_empty() || args.contains(&RuntimeArg::All) {
+            if args.contains(&RuntimeArg::All) {
+                return Runtime::ALL.to_vec();
+            }
+            return default.to_vec();
+        }
+        let mut v: Vec<Runtime> = args
+            .iter()
+            .filter_map(|a| match a {
+                RuntimeArg::All => None,
+                RuntimeArg::Go => Some(Runtime::Go),
+                RuntimeArg::Openssl => Some(Runtime::Openssl),
+                RuntimeArg::RustlsNative => Some(Runtime::RustlsNative),
+                RuntimeArg::WebpkiRoots => Some(Runtime::WebpkiRoots),
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StarttlsArg {
+    Auto,
+    None,
+    Mysql,
+    Postgres,
+    PostgresDirect,
+    Smtp,
+    Imap,
+    Pop3,
+    Ftp,
+    Ldap,
+    Xmpp,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConnectArgs {
+    /// host, host:port, [v6]:port, or a URL (https://, postgres://, mysql://, smtp://, ldap://, …).
+    pub target: String,
+
+    /// Dialogue before TLS (default: from the URL scheme or well-known port, confirmed by what
+    /// the server says first).
+    #[arg(long, value_enum, default_value_t = StarttlsArg::Auto)]
+    pub starttls: StarttlsArg,
+
+    /// SNI to send (default: the name; none for an IP address).
+    #[arg(long, value_name = "SNI")]
+    pub servername: Option<String>,
+
+    /// Name to verify the certificate for (default: the host).
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Trust only these CA files, as a program's explicit CA option would (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Vec<PathBuf>,
+
+    /// Runtimes to evaluate (default: every runtime whose store resolves here).
+    #[arg(long = "runtime", value_enum, value_name = "R")]
+    pub runtimes: Vec<RuntimeArg>,
+
+    /// Total time budget for the network steps (500ms, 5s, 2m).
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+
+    /// HTTP proxy for https targets (default: HTTPS_PROXY/NO_PROXY as Go reads them).
+    #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
+    pub proxy: Option<String>,
+
+    /// Never use a proxy.
+    #[arg(long)]
+    pub no_proxy: bool,
+
+    /// ALPN protocols to offer (repeatable).
+    #[arg(long, value_name = "PROTO")]
+    pub alpn: Vec<String>,
+
+    /// Client certificate chain to present (PEM).
+    #[arg(long, value_name = "FILE", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+
+    /// Private key for --client-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+
+    /// Verify as of this moment (RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// File with the leaf and any intermediates (PEM or DER, any order).
+    pub chain_file: PathBuf,
+
+    /// Name to verify the leaf for (DNS name or IP address).
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Trust only these CA files, as a program's explicit CA option would (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Vec<PathBuf>,
+
+    /// Runtimes to evaluate (default: every runtime whose store resolves here).
+    #[arg(long = "runtime", value_enum, value_name = "R")]
+    pub runtimes: Vec<RuntimeArg>,
+
+    /// Verify as of this moment (RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    /// Certificate files or bundles (PEM or DER).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// TOML file listing targets and expectations.
+    pub spec_file: PathBuf,
+
+    /// Targets checked at once (default: 64).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Total time bound for the whole run (default: the spec's, else 60s).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub deadline: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell.
+    pub shell: clap_complete::Shell,
+}
+
+/// Parse `500ms`, `5s`, `2m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 500ms, 5s, 2m"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s, m or h")),
+    };
+    if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
+        return Err(format!("duration {s:?} out of range"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms").unwrap().as_millis(), 500);
+        assert_eq!(parse_duration("5s").unwrap().as_secs(), 5);
+        assert_eq!(parse_duration("2m").unwrap().as_secs(), 120);
+        assert_eq!(parse_duration("3").unwrap().as_secs(), 3);
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

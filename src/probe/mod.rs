@@ -1,0 +1,1 @@
+//! probe — *what does the server actually present?*

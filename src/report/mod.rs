@@ -1,0 +1,4 @@
+//! report — human text and JSON renderers over one data model.
+
+pub mod json;
+pub mod sanitize;
