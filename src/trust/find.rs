@@ -268,7 +268,7 @@ pub fn find(cx: &Cx, stores: &[TrustStore], q: &Query) -> FindResult {
         .into_iter()
         .map(|cert| {
             let locations = inv.get(&cert.sha256).map(|(_, l)| l.clone()).unwrap_or_default();
-            let runtimes = stores.iter().map(|s| answer(s, &cert, &locations)).collect();
+            let runtimes = stores.iter().map(|s| answer(cx, s, &cert, &locations)).collect();
             Found {
                 cert,
                 runtimes,
@@ -279,7 +279,13 @@ pub fn find(cx: &Cx, stores: &[TrustStore], q: &Query) -> FindResult {
     FindResult { found, more }
 }
 
-fn answer(s: &TrustStore, cert: &CertInfo, locations: &[Location]) -> RuntimeAnswer {
+fn answer(cx: &Cx, s: &TrustStore, cert: &CertInfo, locations: &[Location]) -> RuntimeAnswer {
+    let w = cx.world();
+    let canon = |p: &str| {
+        w.canonical(Path::new(p))
+            .map(|c| disp(&c))
+            .unwrap_or_else(|_| p.to_string())
+    };
     if s.runtime == Runtime::WebpkiRoots {
         let hit = s.find_sha256(&cert.sha256).is_some() || in_webpki(cert);
         return RuntimeAnswer {
@@ -312,7 +318,12 @@ fn answer(s: &TrustStore, cert: &CertInfo, locations: &[Location]) -> RuntimeAns
     for l in locations {
         let p = disp(&l.path);
         let parent = l.path.parent().map(disp).unwrap_or_default();
-        let step_for = |src: &str| s.steps.iter().find(|st| st.source == src);
+        let step_for = |src: &str| {
+            let c = canon(src);
+            s.steps
+                .iter()
+                .find(|st| st.source == src || (!st.source.is_empty() && canon(&st.source) == c))
+        };
         if l.kind == "staging" {
             reasons.push(format!(
                 "staged at {p}, but the CA update tool has not put it into the bundle"

@@ -45,6 +45,11 @@ pub fn openssldir(cx: &Cx) -> (PathBuf, String) {
     )
 }
 
+/// `<8 hex, any case>.<digits>`: the names OpenSSL 3.0's directory store opens.
+pub fn parse_hash_name_ci(name: &str) -> Option<(u32, u32)> {
+    parse_hash_name(&name.to_ascii_lowercase())
+}
+
 /// `<8 lowercase hex>.<digits>`: the names OpenSSL's directory lookup opens.
 pub fn parse_hash_name(name: &str) -> Option<(u32, u32)> {
     let (h, n) = name.split_once('.')?;
@@ -67,6 +72,11 @@ pub fn resolve(cx: &Cx) -> TrustStore {
     let rt = [Runtime::Openssl.code()];
     let (dir, assumption) = openssldir(cx);
     store.assumptions.push(assumption);
+    store.assumptions.push(
+        "OpenSSL 3.0.x lookup: hashed directories by name (by_dir) and, for a single directory, \
+         the 3.0–3.4 `file:` store too"
+            .into(),
+    );
     let mut pool = Pool::new();
 
     // 1. The file, eagerly.
@@ -206,10 +216,15 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                 continue;
             }
         };
+        // OpenSSL 3.0–3.4 search the default directory twice: the classic by_dir lookup
+        // (lowercase `<hash>.N`, N = 0, 1, … until one is missing or unusable) and a `file:`
+        // store over the whole SSL_CERT_DIR value (no `:` split) that opens every
+        // `<hash>.N` name, case-insensitively, gaps or not.
+        let store_lookup = dirs.len() == 1;
         let mut by_hash: BTreeMap<u32, Vec<(u32, &crate::world::Entry)>> = BTreeMap::new();
         let mut others = Vec::new();
         for e in entries {
-            match parse_hash_name(&e.name) {
+            match parse_hash_name_ci(&e.name) {
                 Some((h, n)) => by_hash.entry(h).or_default().push((n, e)),
                 None => others.push(e),
             }
@@ -218,17 +233,30 @@ pub fn resolve(cx: &Cx) -> TrustStore {
         let mut findable: HashSet<String> = HashSet::new();
         let mut stale: Vec<String> = Vec::new();
         let mut gaps: Vec<String> = Vec::new();
+        let mut unreached: Vec<String> = Vec::new();
         for (h, mut list) in by_hash {
             list.sort_by_key(|(n, _)| *n);
-            let mut expect = 0u32;
-            let mut stopped = false;
-            for (n, e) in &list {
-                if stopped || *n != expect {
-                    gaps.push(e.name.clone());
-                    stopped = true;
+            // The classic walk.
+            let mut by_dir: HashSet<&str> = HashSet::new();
+            let mut k = 0u32;
+            loop {
+                let name = format!("{h:08x}.{k}");
+                let Some((_, e)) = list.iter().find(|(_, e)| e.name == name) else {
+                    break;
+                };
+                let usable = matches!(&*cx.loader.file(&e.path), Ok(c) if c.blocks.iter().any(|b| b.is_cert_label() && b.label != "DER" && matches!(b.cert, Some(Ok(_)))));
+                if !usable {
+                    break;
+                }
+                by_dir.insert(e.name.as_str());
+                k += 1;
+            }
+            for (_, e) in &list {
+                let classic = by_dir.contains(e.name.as_str());
+                if !classic && !store_lookup {
+                    unreached.push(e.name.clone());
                     continue;
                 }
-                expect += 1;
                 let loaded = cx.loader.file(&e.path);
                 match &*loaded {
                     Ok(c) => {
@@ -247,6 +275,9 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                                 if pool.add_full(cert, &e.path, &c.resolved, b, Some(h)) {
                                     found += 1;
                                 }
+                                if !classic {
+                                    gaps.push(e.name.clone());
+                                }
                             } else {
                                 stale.push(format!(
                                     "{} holds {} whose subject hash is {}",
@@ -258,13 +289,9 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                         }
                         if !any {
                             stale.push(format!("{} holds no PEM certificate", e.name));
-                            stopped = true;
                         }
                     }
-                    Err(err) => {
-                        stale.push(format!("{} -> {}", e.name, err.describe()));
-                        stopped = true;
-                    }
+                    Err(err) => stale.push(format!("{} -> {}", e.name, err.describe())),
                 }
             }
         }
@@ -341,11 +368,29 @@ pub fn resolve(cx: &Cx) -> TrustStore {
             store.findings.push(
                 Finding::new(
                     "hash-chain-gap",
+                    Severity::Info,
+                    format!(
+                        "{} in {d} {} found only by OpenSSL 3.0–3.4's directory store: the classic lookup \
+                         stops at the first missing or unusable <hash>.N (OpenSSL 1.1 and 3.5+ will not find {}).",
+                        gaps.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
+                        if gaps.len() == 1 { "is" } else { "are" },
+                        if gaps.len() == 1 { "it" } else { "them" }
+                    ),
+                )
+                .fix(cx.distro.rehash(d))
+                .runtimes(&rt)
+                .path(d.clone()),
+            );
+        }
+        if !unreached.is_empty() {
+            store.findings.push(
+                Finding::new(
+                    "hash-chain-gap",
                     Severity::Warning,
                     format!(
                         "OpenSSL stops at the first missing or unusable <hash>.N, so {} in {d} {} never reached.",
-                        gaps.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
-                        if gaps.len() == 1 { "is" } else { "are" }
+                        unreached.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
+                        if unreached.len() == 1 { "is" } else { "are" }
                     ),
                 )
                 .fix(cx.distro.rehash(d))
