@@ -130,6 +130,7 @@ pub struct Loader<'w> {
     files: RefCell<HashMap<PathBuf, Loaded>>,
     dirs: RefCell<HashMap<PathBuf, Listing>>,
     certs: RefCell<HashMap<Vec<u8>, CertResult>>,
+    parents: RefCell<HashMap<PathBuf, Result<(PathBuf, PathBuf), ReadErr>>>,
 }
 
 impl<'w> Loader<'w> {
@@ -140,13 +141,15 @@ impl<'w> Loader<'w> {
             files: RefCell::new(HashMap::new()),
             dirs: RefCell::new(HashMap::new()),
             certs: RefCell::new(HashMap::new()),
+            parents: RefCell::new(HashMap::new()),
         }
     }
 
     /// Decode a certificate, once per distinct DER.
     pub fn cert(&self, der: &[u8]) -> Result<Arc<CertInfo>, String> {
-        if let Some(c) = self.certs.borrow().get(der) {
-            return c.clone();
+        let hit = self.certs.borrow().get(der).cloned();
+        if let Some(c) = hit {
+            return c;
         }
         let r = CertInfo::from_der_opts(der, self.check_self_signature)
             .map(Arc::new)
@@ -155,16 +158,55 @@ impl<'w> Loader<'w> {
         r
     }
 
+    /// (host path, canonical World path) of `p`, following symlinks inside the World like
+    /// [`World::resolve_both`], but resolving each parent directory only once.
+    pub fn resolve(&self, p: &Path) -> Result<(PathBuf, PathBuf), ReadErr> {
+        self.resolve_hops(p, 0)
+    }
+
+    fn resolve_hops(&self, p: &Path, hops: usize) -> Result<(PathBuf, PathBuf), ReadErr> {
+        if hops > 40 {
+            return Err(ReadErr::Loop);
+        }
+        let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
+            return self.world.resolve_both(p).map_err(ReadErr::from_resolve);
+        };
+        if name == ".." || name == "." || !p.is_absolute() {
+            return self.world.resolve_both(p).map_err(ReadErr::from_resolve);
+        }
+        let cached = self.parents.borrow().get(parent).cloned();
+        let (hp, cp) = match cached {
+            Some(r) => r?,
+            None => {
+                let r = self.world.resolve_both(parent).map_err(ReadErr::from_resolve);
+                self.parents.borrow_mut().insert(parent.to_path_buf(), r.clone());
+                r?
+            }
+        };
+        let h = hp.join(name);
+        match fs::symlink_metadata(&h) {
+            Ok(md) if md.file_type().is_symlink() => {
+                let t = fs::read_link(&h).map_err(|e| ReadErr::from_io(&e))?;
+                let next = if t.is_absolute() { t } else { cp.join(t) };
+                self.resolve_hops(&next, hops + 1)
+            }
+            Ok(_) => Ok((h, cp.join(name))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((h, cp.join(name))),
+            Err(e) => Err(ReadErr::from_io(&e)),
+        }
+    }
+
     /// What is at `p` (after symlinks), without opening it.
     pub fn kind(&self, p: &Path) -> Result<fs::Metadata, ReadErr> {
-        let (host, _) = self.world.resolve_both(p).map_err(ReadErr::from_resolve)?;
+        let (host, _) = self.resolve(p)?;
         fs::metadata(&host).map_err(|e| ReadErr::from_io(&e))
     }
 
     /// Read and parse a file (cached by World path).
     pub fn file(&self, p: &Path) -> Loaded {
-        if let Some(f) = self.files.borrow().get(p) {
-            return f.clone();
+        let hit = self.files.borrow().get(p).cloned();
+        if let Some(f) = hit {
+            return f;
         }
         let r = Rc::new(self.load(p));
         self.files.borrow_mut().insert(p.to_path_buf(), r.clone());
@@ -172,7 +214,7 @@ impl<'w> Loader<'w> {
     }
 
     fn load(&self, p: &Path) -> Result<FileContent, ReadErr> {
-        let (host, resolved) = self.world.resolve_both(p).map_err(ReadErr::from_resolve)?;
+        let (host, resolved) = self.resolve(p)?;
         let md = fs::metadata(&host).map_err(|e| ReadErr::from_io(&e))?;
         if md.is_dir() {
             return Err(ReadErr::IsDir);
@@ -238,8 +280,19 @@ impl<'w> Loader<'w> {
 
     /// List a directory (cached).
     pub fn dir(&self, p: &Path) -> Listing {
-        if let Some(d) = self.dirs.borrow().get(p) {
-            return d.clone();
+        let hit = self.dirs.borrow().get(p).cloned();
+        if let Some(d) = hit {
+            return d;
+        }
+        // The same directory reached by another name (/usr/lib/ssl/certs -> /etc/ssl/certs)
+        // is listed once.
+        let canon = self.resolve(p).map(|(_, c)| c).ok();
+        if let Some(c) = &canon {
+            let hit = self.dirs.borrow().get(c).cloned();
+            if let Some(d) = hit {
+                self.dirs.borrow_mut().insert(p.to_path_buf(), d.clone());
+                return d;
+            }
         }
         let r = match self.kind(p) {
             Err(e) => Err(e),
@@ -248,6 +301,9 @@ impl<'w> Loader<'w> {
         };
         let r = Rc::new(r);
         self.dirs.borrow_mut().insert(p.to_path_buf(), r.clone());
+        if let Some(c) = canon {
+            self.dirs.borrow_mut().insert(c, r.clone());
+        }
         r
     }
 }
