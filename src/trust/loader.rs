@@ -122,6 +122,8 @@ pub type Loaded = Rc<Result<FileContent, ReadErr>>;
 /// A cached directory listing.
 pub type Listing = Rc<Result<Vec<Entry>, ReadErr>>;
 type CertResult = Result<Arc<CertInfo>, String>;
+/// (host path, canonical World path).
+type Resolved = Result<(PathBuf, PathBuf), ReadErr>;
 
 /// The cache shared by the runtimes resolved together.
 pub struct Loader<'w> {
@@ -130,7 +132,7 @@ pub struct Loader<'w> {
     files: RefCell<HashMap<PathBuf, Loaded>>,
     dirs: RefCell<HashMap<PathBuf, Listing>>,
     certs: RefCell<HashMap<Vec<u8>, CertResult>>,
-    parents: RefCell<HashMap<PathBuf, Result<(PathBuf, PathBuf), ReadErr>>>,
+    parents: RefCell<HashMap<PathBuf, Resolved>>,
 }
 
 impl<'w> Loader<'w> {
