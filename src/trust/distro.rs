@@ -46,6 +46,14 @@ impl Distro {
         }
     }
 
+    /// The system CA bundle's path on this distribution.
+    pub fn system_bundle(self) -> &'static str {
+        match self {
+            Distro::Rhel => "/etc/pki/tls/certs/ca-bundle.crt",
+            _ => "/etc/ssl/certs/ca-certificates.crt",
+        }
+    }
+
     /// How to add a CA to the system store here.
     pub fn install_ca(self) -> &'static str {
         match self {

@@ -33,8 +33,8 @@ pub fn env_source_problem(cx: &Cx, var: &str, p: &Path, loaded: &Loaded, rt: &[&
             "missing",
             format!("{var}={path}: the file does not exist, so it contributes nothing."),
             format!(
-                "point {var} at an existing PEM bundle, or unset it; {}",
-                cx.distro.install_ca()
+                "point {var} at an existing PEM bundle (the system one here is {}), or unset it",
+                cx.distro.system_bundle()
             ),
         ),
         Err(ReadErr::IsDir) => (
@@ -303,20 +303,14 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
     let rt = [store.runtime.code()];
     let w = cx.world();
     if store.anchors.is_empty() {
-        let msg = match &store.error {
-            Some(e) => format!(
-                "{} has no trust anchors at all ({e}): every TLS connection will fail verification.",
-                store.runtime.title()
-            ),
-            None => format!(
-                "{} has no trust anchors at all: every TLS connection will fail verification.",
-                store.runtime.title()
-            ),
-        };
         store.findings.push(
-            Finding::new("empty-store", Severity::Error, msg)
-                .fix(cx.distro.install_ca())
-                .runtimes(&rt),
+            Finding::new(
+                "empty-store",
+                Severity::Error,
+                "No trust anchors at all: every TLS connection will fail verification.",
+            )
+            .fix(cx.distro.install_ca())
+            .runtimes(&rt),
         );
     }
     let expired: Vec<&super::Anchor> = store
@@ -380,9 +374,9 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
                     "staged-not-installed",
                     Severity::Warning,
                     format!(
-                        "{} is staged at {p} but is not in {}'s store: the CA update tool has not run since it was added.",
-                        cert.short_name(),
-                        store.runtime.title()
+                        "{} is staged at {p} but is not in the store: the CA update tool has not run since it \
+                         was added.",
+                        cert.short_name()
                     ),
                 )
                 .fix(cx.distro.refresh())
@@ -416,11 +410,10 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
                                 "k8s-sa-ca-not-trusted",
                                 Severity::Info,
                                 format!(
-                                    "The Kubernetes service-account CA ({}) at {k} is not in {}'s store: fine for \
+                                    "The Kubernetes service-account CA ({}) at {k} is not in the store: fine for \
                                      public endpoints; in-cluster clients (the API server, services with cluster-issued \
                                      certificates) must load it explicitly.",
-                                    cert.short_name(),
-                                    store.runtime.title()
+                                    cert.short_name()
                                 ),
                             )
                             .fix(format!("pass {k} as the CA file of clients that talk to the API server"))

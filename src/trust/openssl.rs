@@ -297,6 +297,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
         }
         // Files OpenSSL never opens: their certificates are invisible unless also hashed.
         let mut not_hashed: Vec<(String, String)> = Vec::new();
+        let mut seen_unhashed: HashSet<String> = HashSet::new();
         for e in &others {
             if let Ok(c) = &*cx.loader.file(&e.path) {
                 for b in &c.blocks {
@@ -304,6 +305,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                         if b.label != "DER"
                             && !findable.contains(&cert.sha256)
                             && !pool.contains(&cert.sha256)
+                            && seen_unhashed.insert(cert.sha256.clone())
                         {
                             not_hashed.push((e.name.clone(), cert.short_name()));
                         }
