@@ -515,6 +515,13 @@ fn environment_findings() {
     fs.mkdir("/ca/dir.pem");
     let case = |env: &[(&str, &str)], rt: Runtime| resolve(rt, &fs.world(env));
 
+    let o = case(&[("SSL_CERT_FILE", "/ca/b.pem")], Runtime::Openssl);
+    let f = o
+        .findings
+        .iter()
+        .find(|f| f.code == "ssl-cert-file-without-dir")
+        .expect("openssl still uses certs/");
+    assert!(f.message.contains("/usr/lib/ssl/certs"), "{}", f.message);
     let g = case(&[("SSL_CERT_FILE", "/ca/missing.pem")], Runtime::Go);
     assert!(codes(&g).contains(&"ssl-cert-file-missing".into()));
     assert!(
@@ -569,6 +576,46 @@ fn environment_findings() {
     assert!(r.anchors.is_empty() && r.error.is_some());
     let r = case(&[("SSL_CERT_DIR", "/ca")], Runtime::RustlsNative);
     assert!(has_anchor(&r, &b) && !has_anchor(&r, &a));
+    // A negative serial (made by openssl: rcgen only writes positive ones).
+    if have("openssl") {
+        let d = tempfile::tempdir().unwrap();
+        let st = Command::new("openssl")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+            ])
+            .args([
+                "-subj",
+                "/CN=Negative Serial CA",
+                "-days",
+                "1",
+                "-set_serial",
+                "-5",
+                "-keyout",
+            ])
+            .arg(d.path().join("k.pem"))
+            .arg("-out")
+            .arg(fs.host("/ca/neg.pem"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let g = case(
+            &[("SSL_CERT_FILE", "/ca/neg.pem"), ("SSL_CERT_DIR", "/none")],
+            Runtime::Go,
+        );
+        assert!(
+            codes(&g).contains(&"negative-serial-anchor".into()),
+            "{:?}",
+            codes(&g)
+        );
+    }
     // Kubernetes CA and proxies: info.
     fs.write(
         "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",

@@ -357,6 +357,30 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
             );
         }
     }
+    if store.runtime == Runtime::Go {
+        let neg: Vec<String> = store
+            .anchors
+            .iter()
+            .filter(|a| a.cert.serial_negative)
+            .map(|a| a.cert.short_name())
+            .collect();
+        if !neg.is_empty() {
+            store.findings.push(
+                Finding::new(
+                    "negative-serial-anchor",
+                    Severity::Warning,
+                    format!(
+                        "{} anchor(s) have a negative serial number ({}): Go 1.23+ cannot parse them and drops \
+                         them from the pool (older Go keeps them).",
+                        neg.len(),
+                        neg.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .fix("re-issue the CA with a positive serial, or run Go with GODEBUG=x509negativeserial=1")
+                .runtimes(&rt),
+            );
+        }
+    }
     if store.runtime == Runtime::WebpkiRoots || store.explicit {
         proxy(cx, store);
         return;

@@ -369,6 +369,11 @@ impl TrustStore {
         }
     }
 
+    /// Anchors in `pool` that came from a hashed directory (OpenSSL).
+    pub(crate) fn anchors_from_dirs(&self, pool: &Pool) -> usize {
+        pool.anchors.iter().filter(|a| a.hash_name.is_some()).count()
+    }
+
     /// Is this certificate (by SHA-256) an anchor?
     pub fn find_sha256(&self, sha256: &str) -> Option<&Anchor> {
         self.anchors.iter().find(|a| a.cert.sha256 == sha256)

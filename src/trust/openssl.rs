@@ -401,6 +401,24 @@ pub fn resolve(cx: &Cx) -> TrustStore {
             );
         }
     }
+    if env_file.is_some() && env_dir.is_none() {
+        let from_dir = store.anchors_from_dirs(&pool);
+        if from_dir > 0 {
+            store.findings.push(
+                Finding::new(
+                    "ssl-cert-file-without-dir",
+                    Severity::Warning,
+                    format!(
+                        "SSL_CERT_FILE is set but SSL_CERT_DIR is not: OpenSSL still searches {} and can find \
+                         {from_dir} certificate(s) there.",
+                        disp(&dir.join("certs"))
+                    ),
+                )
+                .fix("to trust only SSL_CERT_FILE, also set SSL_CERT_DIR to an empty or nonexistent directory")
+                .runtimes(&rt),
+            );
+        }
+    }
     store.anchors = pool.anchors;
     let not_self_signed: Vec<String> = store
         .anchors
