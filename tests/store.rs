@@ -576,6 +576,14 @@ fn environment_findings() {
     assert!(r.anchors.is_empty() && r.error.is_some());
     let r = case(&[("SSL_CERT_DIR", "/ca")], Runtime::RustlsNative);
     assert!(has_anchor(&r, &b) && !has_anchor(&r, &a));
+    // …but when the variables give nothing and no error, it falls back to the system.
+    fs.mkdir("/ca-empty");
+    let r = case(&[("SSL_CERT_DIR", "/ca-empty")], Runtime::RustlsNative);
+    assert!(has_anchor(&r, &a), "{:?}", r.steps);
+    assert!(r
+        .steps
+        .iter()
+        .any(|s| s.reason.as_deref().unwrap_or("").contains("falls back")));
     // A negative serial (made by openssl: rcgen only writes positive ones).
     if have("openssl") {
         let d = tempfile::tempdir().unwrap();
