@@ -1244,3 +1244,33 @@ fn openssl_findability_matches_real_openssl() {
     }
     assert!(yes >= 3 && yes < cases.len(), "both outcomes must be exercised");
 }
+
+#[test]
+fn cli_pid_reads_another_process() {
+    let a = ca("Pid Root");
+    let fs = Fs::new();
+    fs.write("/bundle.pem", a.pem());
+    fs.mkdir("/emptydir");
+    let file = fs.host("/bundle.pem").to_str().unwrap().to_string();
+    let dir = fs.host("/emptydir").to_str().unwrap().to_string();
+    // A process with its own environment; tlsdoctor reads /proc/PID/environ and root.
+    let mut child = Command::new("sleep")
+        .arg("30")
+        .env_clear()
+        .env("SSL_CERT_FILE", &file)
+        .env("SSL_CERT_DIR", &dir)
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let (code, out, err) = tlsdoctor(&["--pid", &pid, "store", "--runtime", "go", "--json"], &[]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(code, 0, "{out}{err}");
+    let doc: StoreDoc = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc.world.kind, "pid");
+    assert_eq!(doc.world.env.get("SSL_CERT_FILE"), Some(&file));
+    assert_eq!(doc.runtimes[0].anchors, 1);
+    let (code, _, err) = tlsdoctor(&["--pid", "999999999", "store"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no process"), "{err}");
+}

@@ -81,14 +81,25 @@ pub fn env_source_problem(cx: &Cx, var: &str, p: &Path, loaded: &Loaded, rt: &[&
 }
 
 pub fn dir_missing(cx: &Cx, var: &str, d: &str, rt: &[&str]) -> Finding {
-    Finding::new(
+    // With SSL_CERT_FILE set, a nonexistent SSL_CERT_DIR is the usual way to switch the
+    // default directories off: worth saying, not an error.
+    let deliberate = var == "SSL_CERT_DIR" && cx.world().var_nonempty("SSL_CERT_FILE").is_some();
+    let f = Finding::new(
         &format!("{}-missing", var_code(var)),
-        Severity::Error,
-        format!("{var} names {d}, which does not exist."),
+        if deliberate { Severity::Info } else { Severity::Error },
+        if deliberate {
+            format!("{var} names {d}, which does not exist: no directory is searched there (fine if meant to trust only SSL_CERT_FILE).")
+        } else {
+            format!("{var} names {d}, which does not exist.")
+        },
     )
-    .fix(format!("create it or fix {var}; {}", cx.distro.install_ca()))
     .runtimes(rt)
-    .path(d.to_string())
+    .path(d.to_string());
+    if deliberate {
+        f
+    } else {
+        f.fix(format!("create it or fix {var}; {}", cx.distro.install_ca()))
+    }
 }
 
 pub fn dir_broken(_cx: &Cx, var: &str, d: &str, e: &ReadErr, rt: &[&str]) -> Finding {
@@ -323,15 +334,16 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
         store.findings.push(
             Finding::new(
                 "expired-anchor",
-                Severity::Warning,
+                Severity::Info,
                 format!(
-                    "{} anchor(s) have expired ({}{}); chains ending there fail.",
+                    "{} anchor(s) have expired ({}{}): harmless unless a server still chains to them, \
+                     and then every runtime rejects it.",
                     expired.len(),
                     names.join(", "),
                     if expired.len() > 3 { ", …" } else { "" }
                 ),
             )
-            .fix(cx.distro.refresh())
+            .fix(format!("keep the bundle current: {}", cx.distro.upgrade_bundle()))
             .runtimes(&rt)
             .path(expired[0].provenance.path.clone()),
         );
@@ -339,7 +351,14 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
     if store.runtime != Runtime::WebpkiRoots {
         let non_ca: Vec<&super::Anchor> = store.anchors.iter().filter(|a| !a.cert.is_ca()).collect();
         if !non_ca.is_empty() {
-            let names: Vec<String> = non_ca.iter().take(3).map(|a| a.cert.short_name()).collect();
+            let names: Vec<String> = non_ca
+                .iter()
+                .take(3)
+                .map(|a| {
+                    let b = a.provenance.block.map(|b| format!("#{b}")).unwrap_or_default();
+                    format!("{} in {}{b}", a.cert.short_name(), a.provenance.path)
+                })
+                .collect();
             store.findings.push(
                 Finding::new(
                     "not-a-ca-anchor",

@@ -230,8 +230,19 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                     store.findings.push(
                         Finding::new(
                             "ssl-cert-dir-empty",
-                            Severity::Error,
-                            format!("SSL_CERT_DIR element {d} holds no PEM certificate."),
+                            if env_file.is_some() {
+                                Severity::Info
+                            } else {
+                                Severity::Warning
+                            },
+                            format!(
+                                "SSL_CERT_DIR element {d} holds no PEM certificate{}.",
+                                if env_file.is_some() {
+                                    " (fine if meant to trust only SSL_CERT_FILE)"
+                                } else {
+                                    ""
+                                }
+                            ),
                         )
                         .fix(cx.distro.install_ca())
                         .runtimes(&rt)
