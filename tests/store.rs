@@ -671,7 +671,31 @@ fn explicit_ca_files_and_certs() {
     assert_eq!(s.steps[0].anchors, 2);
     let bad = d.path().join("junk.pem");
     std::fs::write(&bad, "junk").unwrap();
-    assert!(trust::from_ca_files(Runtime::Openssl, &[bad]).is_err());
+    assert!(trust::from_ca_files(Runtime::Openssl, std::slice::from_ref(&bad)).is_err());
+    // DER: a certificate, but neither Go's AppendCertsFromPEM nor -CAfile reads it.
+    let der = d.path().join("ca.der");
+    std::fs::write(&der, a.der()).unwrap();
+    for rt in [Runtime::Go, Runtime::Openssl] {
+        let s = trust::from_ca_files(rt, std::slice::from_ref(&der)).unwrap();
+        assert!(s.anchors.is_empty());
+        assert!(codes(&s).contains(&"ca-file-der".into()));
+    }
+    // A bad block: OpenSSL refuses the file, Go keeps the good certificate.
+    let mixed = d.path().join("mixed.pem");
+    std::fs::write(&mixed, format!("{}{}", a.pem(), BAD_BLOCK)).unwrap();
+    assert!(
+        trust::from_ca_files(Runtime::Openssl, std::slice::from_ref(&mixed))
+            .unwrap()
+            .anchors
+            .is_empty()
+    );
+    assert_eq!(
+        trust::from_ca_files(Runtime::Go, std::slice::from_ref(&mixed))
+            .unwrap()
+            .anchors
+            .len(),
+        1
+    );
     assert!(trust::from_ca_files(Runtime::Go, &[d.path().join("missing")]).is_err());
     let s = trust::from_certs(Runtime::Openssl, vec![a.info()], "limbo");
     assert_eq!(s.anchors.len(), 1);
