@@ -478,7 +478,36 @@ fn alpine_distroless_scratch() {
     let o = resolve(Runtime::Openssl, &w);
     assert!(o.anchors.is_empty());
     let f = o.findings.iter().find(|f| f.code == "empty-store").unwrap();
-    assert!(f.fix.as_deref().unwrap().contains("distroless"), "{:?}", f.fix);
+    assert!(
+        f.fix
+            .as_deref()
+            .unwrap()
+            .contains("SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"),
+        "{:?}",
+        f.fix
+    );
+    // The transcript: verdict lines first, then the finding with its fix.
+    let root = fs.root().to_str().unwrap();
+    let (code, out, _) = tlsdoctor(&["--root", root, "--color", "never"], &[]);
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], format!("Trust stores — root {root} · distroless"));
+    assert!(
+        lines[2].starts_with("✔ go                 1 anchor   /etc/ssl/certs/ca-certificates.crt"),
+        "{out}"
+    );
+    assert_eq!(
+        lines[3],
+        "✘ openssl            0 anchors  no source gave certificates"
+    );
+    assert!(lines[4].starts_with("✔ rustls-native      1 anchor "), "{out}");
+    assert!(lines[5].starts_with("✔ webpki-roots "), "{out}");
+    assert_eq!(lines[7], "Findings");
+    assert!(
+        lines[8].starts_with("✘ empty-store [openssl]: No trust anchors at all"),
+        "{out}"
+    );
+    assert!(lines.len() < 20, "short by default: {out}");
 
     // scratch: nothing at all, and the CLI exits 1.
     let fs = Fs::new();

@@ -314,13 +314,29 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
     let rt = [store.runtime.code()];
     let w = cx.world();
     if store.anchors.is_empty() {
+        // A bundle this runtime does not look at, but that exists here?
+        let elsewhere = if store.explicit || store.runtime == Runtime::WebpkiRoots {
+            None
+        } else {
+            super::go::FILES.iter().find(
+                |f| matches!(&*cx.loader.file(Path::new(f)), Ok(c) if c.pem_certificates().next().is_some()),
+            )
+        };
+        let fix = match (elsewhere, store.runtime) {
+            (Some(b), Runtime::Openssl) => format!(
+                "a bundle exists at {b}, but OpenSSL does not look there: set SSL_CERT_FILE={b} \
+                 (or link OPENSSLDIR/cert.pem to it)"
+            ),
+            (Some(b), _) => format!("a bundle exists at {b}: set SSL_CERT_FILE={b}"),
+            (None, _) => cx.distro.install_ca().to_string(),
+        };
         store.findings.push(
             Finding::new(
                 "empty-store",
                 Severity::Error,
                 "No trust anchors at all: every TLS connection will fail verification.",
             )
-            .fix(cx.distro.install_ca())
+            .fix(fix)
             .runtimes(&rt),
         );
     }
