@@ -314,3 +314,59 @@ impl<'w> Loader<'w> {
 pub fn disp(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// The cached resolution must agree with `World::resolve_both` on tricky trees.
+    #[test]
+    fn cached_resolution_agrees_with_the_world() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        for dir in ["etc/ssl/certs", "usr/share/ca/moz", "usr/lib/ssl", "a/b"] {
+            fs::create_dir_all(r.join(dir)).unwrap();
+        }
+        fs::write(r.join("usr/share/ca/moz/x.crt"), "X").unwrap();
+        symlink("/usr/share/ca/moz/x.crt", r.join("etc/ssl/certs/x.pem")).unwrap();
+        symlink("x.pem", r.join("etc/ssl/certs/abcd1234.0")).unwrap();
+        symlink(
+            "../../../../../../usr/share/ca/moz/x.crt",
+            r.join("etc/ssl/certs/up.pem"),
+        )
+        .unwrap();
+        symlink("/etc/ssl/certs", r.join("usr/lib/ssl/certs")).unwrap();
+        symlink("./loop2", r.join("a/loop1")).unwrap();
+        symlink("./loop1", r.join("a/loop2")).unwrap();
+        symlink("/nowhere/file", r.join("a/dangling")).unwrap();
+        symlink("../a/b", r.join("a/b/../sib")).unwrap();
+        let w = World::fixture(r, &[]);
+        let l = Loader::new(&w, false);
+        for p in [
+            "/etc/ssl/certs/x.pem",
+            "/etc/ssl/certs/abcd1234.0",
+            "/etc/ssl/certs/up.pem",
+            "/usr/lib/ssl/certs/abcd1234.0",
+            "/usr/lib/ssl/certs",
+            "/a/dangling",
+            "/a/sib",
+            "/missing/deeper/file",
+        ] {
+            let ours = l.resolve(Path::new(p)).unwrap();
+            let world = w.resolve_both(Path::new(p)).unwrap();
+            assert_eq!(ours, world, "{p}");
+        }
+        assert_eq!(l.resolve(Path::new("/a/loop1")), Err(ReadErr::Loop));
+        assert!(matches!(*l.file(Path::new("/a/loop1")), Err(ReadErr::Loop)));
+        let c = l.file(Path::new("/usr/lib/ssl/certs/abcd1234.0"));
+        assert_eq!(
+            c.as_ref().as_ref().unwrap().resolved,
+            PathBuf::from("/usr/share/ca/moz/x.crt")
+        );
+        // One listing for two names of the same directory.
+        let a = l.dir(Path::new("/usr/lib/ssl/certs"));
+        let b = l.dir(Path::new("/etc/ssl/certs"));
+        assert!(Rc::ptr_eq(&a, &b));
+    }
+}
