@@ -1219,6 +1219,17 @@ fn openssl_findability_matches_real_openssl() {
     fs.write("/bad.pem", format!("{}{}{}", other.pem(), root.pem(), BAD_BLOCK));
     fs.write("/trusted.pem", trusted_pem(&root));
     fs.write("/root.der", root.der());
+    fs.write(
+        "/badkey.pem",
+        format!(
+            "{}-----BEGIN PRIVATE KEY-----\n!!!! not base64 !!!!\n-----END PRIVATE KEY-----\n",
+            root.pem()
+        ),
+    );
+    fs.write(
+        "/goodkey.pem",
+        format!("{}{}", root.pem(), other.key.serialize_pem()),
+    );
 
     let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
         (
@@ -1279,6 +1290,17 @@ fn openssl_findability_matches_real_openssl() {
         (
             "DER bundle",
             vec![("SSL_CERT_FILE", r("/root.der")), ("SSL_CERT_DIR", r("/empty"))],
+        ),
+        (
+            "broken key block",
+            vec![("SSL_CERT_FILE", r("/badkey.pem")), ("SSL_CERT_DIR", r("/empty"))],
+        ),
+        (
+            "private key in bundle",
+            vec![
+                ("SSL_CERT_FILE", r("/goodkey.pem")),
+                ("SSL_CERT_DIR", r("/empty")),
+            ],
         ),
     ];
     let mut yes = 0;

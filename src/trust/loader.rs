@@ -109,8 +109,17 @@ impl FileContent {
             })
     }
 
-    /// `CERTIFICATE` blocks that do not decode.
+    /// Certificate blocks (`CERTIFICATE`, `TRUSTED CERTIFICATE`, …) that do not decode.
     pub fn bad_cert_blocks(&self) -> impl Iterator<Item = (&Block, &str)> {
+        self.blocks.iter().filter_map(|b| match &b.cert {
+            Some(Err(e)) if b.label != "DER" && b.is_cert_label() => Some((b, e.as_str())),
+            _ => None,
+        })
+    }
+
+    /// Blocks OpenSSL's `PEM_X509_INFO_read_bio` fails on: certificate blocks that do not
+    /// decode, and any block whose base64 is broken.
+    pub fn openssl_fatal_blocks(&self) -> impl Iterator<Item = (&Block, &str)> {
         self.blocks.iter().filter_map(|b| match &b.cert {
             Some(Err(e)) if b.label != "DER" => Some((b, e.as_str())),
             _ => None,

@@ -93,7 +93,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
     let fname = disp(&file);
     match &*loaded {
         Ok(c) => {
-            let bad: Vec<_> = c.bad_cert_blocks().collect();
+            let bad: Vec<_> = c.openssl_fatal_blocks().collect();
             if let Some((b, e)) = bad.first() {
                 store.steps.push(Step {
                     source: fname.clone(),
@@ -112,7 +112,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                         "bundle-bad-block",
                         Severity::Error,
                         format!(
-                            "{fname} has {} undecodable CERTIFICATE block(s) (first: block {} at line {}): OpenSSL \
+                            "{fname} has {} undecodable PEM block(s) (first: block {} at line {}): OpenSSL \
                              refuses the whole file, so its {good} good certificate(s) are not trusted either \
                              (Go would skip just the bad block).",
                             bad.len(),
