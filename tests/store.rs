@@ -1021,6 +1021,13 @@ fn go_anchor_counts_match_real_go() {
         "/f/withkey.pem",
         format!("{}{}", cas[2].key.serialize_pem(), cas[2].pem()),
     );
+    fs.write(
+        "/f/badkey.pem",
+        format!(
+            "-----BEGIN PRIVATE KEY-----\n!!!! not base64\n-----END PRIVATE KEY-----\n{}",
+            cas[2].pem()
+        ),
+    );
     fs.mkdir("/f/emptydir");
     // dir1: plain files
     fs.write("/d1/a.crt", cas[3].pem());
@@ -1108,6 +1115,13 @@ fn go_anchor_counts_match_real_go() {
             "private key in bundle",
             vec![
                 ("SSL_CERT_FILE", r("/f/withkey.pem")),
+                ("SSL_CERT_DIR", none.clone()),
+            ],
+        ),
+        (
+            "broken key block",
+            vec![
+                ("SSL_CERT_FILE", r("/f/badkey.pem")),
                 ("SSL_CERT_DIR", none.clone()),
             ],
         ),
