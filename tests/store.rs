@@ -749,6 +749,7 @@ fn bad_input_is_reported_not_fatal() {
     fs.link("./loop1", "/etc/ssl/certs/loop2");
     fs.link("/nowhere/at/all.pem", "/etc/ssl/certs/dangling.pem");
     fs.mkdir("/etc/ssl/certs/subdir.pem");
+    fs.write("/etc/ssl/certs/corp.der", ca("Der In Dir").der());
     // A FIFO must never be opened (it would block).
     let fifo = fs.host("/etc/ssl/certs/fifo.pem");
     let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
@@ -776,6 +777,12 @@ fn bad_input_is_reported_not_fatal() {
         .expect("unreadable");
     assert!(unreadable.message.contains("loop"), "{}", unreadable.message);
     assert!(unreadable.message.contains("FIFO"), "{}", unreadable.message);
+    let der = g
+        .findings
+        .iter()
+        .find(|f| f.code == "der-in-cert-dir")
+        .expect("DER file in the dir");
+    assert!(der.message.contains("corp.der"), "{}", der.message);
     let empty = g
         .findings
         .iter()

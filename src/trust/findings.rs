@@ -3,10 +3,10 @@
 //! Codes (stable): `ssl-cert-file-{missing,unreadable,is-dir,empty,der}`,
 //! `ssl-cert-dir-{missing,unreadable,not-dir,empty}`, `ssl-cert-file-without-dir`,
 //! `bundle-bad-block`, `private-key-in-bundle`, `trusted-certificate-block`,
-//! `file-without-certificates`, `unreadable-entry`, `not-hashed`, `stale-hash-link`,
-//! `hash-chain-gap`, `staged-not-installed`, `staged-wrong-extension`, `empty-store`,
-//! `expired-anchor`, `not-a-ca-anchor`, `k8s-sa-ca-not-trusted`, `proxy-env`,
-//! `openssl-not-self-signed-anchor`.
+//! `file-without-certificates`, `der-in-cert-dir`, `unreadable-entry`, `not-hashed`,
+//! `stale-hash-link`, `hash-chain-gap`, `staged-not-installed`, `staged-wrong-extension`,
+//! `empty-store`, `expired-anchor`, `not-a-ca-anchor`, `negative-serial-anchor`,
+//! `openssl-not-self-signed-anchor`, `k8s-sa-ca-not-trusted`, `proxy-env`, `ca-file-der`.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -204,6 +204,7 @@ pub fn file_findings(
 
 /// Entries of a certificate directory that gave nothing.
 pub fn dir_entry_findings(
+    cx: &Cx,
     runtime: Runtime,
     d: &str,
     empty_files: &[PathBuf],
@@ -234,17 +235,42 @@ pub fn dir_entry_findings(
             .path(d.to_string()),
         );
     }
-    if !empty_files.is_empty() {
-        let list: Vec<String> = empty_files.iter().take(4).map(|p| disp(p)).collect();
+    let (der, other): (Vec<&PathBuf>, Vec<&PathBuf>) = empty_files
+        .iter()
+        .partition(|p| matches!(&*cx.loader.file(p), Ok(c) if c.shape == Shape::Der));
+    if !der.is_empty() {
+        let list: Vec<String> = der.iter().take(4).map(|p| disp(p)).collect();
+        out.push(
+            Finding::new(
+                "der-in-cert-dir",
+                Severity::Warning,
+                format!(
+                    "{} DER (binary) certificate file(s) in {d} are ignored: certificate directories are read \
+                     as PEM only ({}{}).",
+                    der.len(),
+                    list.join(", "),
+                    if der.len() > 4 { ", …" } else { "" }
+                ),
+            )
+            .fix(format!(
+                "convert each to PEM (`openssl x509 -inform der -in F -out F.pem`), then {}",
+                cx.distro.refresh()
+            ))
+            .runtimes(&rt)
+            .path(d.to_string()),
+        );
+    }
+    if !other.is_empty() {
+        let list: Vec<String> = other.iter().take(4).map(|p| disp(p)).collect();
         out.push(
             Finding::new(
                 "file-without-certificates",
                 Severity::Info,
                 format!(
                     "{} file(s) in {d} hold no PEM certificate: {}{}.",
-                    empty_files.len(),
+                    other.len(),
                     list.join(", "),
-                    if empty_files.len() > 4 { ", …" } else { "" }
+                    if other.len() > 4 { ", …" } else { "" }
                 ),
             )
             .runtimes(&rt)

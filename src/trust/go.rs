@@ -225,7 +225,14 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                     anchors: n,
                     reason: Some(reason),
                 });
-                findings::dir_entry_findings(Runtime::Go, d, &empty_files, &unreadable, &mut store.findings);
+                findings::dir_entry_findings(
+                    cx,
+                    Runtime::Go,
+                    d,
+                    &empty_files,
+                    &unreadable,
+                    &mut store.findings,
+                );
                 if env_dir.is_some() && n == 0 {
                     store.findings.push(
                         Finding::new(

@@ -232,6 +232,7 @@ fn load(
                     reason: Some(format!("{read} file(s) read; {why}")),
                 });
                 findings::dir_entry_findings(
+                    cx,
                     Runtime::RustlsNative,
                     d,
                     &empty,
