@@ -17,6 +17,13 @@ use tlsdoctor::trust::{self, distro, openssl, Runtime, TrustOptions, TrustStore}
 use tlsdoctor::world::World;
 
 fn codes(s: &TrustStore) -> Vec<String> {
+    for f in &s.findings {
+        assert!(
+            trust::findings::CODES.contains(&f.code.as_str()),
+            "finding code {:?} is not in trust::findings::CODES (the stable list)",
+            f.code
+        );
+    }
     s.findings.iter().map(|f| f.code.clone()).collect()
 }
 

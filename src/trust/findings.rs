@@ -20,6 +20,40 @@ use super::loader::{disp, FileContent, Loaded, ReadErr};
 use super::pem::{self, Shape};
 use super::{Cx, Runtime, TrustStore};
 
+/// Every finding code the trust module emits (stable; the tests check each emitted code is
+/// listed here, so a change to the CI contract shows up in review).
+pub const CODES: &[&str] = &[
+    "ssl-cert-file-missing",
+    "ssl-cert-file-unreadable",
+    "ssl-cert-file-is-dir",
+    "ssl-cert-file-empty",
+    "ssl-cert-file-der",
+    "ssl-cert-dir-missing",
+    "ssl-cert-dir-unreadable",
+    "ssl-cert-dir-not-dir",
+    "ssl-cert-dir-empty",
+    "ssl-cert-file-without-dir",
+    "bundle-bad-block",
+    "private-key-in-bundle",
+    "trusted-certificate-block",
+    "file-without-certificates",
+    "der-in-cert-dir",
+    "unreadable-entry",
+    "not-hashed",
+    "stale-hash-link",
+    "hash-chain-gap",
+    "staged-not-installed",
+    "staged-wrong-extension",
+    "empty-store",
+    "expired-anchor",
+    "not-a-ca-anchor",
+    "negative-serial-anchor",
+    "openssl-not-self-signed-anchor",
+    "k8s-sa-ca-not-trusted",
+    "proxy-env",
+    "ca-file-der",
+];
+
 fn var_code(var: &str) -> String {
     var.to_ascii_lowercase().replace('_', "-")
 }
