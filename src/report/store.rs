@@ -244,6 +244,12 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
 
     // Verdict lines.
     let name_w = doc.runtimes.iter().map(|r| r.runtime.len()).max().unwrap_or(0);
+    let count_w = doc
+        .runtimes
+        .iter()
+        .map(|r| r.anchors.to_string().len())
+        .max()
+        .unwrap_or(1);
     for r in &doc.runtimes {
         let worst = r.findings.iter().map(|f| f.severity).max();
         let mark = if !r.ok {
@@ -253,12 +259,19 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
         } else {
             paint("✔", "32", c)
         };
-        let sources: Vec<&str> = r
+        let sources: Vec<String> = r
             .steps
             .iter()
             .filter(|s| s.outcome == "loaded" && s.anchors > 0)
-            .map(|s| s.source.as_str())
+            .map(|s| sanitize(&s.source))
             .collect();
+        let head = format!(
+            "{mark} {:<name_w$} {:>count_w$} anchor{}  ",
+            r.runtime,
+            r.anchors,
+            if r.anchors == 1 { " " } else { "s" },
+        );
+        let room = WIDTH.saturating_sub(2 + name_w + 1 + count_w + 8 + 2);
         let summary = if let Some(e) = &r.error {
             sanitize(e)
         } else if r.runtime == "webpki-roots" {
@@ -266,18 +279,19 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
         } else if sources.is_empty() {
             "no source gave certificates".to_string()
         } else {
-            sanitize(&sources.join(" + "))
+            let all = sources.join(", ");
+            if all.chars().count() <= room || sources.len() == 1 {
+                all
+            } else {
+                let more = format!(" (+{} more)", sources.len() - 1);
+                format!(
+                    "{}{more}",
+                    truncate(&sources[0], room.saturating_sub(more.chars().count()))
+                )
+            }
         };
-        let head = format!(
-            "{mark} {:<name_w$}  {:>5} anchor{}  ",
-            r.runtime,
-            r.anchors,
-            if r.anchors == 1 { " " } else { "s" },
-            name_w = name_w
-        );
-        let head_len = 2 + name_w + 2 + 5 + 10;
         out.push_str(&head);
-        out.push_str(&truncate(&summary, WIDTH.saturating_sub(head_len)));
+        out.push_str(&truncate(&summary, room));
         out.push('\n');
     }
 
