@@ -372,7 +372,6 @@ pub fn staged_certs(cx: &Cx) -> Vec<(PathBuf, Arc<CertInfo>, bool)> {
 /// reached it, the Kubernetes CA, proxies.
 pub fn common(cx: &Cx, store: &mut TrustStore) {
     let rt = [store.runtime.code()];
-    let w = cx.world();
     if store.anchors.is_empty() {
         // A bundle this runtime does not look at, but that exists here?
         let elsewhere = if store.explicit || store.runtime == Runtime::WebpkiRoots {
@@ -545,7 +544,6 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
             break;
         }
     }
-    let _ = w;
     proxy(cx, store);
 }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::finding::{Finding, Severity};
 
 use super::findings::{self, env_source_problem};
-use super::loader::{disp, ReadErr};
+use super::loader::ReadErr;
 use super::{Cx, Outcome, Pool, Runtime, Step, StepKind, TrustStore};
 
 /// `certFiles` in root_linux.go, in order.
@@ -294,6 +294,5 @@ pub fn resolve(cx: &Cx) -> TrustStore {
          SSL_CERT_DIR replace the defaults"
             .into(),
     );
-    let _ = disp;
     store
 }
