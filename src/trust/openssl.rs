@@ -13,6 +13,7 @@ pub use super::canon::{canonical_name, subject_hash};
 use super::distro::Distro;
 use super::findings::{self, env_source_problem};
 use super::loader::{disp, ReadErr};
+use super::pem::Shape;
 use super::{Cx, Outcome, Pool, Runtime, Step, StepKind, TrustStore};
 
 /// OPENSSLDIR for this World, and how it was decided.
@@ -444,8 +445,6 @@ pub fn resolve(cx: &Cx) -> TrustStore {
     }
     store
 }
-
-use super::pem::Shape;
 
 #[cfg(test)]
 mod tests {
