@@ -515,6 +515,23 @@ fn alpine_distroless_scratch() {
         "{out}"
     );
     assert!(lines.len() < 20, "short by default: {out}");
+    // -q: the verdict lines and the errors, nothing else.
+    let (code, out, _) = tlsdoctor(&["--root", root, "-q", "--color", "never"], &[]);
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = out.lines().filter(|l| !l.is_empty()).collect();
+    assert!(lines[0].starts_with("✔ go "), "{out}");
+    assert!(lines[4].starts_with("✘ empty-store"), "{out}");
+    assert!(
+        !out.contains("Trust stores") && !out.contains("Findings") && !out.contains("(-v"),
+        "{out}"
+    );
+    // -v: every step, with the assumptions.
+    let (_, out, _) = tlsdoctor(&["--root", root, "-v", "--color", "never"], &[]);
+    assert!(out.contains(" 1. file /usr/lib/ssl/cert.pem: missing"), "{out}");
+    assert!(
+        out.contains("assumed: OPENSSLDIR /usr/lib/ssl (distroless is Debian-based"),
+        "{out}"
+    );
 
     // scratch: nothing at all, and the CLI exits 1.
     let fs = Fs::new();
