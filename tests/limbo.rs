@@ -10,12 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use serde_json::Value;
-use tlsdoctor::diagnose::{evaluate_precise, Input};
+use tlsdoctor::diagnose::facts::Arena;
+use tlsdoctor::diagnose::{evaluate_precise, openssl, order_presented, Input};
 use tlsdoctor::trust::Runtime;
 
 /// Agreement floors (percent of SERVER testcases); raise as the emulation improves.
-const FLOOR_GO: f64 = 90.0;
-const FLOOR_OPENSSL: f64 = 90.0;
+const FLOOR_GO: f64 = 99.0;
+const FLOOR_OPENSSL: f64 = 99.0;
 
 fn limbo_dir() -> Option<PathBuf> {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -46,6 +47,9 @@ struct Exceptions {
 struct Exception {
     id: String,
     runtime: String,
+    /// "verdict" (default) or "message" (same verdict, different text / error / depth).
+    #[serde(default)]
+    kind: Option<String>,
     reason: String,
 }
 
@@ -94,8 +98,22 @@ fn limbo_agreement() {
     let listed: BTreeSet<(String, String)> = exc
         .exception
         .iter()
+        .filter(|e| e.kind.as_deref().unwrap_or("verdict") == "verdict")
         .map(|e| (e.id.clone(), e.runtime.clone()))
         .collect();
+    let listed_msg: BTreeSet<(String, String)> = exc
+        .exception
+        .iter()
+        .filter(|e| e.kind.as_deref() == Some("message"))
+        .map(|e| (e.id.clone(), e.runtime.clone()))
+        .collect();
+    let ossl_raw: BTreeMap<String, Value> = raw[1]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap().to_string(), r.clone()))
+        .collect();
+    let mut msg_agree: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for e in &exc.exception {
         assert!(!e.reason.trim().is_empty(), "exception {} has no reason", e.id);
     }
@@ -155,6 +173,45 @@ fn limbo_agreement() {
             if std::env::var("LIMBO_DEBUG").is_ok() {
                 eprintln!("{rt} {id}: real {actual} ours {} {:?}", ours.0, ours.1);
             }
+            if ours.0 == actual && actual == "FAILURE" && !parse_fail {
+                // Same verdict: does the runtime's own message agree too?
+                let expected = if *rt == "go" {
+                    ctx.clone()
+                } else {
+                    let r = &ossl_raw[id];
+                    format!(
+                        "verify error:num={}:{} at depth {}",
+                        r["error"],
+                        r["error_string"].as_str().unwrap(),
+                        r["error_depth"]
+                    )
+                };
+                let got = if *rt == "go" {
+                    ours.1.clone()
+                } else {
+                    let mut arena = Arena::new();
+                    let order = order_presented(&input.chain);
+                    let pres: Vec<usize> = order.iter().map(|&i| arena.add(&input.chain[i])).collect();
+                    let tr: Vec<usize> = trusted.iter().map(|c| arena.add(c)).collect();
+                    let o = openssl::verify(&arena, &pres, &tr, input.name.as_deref(), at);
+                    o.first()
+                        .map(|e| format!("{} at depth {}", e.message(), e.depth))
+                        .unwrap_or_default()
+                };
+                let e = msg_agree.entry(rt).or_default();
+                e.1 += 1;
+                let key = (id.to_string(), rt.to_string());
+                if got == expected {
+                    e.0 += 1;
+                    if listed_msg.contains(&key) {
+                        report.push_str(&format!("LISTED (message) BUT AGREES {rt} {id}\n"));
+                    }
+                } else if !listed_msg.contains(&key) {
+                    report.push_str(&format!(
+                        "UNLISTED message {rt} {id}: real {expected:?}; ours {got:?}\n"
+                    ));
+                }
+            }
             if ours.0 == actual {
                 *agree.entry(rt).or_default() += 1;
                 if listed.contains(&(id.to_string(), rt.to_string())) {
@@ -178,6 +235,9 @@ fn limbo_agreement() {
         "limbo agreement over {total} SERVER testcases: go {}/{total} = {go:.1}%, openssl {}/{total} = {os:.1}%",
         agree["go"], agree["openssl"]
     );
+    for (rt, (a, n)) in &msg_agree {
+        eprintln!("  {rt}: same message (Go text / OpenSSL error and depth) on {a}/{n} common failures");
+    }
     if !report.is_empty() {
         eprintln!("{report}");
     }

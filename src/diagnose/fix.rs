@@ -1,33 +1,9 @@
 //! Remediation text per cause, worded for the runtime and the detected distro or image.
 
+pub use crate::trust::distro::Distro;
 use crate::trust::Runtime;
 
 use super::cause::Cause;
-
-/// The distribution / image family, for wording fixes. (Mirrors `trust::distro::Distro`.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Distro {
-    Debian,
-    Alpine,
-    Rhel,
-    Distroless,
-    Scratch,
-    #[default]
-    Unknown,
-}
-
-impl Distro {
-    pub fn code(self) -> &'static str {
-        match self {
-            Distro::Debian => "debian",
-            Distro::Alpine => "alpine",
-            Distro::Rhel => "rhel",
-            Distro::Distroless => "distroless",
-            Distro::Scratch => "scratch",
-            Distro::Unknown => "unknown",
-        }
-    }
-}
 
 /// How to install a CA into the system store on this distro (image build step).
 pub fn install_ca(d: Distro, ca: &str) -> String {

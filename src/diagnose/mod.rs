@@ -51,8 +51,8 @@ pub struct Diagnosis {
 }
 
 /// OpenSSL's canonical name encoding (x509_name_canon), when available.
-pub fn canon_name(_name_der: &[u8]) -> Option<Vec<u8>> {
-    None
+pub fn canon_name(name_der: &[u8]) -> Option<Vec<u8>> {
+    crate::trust::openssl::canonical_name(name_der)
 }
 
 /// A not-before this close to "now" is most likely clock skew.
@@ -696,7 +696,7 @@ fn findings(
     product: Option<intercept::Product>,
 ) -> Vec<Finding> {
     let mut out: Vec<Finding> = vec![];
-    let distro = env.input.distro.unwrap_or_default();
+    let distro = env.input.distro.unwrap_or(Distro::Unknown);
     let leaf = env.cert(env.pres[0]);
     // Interception, trusted or not.
     if let Some(p) = product {
