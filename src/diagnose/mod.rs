@@ -249,6 +249,35 @@ impl Env<'_> {
                 ),
             );
         }
+        // The issuer was presented but could not be used: say why.
+        if let Some(&p) = self
+            .pres
+            .iter()
+            .find(|&&p| p != top && self.cert(p).subject_der == c.issuer_der)
+        {
+            let pc = self.cert(p);
+            let not_ca = !pc.is_ca() || (pc.key_usage.is_some() && !pc.has_key_usage("keyCertSign"));
+            if not_ca {
+                return (
+                    Cause::NotACa,
+                    format!(
+                        "the presented issuer {} of {} is not a CA certificate (basicConstraints CA:TRUE and keyCertSign needed)",
+                        self.label(p),
+                        self.label(top)
+                    ),
+                );
+            }
+            if self.arena.sig(top, p) == facts::SigCheck::Invalid {
+                return (
+                    Cause::BadSignature,
+                    format!(
+                        "the presented {} has the right name but did not sign {} (a different key: wrong or outdated intermediate)",
+                        self.label(p),
+                        self.label(top)
+                    ),
+                );
+            }
+        }
         let elsewhere = self.stores_with_subject(&c.issuer_der);
         let aia = c
             .aia_ca_issuers
@@ -391,7 +420,13 @@ pub fn evaluate_precise(input: &Input, stores: &[TrustStore], nanos: u32) -> Dia
 }
 
 fn verdict_doc(env: &Env, v: &Verdict, s: &TrustStore) -> VerdictDoc {
-    let anchor = v.anchor.map(|a| {
+    // A failing certificate that was not presented is a store anchor: report it as the
+    // anchor the path ended at.
+    let anchor_idx = match v.failing {
+        Some(f) if !v.trusted && env.position(f).is_none() => Some(f),
+        _ => v.anchor,
+    };
+    let anchor = anchor_idx.map(|a| {
         let c = env.cert(a);
         let source = s
             .anchors

@@ -159,6 +159,10 @@ pub fn invalid(f: &Facts) -> bool {
             return true;
         }
     }
+    // An empty keyUsage (no bit set) is invalid (RFC 5280 4.2.1.3).
+    if f.info.key_usage.as_ref().is_some_and(|k| k.is_empty()) {
+        return true;
+    }
     let mut seen = std::collections::HashSet::new();
     for e in &f.exts {
         if !seen.insert(e.oid.as_str()) {
@@ -184,9 +188,7 @@ fn likely_issued(a: &Arena, issuer: usize, subject: usize) -> bool {
     if invalid(i) || invalid(s) {
         return false;
     }
-    // X509_check_issued also refuses an issuer whose keyUsage lacks keyCertSign.
-    let ku_ok = i.info.key_usage.is_none() || i.info.has_key_usage("keyCertSign") || issuer == subject;
-    check_akid(i, s) && sig_alg_match(i, s) && ku_ok
+    check_akid(i, s) && sig_alg_match(i, s)
 }
 
 fn self_issued(f: &Facts) -> bool {
