@@ -17,13 +17,17 @@ use verify_common::{scenarios, store, Scenario, AT, AT_RFC3339};
 const RUNTIMES: [Runtime; 3] = [Runtime::Go, Runtime::Openssl, Runtime::RustlsNative];
 
 fn diagnose(s: &Scenario) -> tlsdoctor::diagnose::Diagnosis {
+    diagnose_at(s, AT)
+}
+
+fn diagnose_at(s: &Scenario, at: i64) -> tlsdoctor::diagnose::Diagnosis {
     let trusted = s.trusted_infos();
     let stores: Vec<_> = RUNTIMES.iter().map(|&r| store(r, &trusted, "ca.pem")).collect();
     evaluate(
         &Input {
             chain: s.chain_infos(),
             name: Some(s.host.clone()),
-            at: AT,
+            at,
             distro: None,
         },
         &stores,
@@ -450,6 +454,10 @@ fn have(cmd: &str) -> bool {
 
 /// (code, depth) of the first error `openssl verify` prints; None when it verifies.
 fn real_openssl(dir: &Path, host: &str) -> Option<(i32, usize)> {
+    real_openssl_at(dir, host, AT)
+}
+
+fn real_openssl_at(dir: &Path, host: &str, at: i64) -> Option<(i32, usize)> {
     let mut c = Command::new("openssl");
     c.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default());
@@ -466,7 +474,7 @@ fn real_openssl(dir: &Path, host: &str) -> Option<(i32, usize)> {
         "-auth_level",
         "2",
         "-attime",
-        &AT.to_string(),
+        &at.to_string(),
     ]);
     if host.parse::<std::net::IpAddr>().is_ok() {
         c.args(["-verify_ip", host]);
@@ -668,4 +676,154 @@ fn go_verify_agrees() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// ------------------------------------------- weak signatures and keys (openssl CLI)
+
+fn sh(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A root (RSA 2048, SHA-256) issuing a leaf with the given key size and digest.
+fn weak_fixture(dir: &Path, leaf_bits: &str, digest: &str) -> Scenario {
+    let ext = "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n";
+    std::fs::write(dir.join("root.ext"), ext).unwrap();
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:db.example.test\nauthorityKeyIdentifier=keyid\n",
+    )
+    .unwrap();
+    sh(dir, &["genrsa", "-out", "root.key", "2048"]);
+    sh(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-key",
+            "root.key",
+            "-subj",
+            "/CN=Weak Test Root",
+            "-out",
+            "root.csr",
+        ],
+    );
+    sh(
+        dir,
+        &[
+            "x509", "-req", "-in", "root.csr", "-signkey", "root.key", "-sha256", "-extfile", "root.ext",
+            "-days", "3650", "-out", "root.pem",
+        ],
+    );
+    sh(dir, &["genrsa", "-out", "leaf.key", leaf_bits]);
+    sh(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-key",
+            "leaf.key",
+            "-subj",
+            "/CN=db.example.test",
+            "-out",
+            "leaf.csr",
+        ],
+    );
+    sh(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "root.pem",
+            "-CAkey",
+            "root.key",
+            "-set_serial",
+            "7",
+            &format!("-{digest}"),
+            "-extfile",
+            "leaf.ext",
+            "-days",
+            "3650",
+            "-out",
+            "leaf-cert.pem",
+        ],
+    );
+    Scenario {
+        name: "weak",
+        chain: vec![std::fs::read_to_string(dir.join("leaf-cert.pem")).unwrap()],
+        trusted: vec![std::fs::read_to_string(dir.join("root.pem")).unwrap()],
+        host: "db.example.test".into(),
+    }
+}
+
+#[test]
+fn weak_signature_and_small_key() {
+    if !have("openssl") {
+        assert!(!ci(), "openssl is required under CI=true");
+        eprintln!("SKIPPED: openssl not installed");
+        return;
+    }
+    let go_tmp = tempfile::tempdir().unwrap();
+    let go = go_checker(go_tmp.path());
+    for (bits, digest, go_ok, ossl_code, go_msg) in [
+        (
+            "2048",
+            "sha1",
+            false,
+            Some(68),
+            "x509: certificate signed by unknown authority (possibly because of \"x509: cannot verify signature: insecure algorithm SHA1-RSA (temporarily override with GODEBUG=x509sha1=1)\" while trying to verify candidate authority certificate \"Weak Test Root\")",
+        ),
+        ("1024", "sha256", true, Some(66), "OK"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = weak_fixture(dir.path(), bits, digest);
+        s.write(dir.path());
+        // openssl 3.0's x509 cannot set explicit dates: the certificates start now, so
+        // evaluate a day later (the test is about signatures and keys, not time).
+        let at = tlsdoctor::commands::now_unix() + 86_400;
+        let d = diagnose_at(&s, at);
+        let (g, o, r) = (&d.verdicts[0], &d.verdicts[1], &d.verdicts[2]);
+        assert_eq!(g.trusted, go_ok, "go {bits}/{digest}: {g:?}");
+        if !go_ok {
+            assert_eq!(g.cause, "weak-signature");
+            assert_eq!(g.message, go_msg);
+        }
+        assert_eq!(o.cause, "weak-signature", "openssl {bits}/{digest}: {o:?}");
+        if digest == "sha1" {
+            assert_eq!(r.cause, "weak-signature", "rustls {bits}/{digest}: {r:?}");
+        } else {
+            // rustls-webpki checks the signatures on the chain (all by RSA-2048 here), not
+            // the leaf's own key size: the chain verifies (the handshake would later fail).
+            assert!(r.trusted, "rustls {bits}/{digest}: {r:?}");
+            assert!(d.findings.iter().any(|f| f.code == "weak-signature"), "{:?}", d.findings);
+        }
+        // Real openssl verify at libssl's level 2 agrees.
+        assert_eq!(real_openssl_at(dir.path(), &s.host, at).map(|x| x.0), ossl_code, "{bits}/{digest}");
+        assert_eq!(o.message, format!("verify error:num={}:{}", ossl_code.unwrap(), openssl::error_string(ossl_code.unwrap())));
+        // Real Go agrees.
+        if let Some(exe) = &go {
+            let out = Command::new(exe)
+                .env_clear()
+                .arg(dir.path().join("ca.pem"))
+                .arg(dir.path().join("chain.pem"))
+                .arg(&s.host)
+                .arg(at.to_string())
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), go_msg, "{bits}/{digest}");
+        }
+    }
 }

@@ -297,7 +297,7 @@ impl Env<'_> {
                 ),
             );
         }
-        if top == leaf || !c.aia_ca_issuers.is_empty() {
+        if top == leaf {
             (
                 Cause::MissingIntermediate,
                 format!(
@@ -307,12 +307,15 @@ impl Env<'_> {
                 ),
             )
         } else {
+            // The server sent intermediates; the one at the top names an issuer that is
+            // nowhere: usually a root that was never installed.
             (
                 Cause::UnknownAuthority,
                 format!(
-                    "the issuer \"{}\" of {} is neither presented nor in any store (a CA that was never installed, or a missing intermediate)",
+                    "the chain ends at {}, whose issuer \"{}\" is in no store: install that root CA \
+                     (if it is itself an intermediate, the server must send it too){aia}",
+                    self.label(top),
                     issuer_short(c),
-                    self.label(top)
                 ),
             )
         }
@@ -697,11 +700,30 @@ fn eval_webpki(env: &Env, si: usize) -> Verdict {
             v.failing.get_or_insert(top);
         }
         Cause::Expired | Cause::NotYetValid | Cause::NameMismatch => {}
+        Cause::BadSignature
+            if env.pres.iter().any(|&p| {
+                let c = env.cert(p);
+                c.signature_hash == "SHA1"
+                    || c.signature_hash == "MD5"
+                    || (c.key_algorithm == crate::x509::KeyAlgorithm::Rsa && c.key_bits < 2048)
+            }) =>
+        {
+            v.add(
+                Cause::WeakSignature,
+                format!(
+                    "rustls refuses SHA-1/MD5 signatures and RSA keys under 2048 bits: {}",
+                    out.error.clone().unwrap_or_default()
+                ),
+            );
+        }
         c => v.add(c, out.error.clone().unwrap_or_default()),
     }
     // Order: the cause rustls itself reported first.
     let reported = match out.cause {
         Cause::UnknownAuthority => None,
+        Cause::BadSignature if v.causes.iter().any(|(c, _)| *c == Cause::WeakSignature) => {
+            Some(Cause::WeakSignature)
+        }
         c => Some(c),
     };
     if let Some(r) = reported {
@@ -847,23 +869,38 @@ fn findings(
             .fix("Synchronise the clock (NTP: `timedatectl set-ntp true`, chrony)."),
         );
     }
-    // Weak keys/signatures that the runtimes still accept.
+    // Weak keys/signatures that some runtime still accepts.
     for &p in &env.pres {
         let c = env.cert(p);
-        if (c.signature_hash == "SHA1" || c.signature_hash == "MD5")
-            && !c.self_signed
-            && !seen.contains(&Cause::WeakSignature)
-        {
-            out.push(Finding::new(
+        if seen.contains(&Cause::WeakSignature) {
+            break;
+        }
+        let weak_sig = (c.signature_hash == "SHA1" || c.signature_hash == "MD5") && !c.self_signed;
+        let small_rsa = c.key_algorithm == crate::x509::KeyAlgorithm::Rsa && c.key_bits < 2048;
+        if weak_sig || small_rsa {
+            let what = if weak_sig {
+                format!("is signed with {} ({})", c.signature_hash, c.signature)
+            } else {
+                format!(
+                    "has a {} key (OpenSSL at security level 2 needs 2048 bits)",
+                    c.key
+                )
+            };
+            let fx = fix::fix_for(
+                Cause::WeakSignature,
+                Runtime::Openssl,
+                distro,
+                &Default::default(),
+            );
+            let mut f = Finding::new(
                 "weak-signature",
                 Severity::Warning,
-                format!(
-                    "{} is signed with {} ({})",
-                    env.label(p),
-                    c.signature_hash,
-                    c.signature
-                ),
-            ));
+                format!("{} {what}", env.label(p)),
+            );
+            if let Some(fx) = fx {
+                f = f.fix(fx);
+            }
+            out.push(f);
             break;
         }
     }

@@ -124,6 +124,10 @@ fn verdict_line(p: &Pen, v: &VerdictDoc) -> String {
     let mut s = body;
     if !v.trusted && !v.message.is_empty() {
         s.push_str(&p.dim(&wrap(&sanitize(&v.message), "    ", "      ")));
+        if v.runtime == "go" && v.message.starts_with("x509: ") {
+            // crypto/tls wraps Verify errors since Go 1.20; Go 1.19 logs the bare text.
+            s.push_str(&p.dim("    (Go ≥ 1.20 logs it after \"tls: failed to verify certificate: \")\n"));
+        }
     }
     s
 }
