@@ -154,6 +154,9 @@ fn limbo_agreement() {
         let stores = vec![
             verify_common::store(Runtime::Go, &trusted, "trusted_certs"),
             verify_common::store(Runtime::Openssl, &trusted, "trusted_certs"),
+            // Not compared (no ground truth here), but every testcase must go through
+            // rustls' verifier and the diagnosis without a panic.
+            verify_common::store(Runtime::RustlsNative, &trusted, "trusted_certs"),
         ];
         let input = Input {
             chain,

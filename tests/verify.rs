@@ -827,3 +827,83 @@ fn weak_signature_and_small_key() {
         }
     }
 }
+
+#[test]
+fn cli_verify_uses_the_worlds_stores() {
+    let s = scenarios().into_iter().find(|s| s.name == "ok").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    s.write(dir.path());
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("etc/ssl/certs")).unwrap();
+    std::fs::write(root.path().join("etc/debian_version"), "12.5\n").unwrap();
+    std::fs::write(
+        root.path().join("etc/ssl/certs/ca-certificates.crt"),
+        s.trusted.concat(),
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let out = bin()
+            .arg("--root")
+            .arg(root.path())
+            .args(extra)
+            .arg("verify")
+            .arg(dir.path().join("chain.pem"))
+            .args(["--name", &s.host, "--at", AT_RFC3339, "--json"])
+            .output()
+            .unwrap();
+        let doc: Document = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), doc)
+    };
+    let (code, doc) = run(&["--env", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"]);
+    let by = |rt: &str| {
+        doc.verdicts
+            .iter()
+            .find(|v| v.runtime == rt)
+            .unwrap_or_else(|| panic!("{rt}"))
+    };
+    assert!(by("go").trusted, "{:?}", by("go"));
+    assert!(by("openssl").trusted, "{:?}", by("openssl"));
+    assert!(by("rustls-native").trusted, "{:?}", by("rustls-native"));
+    let w = by("webpki-roots");
+    assert!(!w.trusted && w.cause == "unknown-authority", "{w:?}");
+    assert_eq!(code, Some(1));
+    let f = doc
+        .findings
+        .iter()
+        .find(|f| f.code == "unknown-authority")
+        .unwrap();
+    assert!(f.fix.as_deref().unwrap().contains("RootCertStore"), "{f:?}");
+    assert_eq!(
+        by("go").anchor.as_ref().unwrap().source,
+        "/etc/ssl/certs/ca-certificates.crt"
+    );
+    // Only --runtime go: exit 0.
+    let out = bin()
+        .arg("--root")
+        .arg(root.path())
+        .arg("verify")
+        .arg(dir.path().join("chain.pem"))
+        .args(["--name", &s.host, "--at", AT_RFC3339, "--runtime", "go", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // A Debian image without the CA: the fix says how to add it there.
+    std::fs::write(root.path().join("etc/ssl/certs/ca-certificates.crt"), "").unwrap();
+    let (code, doc) = run(&["--env", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"]);
+    assert_eq!(code, Some(1));
+    let f = doc
+        .findings
+        .iter()
+        .find(|f| f.code == "unknown-authority")
+        .expect("finding");
+    assert!(
+        f.fix.as_deref().unwrap().contains("update-ca-certificates"),
+        "{f:?}"
+    );
+}

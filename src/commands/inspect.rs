@@ -103,7 +103,10 @@ struct InspectDoc {
 struct FileDoc {
     path: String,
     certificates: Vec<InspectCert>,
+    /// Certificate blocks that could not be decoded (exit code 2).
     errors: Vec<String>,
+    /// Other PEM blocks (keys, CRLs, requests): listed, not decoded.
+    skipped: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -130,6 +133,7 @@ pub fn run(args: &InspectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         let blocks = decode_bundle(&data);
         let mut certs = vec![];
         let mut errors = vec![];
+        let mut skipped = vec![];
         for (i, b) in blocks.iter().enumerate() {
             match &b.result {
                 Ok(c) => {
@@ -150,6 +154,12 @@ pub fn run(args: &InspectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                         interception_product: product,
                     })
                 }
+                Err(e) if e.starts_with("not a certificate") => skipped.push(format!(
+                    "block {} ({}{}): skipped, not a certificate",
+                    i,
+                    b.label,
+                    b.line.map(|l| format!(", line {l}")).unwrap_or_default()
+                )),
                 Err(e) => errors.push(format!(
                     "block {} ({}{}): {e}",
                     i,
@@ -158,13 +168,14 @@ pub fn run(args: &InspectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                 )),
             }
         }
-        if certs.is_empty() && errors.is_empty() {
+        if certs.is_empty() && errors.is_empty() && skipped.is_empty() {
             anyhow::bail!("{}: no certificate found (expected PEM or DER)", p.display());
         }
         files.push(FileDoc {
             path: p.display().to_string(),
             certificates: certs,
             errors,
+            skipped,
         });
     }
     let bad = files.iter().any(|f| !f.errors.is_empty());
@@ -216,6 +227,9 @@ pub fn run(args: &InspectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                 }
                 for e in &f.errors {
                     s.push_str(&format!("  error: {}\n", sanitize(e)));
+                }
+                for e in &f.skipped {
+                    s.push_str(&format!("  note: {}\n", sanitize(e)));
                 }
             }
             print!("{s}");

@@ -33,16 +33,37 @@ pub fn install_ca(d: Distro, ca: &str) -> String {
 
 /// Kubernetes form: mount the CA and point the runtime at it.
 pub fn kubernetes(runtime: Runtime) -> String {
-    let env = match runtime {
-        Runtime::Go => "SSL_CERT_FILE=/etc/tlsdoctor-ca/ca.crt (Go also keeps scanning /etc/ssl/certs)",
-        Runtime::Openssl => "SSL_CERT_FILE=/etc/tlsdoctor-ca/ca.crt (or SSL_CERT_DIR to a directory rehashed with `openssl rehash`)",
-        Runtime::RustlsNative => "SSL_CERT_FILE=/etc/tlsdoctor-ca/ca.crt (rustls-native-certs then uses only that file)",
-        Runtime::WebpkiRoots => "nothing: webpki-roots ignores the system; the program must add the CA in code",
-    };
+    kubernetes_for(&[runtime])
+}
+
+/// Kubernetes form for several runtimes at once.
+pub fn kubernetes_for(runtimes: &[Runtime]) -> String {
+    let mut envs: Vec<&str> = vec![];
+    for r in runtimes {
+        let e = match r {
+            Runtime::Go => {
+                "for Go SSL_CERT_FILE=/etc/tlsdoctor-ca/ca.crt (Go also keeps scanning /etc/ssl/certs)"
+            }
+            Runtime::Openssl => {
+                "for OpenSSL SSL_CERT_FILE=/etc/tlsdoctor-ca/ca.crt (or SSL_CERT_DIR to a directory \
+                 rehashed with `openssl rehash`)"
+            }
+            Runtime::RustlsNative => {
+                "for rustls-native-certs SSL_CERT_FILE=/etc/tlsdoctor-ca/ca.crt (it then uses only that file)"
+            }
+            Runtime::WebpkiRoots => {
+                "nothing for webpki-roots: it ignores the system; the program must add the CA in code"
+            }
+        };
+        if !envs.contains(&e) {
+            envs.push(e);
+        }
+    }
     format!(
         "Kubernetes: put the CA bundle (full system bundle plus your CA) in a ConfigMap or Secret, mount it \
-         read-only (e.g. at /etc/tlsdoctor-ca/), and set {env}. Do not run update-ca-certificates at container \
-         start: the root filesystem is often read-only and the pod may not run as root; bake it into the image instead."
+         read-only (e.g. at /etc/tlsdoctor-ca/), and set {}. Do not run update-ca-certificates at container \
+         start: the root filesystem is often read-only and the pod may not run as root; bake it into the image instead.",
+        envs.join("; ")
     )
 }
 
@@ -81,7 +102,7 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
                 _ => format!(
                     "trust \"{issuer}\" if it is yours: {}. {}",
                     install_ca(distro, "the CA certificate"),
-                    kubernetes(runtime)
+                    kubernetes_for(if ctx.runtimes.is_empty() { std::slice::from_ref(&runtime) } else { &ctx.runtimes })
                 ),
             };
             if cause == Cause::SelfSigned {
@@ -99,7 +120,7 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
              excluded from inspection.",
             ctx.product.unwrap_or("an inspection product"),
             install_ca(distro, "the proxy's root CA"),
-            kubernetes(runtime)
+            kubernetes_for(if ctx.runtimes.is_empty() { std::slice::from_ref(&runtime) } else { &ctx.runtimes })
         ),
         Cause::Expired => "Renew the certificate on the server (and reload the server so it serves the new one); \
              check automation (certbot/cert-manager) logs. If only an old intermediate expired, update the chain file."
@@ -158,4 +179,6 @@ pub struct FixCtx {
     pub product: Option<&'static str>,
     pub clock_skew: bool,
     pub explicit: bool,
+    /// Every runtime the fix is for (Kubernetes wording).
+    pub runtimes: Vec<Runtime>,
 }

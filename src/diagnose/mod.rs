@@ -788,6 +788,11 @@ fn findings(
             .unwrap_or(Runtime::Openssl);
         let ctx = fix::FixCtx {
             product: Some(p.name),
+            runtimes: verdicts
+                .iter()
+                .filter(|v| !v.trusted)
+                .map(|v| v.runtime)
+                .collect(),
             ..Default::default()
         };
         let mut f = Finding::new("tls-interception", sev, msg);
@@ -825,6 +830,7 @@ fn findings(
                 clock_skew: leaf.not_before > env.input.at
                     && leaf.not_before - env.input.at <= CLOCK_SKEW_SECS,
                 explicit: stores.iter().any(|s| s.explicit),
+                runtimes: rts.iter().map(|w| w.runtime).collect(),
             };
             let names: Vec<&str> = rts.iter().map(|w| w.runtime.code()).collect();
             let mut f = Finding::new(c.code(), Severity::Error, detail).runtimes(&names);
