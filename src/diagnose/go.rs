@@ -21,6 +21,8 @@ pub struct GoErr {
     pub unknown: bool,
     /// The `(possibly because of …)` hint's cause, when there is one.
     pub hint_cause: Option<Cause>,
+    /// The candidate issuer the hint is about.
+    pub hint_cert: Option<usize>,
 }
 
 impl GoErr {
@@ -31,6 +33,7 @@ impl GoErr {
             cert,
             unknown: false,
             hint_cause: None,
+            hint_cert: None,
         }
     }
 }
@@ -713,7 +716,9 @@ impl Ctx<'_> {
         if chains.is_empty() && err.is_none() {
             let mut msg = "x509: certificate signed by unknown authority".to_string();
             let mut hint_cause = None;
+            let mut hint_cert = None;
             if let Some((hm, hc, hcert)) = &hint {
+                hint_cert = Some(*hcert);
                 let hf = &self.f(*hcert).info;
                 let name = hf
                     .subject_cn
@@ -735,6 +740,7 @@ impl Ctx<'_> {
                 cert: Some(c),
                 unknown: true,
                 hint_cause,
+                hint_cert,
             });
         }
         (chains, err)

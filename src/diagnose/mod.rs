@@ -495,7 +495,7 @@ fn eval_go(env: &Env, si: usize) -> Verdict {
         causes: vec![],
         message: String::new(),
         anchor: out.chain.as_ref().and_then(|c| c.last().copied()),
-        failing: out.error.as_ref().and_then(|e| e.cert),
+        failing: out.error.as_ref().and_then(|e| e.hint_cert.or(e.cert)),
     };
     if let Some(err) = &out.error {
         v.message = err.msg.clone();
@@ -715,8 +715,12 @@ fn eval_webpki(env: &Env, si: usize) -> Verdict {
                     out.error.clone().unwrap_or_default()
                 ),
             );
+            v.failing.get_or_insert(leaf);
         }
-        c => v.add(c, out.error.clone().unwrap_or_default()),
+        c => {
+            v.add(c, out.error.clone().unwrap_or_default());
+            v.failing.get_or_insert(leaf);
+        }
     }
     // Order: the cause rustls itself reported first.
     let reported = match out.cause {
