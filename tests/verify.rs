@@ -102,6 +102,7 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
         ],
     );
     m.insert("intercept-trusted", all(true, "ok"));
+    m.insert("expired-intermediate", all(false, "expired"));
     m.insert(
         "intermediate-as-anchor",
         [
@@ -144,6 +145,52 @@ fn every_scenario_has_the_expected_causes() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn presented_order_does_not_matter() {
+    for s in scenarios() {
+        let mut rev = s.chain_infos();
+        rev.reverse();
+        let a = diagnose(&s);
+        let trusted = s.trusted_infos();
+        let stores: Vec<_> = RUNTIMES.iter().map(|&r| store(r, &trusted, "ca.pem")).collect();
+        let b = evaluate(
+            &Input {
+                chain: rev,
+                name: Some(s.host.clone()),
+                at: AT,
+                distro: None,
+            },
+            &stores,
+        );
+        for (x, y) in a.verdicts.iter().zip(&b.verdicts) {
+            assert_eq!(
+                (x.trusted, &x.cause),
+                (y.trusted, &y.cause),
+                "{} {}",
+                s.name,
+                x.runtime
+            );
+        }
+    }
+}
+
+#[test]
+fn failing_element_is_marked() {
+    let scs = scenarios();
+    let d = diagnose(scs.iter().find(|s| s.name == "expired-intermediate").unwrap());
+    for v in &d.verdicts {
+        assert_eq!(v.failing_index, Some(1), "{v:?}");
+    }
+    let d = diagnose(scs.iter().find(|s| s.name == "expired").unwrap());
+    for v in &d.verdicts {
+        assert_eq!(v.failing_index, Some(0), "{v:?}");
+    }
+    let d = diagnose(scs.iter().find(|s| s.name == "path-too-long").unwrap());
+    let go = &d.verdicts[0];
+    assert_eq!(go.failing_index, None);
+    assert_eq!(go.anchor.as_ref().unwrap().subject, "CN=Example Strict Root");
 }
 
 #[test]
@@ -906,4 +953,36 @@ fn cli_verify_uses_the_worlds_stores() {
         f.fix.as_deref().unwrap().contains("update-ca-certificates"),
         "{f:?}"
     );
+}
+
+#[test]
+fn openssl_errors_continue_like_s_client() {
+    // s_client's callback logs and continues: 20 then 21 for a lone leaf.
+    let s = scenarios()
+        .into_iter()
+        .find(|s| s.name == "missing-intermediate")
+        .unwrap();
+    let chain = s.chain_infos();
+    let mut arena = Arena::new();
+    let pres: Vec<usize> = chain.iter().map(|c| arena.add(c)).collect();
+    let tr: Vec<usize> = s.trusted_infos().iter().map(|c| arena.add(c)).collect();
+    let o = openssl::verify(&arena, &pres, &tr, Some(&s.host), AT);
+    let codes: Vec<(i32, usize)> = o.errors.iter().map(|e| (e.code, e.depth)).collect();
+    assert_eq!(codes, vec![(20, 0), (21, 0)]);
+    assert_eq!(
+        o.errors[1].message(),
+        "verify error:num=21:unable to verify the first certificate"
+    );
+    // Expired and wrong name: 62 (check_id) comes before 10 (internal_verify).
+    let s = scenarios()
+        .into_iter()
+        .find(|s| s.name == "expired-and-wrong-name")
+        .unwrap();
+    let chain = s.chain_infos();
+    let mut arena = Arena::new();
+    let pres: Vec<usize> = chain.iter().map(|c| arena.add(c)).collect();
+    let tr: Vec<usize> = s.trusted_infos().iter().map(|c| arena.add(c)).collect();
+    let o = openssl::verify(&arena, &pres, &tr, Some(&s.host), AT);
+    let codes: Vec<i32> = o.errors.iter().map(|e| e.code).collect();
+    assert_eq!(codes, vec![62, 10]);
 }

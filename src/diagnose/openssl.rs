@@ -529,13 +529,6 @@ pub fn verify_level(
             depth: num - 1,
             cert: top,
         });
-        if code == 20 && num == 1 {
-            errs.push(OsslErr {
-                code: 21,
-                depth: 0,
-                cert: Some(leaf),
-            });
-        }
     }
     out.trusted = trust;
     let chain = b.chain.clone();

@@ -370,6 +370,20 @@ pub fn scenarios() -> Vec<Scenario> {
         vec![root.pem(), z_root.pem()],
         &host,
     ));
+    let old_int = {
+        let mut s = Spec::ca("Example Issuing CA");
+        s.from = (2028, 1, 1);
+        s.to = (2030, 3, 1);
+        s.signed_by(&root)
+    };
+    // Same key name as `int` but a different key: sign a leaf with the expired one.
+    let leaf_under_old = leaf_spec.signed_by(&old_int);
+    v.push(sc(
+        "expired-intermediate",
+        vec![leaf_under_old.pem(), old_int.pem()],
+        vec![root.pem()],
+        &host,
+    ));
     // Trust anchored at the intermediate only: Go accepts, OpenSSL (no partial chain) refuses.
     v.push(sc(
         "intermediate-as-anchor",
