@@ -640,6 +640,32 @@ func main() {
 }
 "#;
 
+/// `go version` → "go1.19.8".
+fn go_version() -> String {
+    let Some(go) = which("go") else {
+        return String::new();
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let v = Command::new(go)
+        .env_clear()
+        .env("HOME", tmp.path())
+        .env("GOTOOLCHAIN", "local")
+        .arg("version")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&v.stdout)
+        .split_whitespace()
+        .nth(2)
+        .unwrap_or("")
+        .to_string()
+}
+
+/// tlsdoctor reproduces Go 1.19's texts; other versions word some errors differently
+/// (and wrap them in crypto/tls since 1.20), so only verdicts are compared there.
+fn go_messages_comparable() -> bool {
+    go_version().starts_with("go1.19")
+}
+
 /// Build the Go checker once per test run, with a clean environment.
 fn go_checker(tmp: &Path) -> Option<PathBuf> {
     let go = which("go")?;
@@ -697,6 +723,13 @@ fn go_verify_agrees() {
         eprintln!("SKIPPED: go not installed");
         return;
     };
+    let exact = go_messages_comparable();
+    if !exact {
+        eprintln!(
+            "{}: comparing verdicts only (messages are Go 1.19's)",
+            go_version()
+        );
+    }
     let mut failures = vec![];
     for s in scenarios() {
         let dir = tempfile::tempdir().unwrap();
@@ -718,7 +751,12 @@ fn go_verify_agrees() {
             v.message.clone()
         };
         eprintln!("{:<42} go {real:?}", s.name);
-        if real != ours {
+        let differs = if exact {
+            real != ours
+        } else {
+            (real == "OK") != (ours == "OK")
+        };
+        if differs {
             failures.push(format!("{}:\n  go        {real}\n  tlsdoctor {ours}", s.name));
         }
     }
@@ -870,7 +908,12 @@ fn weak_signature_and_small_key() {
                 .arg(at.to_string())
                 .output()
                 .unwrap();
-            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), go_msg, "{bits}/{digest}");
+            let real = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            if go_messages_comparable() {
+                assert_eq!(real, go_msg, "{bits}/{digest}");
+            } else {
+                assert_eq!(real == "OK", go_msg == "OK", "{bits}/{digest}: {real}");
+            }
         }
     }
 }
