@@ -1029,3 +1029,31 @@ fn openssl_errors_continue_like_s_client() {
     let codes: Vec<i32> = o.errors.iter().map(|e| e.code).collect();
     assert_eq!(codes, vec![62, 10]);
 }
+
+#[test]
+fn without_a_name_only_the_path_decides() {
+    let scs = scenarios();
+    for (name, trusted) in [
+        ("ok", true),
+        ("wrong-name", true),
+        ("missing-intermediate", false),
+        ("legacy-common-name", true),
+    ] {
+        let s = scs.iter().find(|s| s.name == name).unwrap();
+        let t = s.trusted_infos();
+        let stores: Vec<_> = RUNTIMES.iter().map(|&r| store(r, &t, "ca.pem")).collect();
+        let d = evaluate(
+            &Input {
+                chain: s.chain_infos(),
+                name: None,
+                at: AT,
+                distro: None,
+            },
+            &stores,
+        );
+        for v in &d.verdicts {
+            assert_eq!(v.trusted, trusted, "{name} {v:?}");
+            assert!(v.name_ok);
+        }
+    }
+}

@@ -79,25 +79,53 @@ pub fn verify(
             };
         }
     };
-    // Path alone (with a name that surely is in the certificate, if any is).
-    let path_ok = {
-        let algs = provider.signature_verification_algorithms;
-        match webpki::EndEntityCert::try_from(&ee) {
-            Ok(cert) => cert
-                .verify_for_usage(
-                    algs.all,
-                    &roots.roots,
-                    &inter,
-                    time,
-                    webpki::KeyUsage::server_auth(),
-                    None,
-                    None,
-                )
-                .is_ok(),
-            Err(_) => false,
+    // Path alone.
+    let algs = provider.signature_verification_algorithms;
+    let path_result = match webpki::EndEntityCert::try_from(&ee) {
+        Ok(cert) => cert
+            .verify_for_usage(
+                algs.all,
+                &roots.roots,
+                &inter,
+                time,
+                webpki::KeyUsage::server_auth(),
+                None,
+                None,
+            )
+            .map(|_| ())
+            .map_err(|e| format!("{e:?}")),
+        Err(e) => Err(format!("{e:?}")),
+    };
+    let path_ok = path_result.is_ok();
+    // Without a name to check, ask rustls with a name the certificate has, so that only
+    // the path decides; with none at all, the path result is the answer.
+    let sn = match server_name {
+        Some(sn) => sn,
+        None => {
+            let alt = webpki::EndEntityCert::try_from(&ee).ok().and_then(|c| {
+                c.valid_dns_names()
+                    .find_map(|d| ServerName::try_from(d.to_string()).ok())
+            });
+            match alt {
+                Some(sn) => sn,
+                None => {
+                    return WebpkiOutcome {
+                        error: path_result
+                            .as_ref()
+                            .err()
+                            .map(|e| format!("invalid peer certificate: {e}")),
+                        cause: if path_ok {
+                            Cause::Ok
+                        } else {
+                            cause_of(path_result.as_ref().err().unwrap())
+                        },
+                        name_ok,
+                        path_ok,
+                    }
+                }
+            }
         }
     };
-    let sn = server_name.unwrap_or_else(|| ServerName::try_from("invalid.invalid").unwrap());
     match verifier.verify_server_cert(&ee, &inter, &sn, &[], time) {
         Ok(_) => WebpkiOutcome {
             error: None,
@@ -107,31 +135,7 @@ pub fn verify(
         },
         Err(e) => {
             let dbg = format!("{e:?}");
-            let cause = if dbg.contains("UnknownIssuer") {
-                Cause::UnknownAuthority
-            } else if dbg.contains("NotValidYet") {
-                Cause::NotYetValid
-            } else if dbg.contains("Expired") {
-                Cause::Expired
-            } else if dbg.contains("NotValidForName") {
-                Cause::NameMismatch
-            } else if dbg.contains("BadSignature") || dbg.contains("UnsupportedSignatureAlgorithm") {
-                Cause::BadSignature
-            } else if dbg.contains("InvalidPurpose") {
-                Cause::BadEku
-            } else if dbg.contains("UnhandledCriticalExtension") {
-                Cause::UnhandledCriticalExtension
-            } else if dbg.contains("CaUsedAsEndEntity") || dbg.contains("EndEntityUsedAsCa") {
-                Cause::NotACa
-            } else if dbg.contains("NameConstraint") {
-                Cause::NameConstraints
-            } else if dbg.contains("PathLen") || dbg.contains("MaximumPath") {
-                Cause::PathTooLong
-            } else if dbg.contains("BadEncoding") || dbg.contains("BadDer") {
-                Cause::MalformedCertificate
-            } else {
-                Cause::UnknownAuthority
-            };
+            let cause = cause_of(&dbg);
             WebpkiOutcome {
                 error: Some(e.to_string()),
                 cause,
@@ -139,5 +143,34 @@ pub fn verify(
                 path_ok,
             }
         }
+    }
+}
+
+/// Map a rustls / webpki error (Debug form) to a cause.
+fn cause_of(dbg: &str) -> Cause {
+    if dbg.contains("UnknownIssuer") {
+        Cause::UnknownAuthority
+    } else if dbg.contains("NotValidYet") {
+        Cause::NotYetValid
+    } else if dbg.contains("Expired") {
+        Cause::Expired
+    } else if dbg.contains("NotValidForName") {
+        Cause::NameMismatch
+    } else if dbg.contains("BadSignature") || dbg.contains("UnsupportedSignatureAlgorithm") {
+        Cause::BadSignature
+    } else if dbg.contains("InvalidPurpose") {
+        Cause::BadEku
+    } else if dbg.contains("UnhandledCriticalExtension") {
+        Cause::UnhandledCriticalExtension
+    } else if dbg.contains("CaUsedAsEndEntity") || dbg.contains("EndEntityUsedAsCa") {
+        Cause::NotACa
+    } else if dbg.contains("NameConstraint") {
+        Cause::NameConstraints
+    } else if dbg.contains("PathLen") || dbg.contains("MaximumPath") {
+        Cause::PathTooLong
+    } else if dbg.contains("BadEncoding") || dbg.contains("BadDer") {
+        Cause::MalformedCertificate
+    } else {
+        Cause::UnknownAuthority
     }
 }
