@@ -97,7 +97,7 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
                         .to_string()
                 }
                 Runtime::Openssl if ctx.explicit => {
-                    "add the CA to the -CAfile bundle given to the program.".to_string()
+                    format!("add the root CA \"{issuer}\" to the -CAfile bundle given to the program (OpenSSL needs the self-signed root: an intermediate alone is no anchor without X509_V_FLAG_PARTIAL_CHAIN).")
                 }
                 _ => format!(
                     "trust \"{issuer}\" if it is yours: {}. {}",
