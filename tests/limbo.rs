@@ -165,6 +165,31 @@ fn limbo_agreement() {
             distro: None,
         };
         let d = evaluate_precise(&input, &stores, nanos);
+        // Every testcase also renders: 80 columns, no raw control characters.
+        let doc = tlsdoctor::report::json::Document {
+            schema: "tlsdoctor.verify/v1".into(),
+            target: None,
+            network: None,
+            handshake: None,
+            chain: d.chain.clone(),
+            verdicts: d.verdicts.clone(),
+            findings: d.findings.clone(),
+            error: None,
+            evaluated_at: Some(tlsdoctor::x509::rfc3339(at)),
+            server: None,
+        };
+        let text = tlsdoctor::report::human::render(
+            &doc,
+            &tlsdoctor::report::human::HumanOpts {
+                color: false,
+                verbose: 1,
+                quiet: false,
+            },
+        );
+        for l in text.lines() {
+            assert!(l.chars().count() <= 80, "{id}: {l:?}");
+            assert!(!l.chars().any(|c| c.is_control()), "{id}: {l:?}");
+        }
         for (i, rt) in ["go", "openssl"].iter().enumerate() {
             let (actual, ctx) = &results[rt][id];
             let ours = if parse_fail {

@@ -53,7 +53,9 @@ pub fn wrap(text: &str, first: &str, indent: &str) -> String {
     let mut empty = true;
     for word in text.split_whitespace() {
         let wl = word.chars().count();
-        if !empty && line_len + 1 + wl > WIDTH {
+        let indent_len = indent.chars().count();
+        if (!empty && line_len + 1 + wl > WIDTH) || (empty && line_len + wl > WIDTH && line_len > indent_len)
+        {
             out.push_str(line.trim_end());
             out.push('\n');
             line = indent.to_string();
@@ -362,5 +364,10 @@ mod tests {
         for l in wrap(&t, "  ", "    ").lines() {
             assert!(l.chars().count() <= WIDTH, "{l:?}");
         }
+        // A long label prefix followed by a long first word moves the word down.
+        let p = format!("  {:<13} {:<28} ", "go", "unhandled-critical-extension");
+        let w = wrap("\"x509-limbo-intermediate-pathlen-None\": text", &p, "      ");
+        assert!(w.lines().all(|l| l.chars().count() <= WIDTH), "{w}");
+        assert!(w.starts_with("  go"));
     }
 }
