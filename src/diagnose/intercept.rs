@@ -110,18 +110,80 @@ pub const PRODUCTS: &[Product] = &[
     },
 ];
 
+/// The product named in one distinguished name, if any.
+pub fn product_for(dn: &str) -> Option<Product> {
+    let l = dn.to_lowercase();
+    PRODUCTS
+        .iter()
+        .find(|p| p.patterns.iter().any(|pat| l.contains(pat)))
+        .copied()
+}
+
 /// The product that minted (or whose CA appears in) this chain, if recognised, with the
 /// certificate index that names it.
 pub fn detect(chain: &[std::sync::Arc<CertInfo>]) -> Option<(Product, usize)> {
     for (i, c) in chain.iter().enumerate() {
         for dn in [&c.issuer, &c.subject] {
-            let l = dn.to_lowercase();
-            for p in PRODUCTS {
-                if p.patterns.iter().any(|pat| l.contains(pat)) {
-                    return Some((*p, i));
-                }
+            if let Some(p) = product_for(dn) {
+                return Some((p, i));
             }
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::product_for;
+
+    #[test]
+    fn recognises_the_usual_products() {
+        let cases = [
+            (
+                "CN=Zscaler Intermediate Root CA (zscaler.net), O=Zscaler Inc.",
+                "Zscaler",
+            ),
+            ("CN=caadmin.netskope.com, O=Netskope Inc", "Netskope"),
+            (
+                "CN=PAN-OS Forward Trust CA, O=Palo Alto Networks",
+                "Palo Alto Networks",
+            ),
+            ("CN=FortiGate CA, O=Fortinet", "Fortinet FortiGate"),
+            ("CN=Blue Coat ProxySG CA", "Blue Coat / Symantec ProxySG"),
+            (
+                "CN=Cisco Umbrella Secondary SubCA ams-SG, O=Cisco",
+                "Cisco Umbrella",
+            ),
+            ("CN=Sophos SSL CA_C1234, O=Sophos", "Sophos"),
+            ("CN=Check Point Outbound Inspection CA", "Check Point"),
+            ("CN=Forcepoint Cloud Proxy CA", "Forcepoint"),
+            ("CN=McAfee Web Gateway", "McAfee / Skyhigh Web Gateway"),
+            ("CN=Skyhigh Security Web Gateway", "McAfee / Skyhigh Web Gateway"),
+            ("CN=Kaspersky Anti-Virus Personal Root Certificate", "Kaspersky"),
+            ("CN=ESET SSL Filter CA, O=ESET, spol. s r. o.", "ESET"),
+            ("CN=Avast Web/Mail Shield Root, O=Avast", "Avast / AVG"),
+            ("CN=AVG Web/Mail Shield Root, O=AVG Technologies", "Avast / AVG"),
+            ("CN=Bitdefender Personal CA.Net-Defender", "Bitdefender"),
+            ("CN=mitmproxy, O=mitmproxy", "mitmproxy"),
+            (
+                "CN=Charles Proxy CA (1 Jan 2024, host), OU=https://charlesproxy.com/ssl, O=XK72 Ltd",
+                "Charles Proxy",
+            ),
+            ("CN=DO_NOT_TRUST_FiddlerRoot, O=DO_NOT_TRUST", "Fiddler"),
+            (
+                "CN=PortSwigger CA, OU=PortSwigger CA, O=PortSwigger",
+                "Burp Suite (PortSwigger)",
+            ),
+        ];
+        for (dn, want) in cases {
+            assert_eq!(product_for(dn).map(|p| p.name), Some(want), "{dn}");
+        }
+        for dn in [
+            "CN=ISRG Root X1, O=Internet Security Research Group",
+            "CN=DigiCert Global Root G2",
+            "CN=db.example.com",
+        ] {
+            assert!(product_for(dn).is_none(), "{dn}");
+        }
+    }
 }
