@@ -57,7 +57,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                 outcome: Outcome::Skipped,
                 anchors: 0,
                 reason: Some(format!(
-                    "not read: {winner} was read first (Go reads only the first file that opens)"
+                    "not read: Go reads only the first file that opens ({winner})"
                 )),
             });
             continue;

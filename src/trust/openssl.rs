@@ -272,10 +272,11 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                             any = true;
                             let sh = subject_hash(&cert.subject_der);
                             if sh == Some(h) {
-                                findable.insert(cert.sha256.clone());
-                                if pool.add_full(cert, &e.path, &c.resolved, b, Some(h)) {
+                                // Counted before de-duplication with the file (Step::anchors).
+                                if findable.insert(cert.sha256.clone()) {
                                     found += 1;
                                 }
+                                pool.add_full(cert, &e.path, &c.resolved, b, Some(h));
                                 if !classic {
                                     gaps.push(e.name.clone());
                                 }

@@ -11,6 +11,7 @@
 //! `RootCertStore::add_parsable_certificates` later drops what does not parse — the anchors
 //! here are those that parse.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::findings::{self, env_source_problem};
@@ -39,6 +40,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
     let w = cx.world();
     let mut store = TrustStore::empty(Runtime::RustlsNative);
     let mut pool = Pool::new();
+    let mut seen = HashSet::new();
     store.assumptions.push(
         "rustls-native-certs 0.8.5 with openssl-probe 0.2.2 (0.7.1–0.8.1 read only hash-named files \
          in directories, did not split SSL_CERT_DIR, and fell back to the system when the variables \
@@ -57,30 +59,30 @@ pub fn resolve(cx: &Cx) -> TrustStore {
         .unwrap_or_default();
     if env_file.is_some() || !env_dirs.is_empty() {
         let files: Vec<String> = env_file.map(|f| vec![f.to_string()]).unwrap_or_default();
-        load(cx, &files, &env_dirs, true, &mut store, &mut pool);
+        load(cx, &files, &env_dirs, true, &mut store, &mut pool, &mut seen);
     } else {
-        let file = PROBE_FILES
+        let chosen = PROBE_FILES
             .iter()
-            .find(|f| cx.loader.kind(Path::new(f)).is_ok())
-            .map(|f| vec![f.to_string()])
-            .unwrap_or_default();
-        for f in PROBE_FILES {
-            if !file.iter().any(|x| x == f) {
-                store.steps.push(Step {
+            .position(|f| cx.loader.kind(Path::new(f)).is_ok());
+        for (i, f) in PROBE_FILES.iter().enumerate() {
+            match chosen {
+                Some(c) if c == i => {
+                    load(cx, &[f.to_string()], &[], false, &mut store, &mut pool, &mut seen);
+                }
+                Some(c) if i > c => store.steps.push(Step {
                     source: f.to_string(),
                     kind: StepKind::File,
-                    outcome: if file.is_empty() {
-                        Outcome::Missing
-                    } else {
-                        Outcome::Skipped
-                    },
+                    outcome: Outcome::Skipped,
                     anchors: 0,
-                    reason: Some(if file.is_empty() {
-                        "openssl-probe candidate".to_string()
-                    } else {
-                        "openssl-probe picked an earlier candidate".to_string()
-                    }),
-                });
+                    reason: Some("openssl-probe takes only the first file that exists".into()),
+                }),
+                _ => store.steps.push(Step {
+                    source: f.to_string(),
+                    kind: StepKind::File,
+                    outcome: Outcome::Missing,
+                    anchors: 0,
+                    reason: Some("openssl-probe candidate".into()),
+                }),
             }
         }
         let dirs: Vec<String> = PROBE_DIRS
@@ -88,7 +90,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
             .filter(|d| cx.loader.kind(Path::new(d)).is_ok())
             .map(|d| d.to_string())
             .collect();
-        load(cx, &file, &dirs, false, &mut store, &mut pool);
+        load(cx, &[], &dirs, false, &mut store, &mut pool, &mut seen);
     }
     store.anchors = pool.anchors;
     if store.anchors.is_empty() {
@@ -105,12 +107,16 @@ fn load(
     from_env: bool,
     store: &mut TrustStore,
     pool: &mut Pool,
+    seen: &mut HashSet<PathBuf>,
 ) -> usize {
     let rt = [Runtime::RustlsNative.code()];
     let mut errors = 0;
     for f in files {
         let p = PathBuf::from(f);
         let loaded = cx.loader.file(&p);
+        if let Ok(c) = &*loaded {
+            seen.insert(c.resolved.clone());
+        }
         let why = if from_env {
             "set by SSL_CERT_FILE (then only the variables count)"
         } else {
@@ -201,8 +207,11 @@ fn load(
                 let mut read = 0;
                 let mut empty = Vec::new();
                 let mut unreadable = Vec::new();
+                let mut again = 0;
                 for e in entries {
                     match &*cx.loader.file(&e.path) {
+                        // Each file once (by identity): hash links, the bundle itself.
+                        Ok(c) if !seen.insert(c.resolved.clone()) => again += 1,
                         Ok(c) => {
                             read += 1;
                             let before = n;
@@ -226,7 +235,14 @@ fn load(
                     kind: StepKind::Dir,
                     outcome: Outcome::Loaded,
                     anchors: n,
-                    reason: Some(format!("{read} file(s) read; {why}")),
+                    reason: Some(format!(
+                        "{read} file(s) read{}; {why}",
+                        if again > 0 {
+                            format!(", {again} link(s) to files already read skipped")
+                        } else {
+                            String::new()
+                        }
+                    )),
                 });
                 findings::dir_entry_findings(
                     cx,
