@@ -500,6 +500,11 @@ fn alpine_distroless_scratch() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], format!("Trust stores — root {root} · distroless"));
     assert_eq!(
+        lines[1],
+        "  OPENSSLDIR /usr/lib/ssl (assumed; --openssldir to change)"
+    );
+    let lines = &lines[1..];
+    assert_eq!(
         lines[2],
         "✔ go              1 anchor   /etc/ssl/certs/ca-certificates.crt, /etc/ssl/certs"
     );

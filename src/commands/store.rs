@@ -235,6 +235,12 @@ pub fn document(
             env,
         },
         distro: cx.distro.code().into(),
+        openssldir: stores.iter().any(|s| s.runtime == Runtime::Openssl).then(|| {
+            crate::trust::openssl::openssldir(cx)
+                .0
+                .to_string_lossy()
+                .into_owned()
+        }),
         runtimes,
         findings: merge_findings(stores),
         find,

@@ -20,6 +20,9 @@ pub struct StoreDoc {
     pub world: WorldDoc,
     /// Detected distribution code (`debian`, `alpine`, `rhel`, `distroless`, `scratch`, `unknown`).
     pub distro: String,
+    /// OPENSSLDIR as assumed for OpenSSL (detected or `--openssldir`), when OpenSSL is shown.
+    #[serde(default)]
+    pub openssldir: Option<String>,
     pub runtimes: Vec<RuntimeDoc>,
     /// Every finding of every runtime, merged (identical findings list all their runtimes).
     pub findings: Vec<Finding>,
@@ -234,6 +237,13 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
             "",
             "  ",
         ));
+        if let Some(d) = &doc.openssldir {
+            out.push_str(&wrap(
+                &format!("OPENSSLDIR {} (assumed; --openssldir to change)", sanitize(d)),
+                "  ",
+                "    ",
+            ));
+        }
         for k in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
             if let Some(v) = doc.world.env.get(k) {
                 out.push_str(&wrap(&format!("{k}={}", sanitize(v)), "  ", "    "));
@@ -388,6 +398,15 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
                     truncate(&sanitize(&a.subject), 50)
                 ));
                 if o.verbose > 0 {
+                    if let Some(l) = a.line {
+                        from.push_str(&format!(" (line {l})"));
+                    }
+                    if let Some(r) = &a.resolved {
+                        from.push_str(&format!(" -> {}", sanitize(r)));
+                    }
+                    if let Some(h) = &a.hash_name {
+                        from.push_str(&format!(" [hash {h}]"));
+                    }
                     out.push_str(&wrap(&format!("from {from}"), "      ", "        "));
                 }
             }
