@@ -241,6 +241,7 @@ pub fn document(
                 .to_string_lossy()
                 .into_owned()
         }),
+        openssldir_given: cx.opts.openssldir.is_some(),
         runtimes,
         findings: merge_findings(stores),
         find,

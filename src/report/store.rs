@@ -23,6 +23,9 @@ pub struct StoreDoc {
     /// OPENSSLDIR as assumed for OpenSSL (detected or `--openssldir`), when OpenSSL is shown.
     #[serde(default)]
     pub openssldir: Option<String>,
+    /// True when OPENSSLDIR came from `--openssldir` rather than detection.
+    #[serde(default)]
+    pub openssldir_given: bool,
     pub runtimes: Vec<RuntimeDoc>,
     /// Every finding of every runtime, merged (identical findings list all their runtimes).
     pub findings: Vec<Finding>,
@@ -239,7 +242,11 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
         ));
         if let Some(d) = &doc.openssldir {
             out.push_str(&wrap(
-                &format!("OPENSSLDIR {} (assumed; --openssldir to change)", sanitize(d)),
+                &if doc.openssldir_given {
+                    format!("OPENSSLDIR {} (given with --openssldir)", sanitize(d))
+                } else {
+                    format!("OPENSSLDIR {} (assumed; --openssldir to change)", sanitize(d))
+                },
                 "  ",
                 "    ",
             ));
