@@ -1532,3 +1532,34 @@ fn rustls_native_counts_match_the_real_crate() {
         assert_eq!(ours.anchors.len(), real, "{label}: steps {:#?}", ours.steps);
     }
 }
+
+/// `--root` evaluates an image: the shell's own SSL_CERT_FILE (this machine exports one)
+/// must not leak into it; `--env` is how the image's variables are given.
+#[test]
+fn root_starts_from_an_empty_environment() {
+    let fs = Fs::new();
+    let a = ca("Root Env Test CA");
+    debian(&fs, &[&a]);
+    let root = fs.root().to_str().unwrap();
+    let shell = [("SSL_CERT_FILE", "/nonexistent/shell-bundle.pem")];
+    let (_, out, _) = tlsdoctor(&["--root", root, "store", "--json"], &shell);
+    assert!(
+        !out.contains("shell-bundle"),
+        "the shell's variable leaked into --root: {out}"
+    );
+    let (_, out, _) = tlsdoctor(
+        &[
+            "--root",
+            root,
+            "--env",
+            "SSL_CERT_FILE=/nonexistent/image-bundle.pem",
+            "store",
+            "--json",
+        ],
+        &shell,
+    );
+    assert!(
+        out.contains("image-bundle"),
+        "--env must apply inside --root: {out}"
+    );
+}
