@@ -96,7 +96,8 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args, Default)]
 pub struct StoreArgs {
-    /// Runtimes to show (default: all).
+    /// Runtimes to show (default: all; node, python, python-requests, curl and java get one
+    /// line each unless selected or -v).
     #[arg(long = "runtime", value_enum, value_name = "R")]
     pub runtimes: Vec<RuntimeArg>,
 
@@ -118,6 +119,11 @@ pub enum RuntimeArg {
     Openssl,
     RustlsNative,
     WebpkiRoots,
+    Node,
+    Python,
+    PythonRequests,
+    Curl,
+    Java,
 }
 
 impl RuntimeArg {
@@ -137,6 +143,11 @@ impl RuntimeArg {
                 RuntimeArg::Openssl => Some(Runtime::Openssl),
                 RuntimeArg::RustlsNative => Some(Runtime::RustlsNative),
                 RuntimeArg::WebpkiRoots => Some(Runtime::WebpkiRoots),
+                RuntimeArg::Node => Some(Runtime::Node),
+                RuntimeArg::Python => Some(Runtime::Python),
+                RuntimeArg::PythonRequests => Some(Runtime::PythonRequests),
+                RuntimeArg::Curl => Some(Runtime::Curl),
+                RuntimeArg::Java => Some(Runtime::Java),
             })
             .collect();
         v.sort();
@@ -182,7 +193,9 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "FILE")]
     pub ca: Vec<PathBuf>,
 
-    /// Runtimes to evaluate (default: every runtime whose store resolves here).
+    /// Runtimes to evaluate (default: go, openssl, rustls-native, webpki-roots — those whose
+    /// store resolves here — plus node, python, python-requests, curl, java when evidently
+    /// present: binary on PATH, home directory, or one of their variables set).
     #[arg(long = "runtime", value_enum, value_name = "R")]
     pub runtimes: Vec<RuntimeArg>,
 
@@ -228,7 +241,9 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE")]
     pub ca: Vec<PathBuf>,
 
-    /// Runtimes to evaluate (default: every runtime whose store resolves here).
+    /// Runtimes to evaluate (default: go, openssl, rustls-native, webpki-roots — those whose
+    /// store resolves here — plus node, python, python-requests, curl, java when evidently
+    /// present: binary on PATH, home directory, or one of their variables set).
     #[arg(long = "runtime", value_enum, value_name = "R")]
     pub runtimes: Vec<RuntimeArg>,
 

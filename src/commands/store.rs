@@ -26,6 +26,14 @@ const TRUST_VARS: &[&str] = &[
     "all_proxy",
     "NO_PROXY",
     "no_proxy",
+    "NODE_EXTRA_CA_CERTS",
+    "NODE_OPTIONS",
+    "NODE_USE_SYSTEM_CA",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "JAVA_HOME",
+    "JAVA_TOOL_OPTIONS",
+    "JDK_JAVA_OPTIONS",
 ];
 
 pub fn run(args: &StoreArgs, ctx: &Ctx) -> anyhow::Result<u8> {
@@ -150,11 +158,20 @@ pub fn document(
     };
     let runtimes = stores
         .iter()
-        .map(|s| RuntimeDoc {
+        .map(|s| {
+            (
+                s,
+                s.runtime.is_extra() && crate::trust::extra::relevance(world, s.runtime).is_none(),
+            )
+        })
+        .map(|(s, absent)| RuntimeDoc {
             runtime: s.runtime.code().to_string(),
             title: s.runtime.title().to_string(),
             anchors: s.anchors.len(),
-            ok: !s.anchors.is_empty() && !s.findings.iter().any(|f| f.severity == Severity::Error),
+            // A runtime with no sign of life here cannot fail here.
+            ok: absent
+                || (!s.anchors.is_empty() && !s.findings.iter().any(|f| f.severity == Severity::Error)),
+            absent,
             error: s.error.clone(),
             steps: s
                 .steps

@@ -22,15 +22,17 @@ pub fn stores(
         return rts.iter().map(|&r| trust::from_ca_files(r, ca)).collect();
     }
     let explicit = !args_runtimes.is_empty();
-    let rts = RuntimeArg::expand(args_runtimes, &Runtime::ALL);
+    // Default: the core runtimes plus the extra ones evidently relevant in the World.
+    let rts = RuntimeArg::expand(args_runtimes, &trust::relevant_runtimes(&ctx.world));
     let all = trust::resolve_many(&rts, &ctx.world, &ctx.trust);
     if explicit {
         return Ok(all);
     }
-    // Default: every runtime whose store could be resolved here.
+    // Of the core runtimes, every one whose store could be resolved here; an extra runtime
+    // that is present is shown even when its store is broken (that is the diagnosis).
     Ok(all
         .into_iter()
-        .filter(|s| !s.anchors.is_empty() || s.runtime == Runtime::Go)
+        .filter(|s| !s.anchors.is_empty() || s.runtime == Runtime::Go || s.runtime.is_extra())
         .collect())
 }
 

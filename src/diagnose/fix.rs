@@ -54,6 +54,18 @@ pub fn kubernetes_for(runtimes: &[Runtime]) -> String {
             Runtime::WebpkiRoots => {
                 "nothing for webpki-roots: it ignores the system; the program must add the CA in code"
             }
+            Runtime::Node => {
+                "for Node.js NODE_EXTRA_CA_CERTS=/etc/tlsdoctor-ca/ca.crt (added to its bundled roots)"
+            }
+            Runtime::Python => "for Python ssl SSL_CERT_FILE=/etc/tlsdoctor-ca/ca.crt",
+            Runtime::PythonRequests => {
+                "for Python requests REQUESTS_CA_BUNDLE=/etc/tlsdoctor-ca/ca.crt (it ignores SSL_CERT_FILE)"
+            }
+            Runtime::Curl => "for curl CURL_CA_BUNDLE=/etc/tlsdoctor-ca/ca.crt",
+            Runtime::Java => {
+                "for Java JAVA_TOOL_OPTIONS=-Djavax.net.ssl.trustStore=/etc/tlsdoctor-ca/truststore.p12 \
+                 (a keytool-made store; PEM is ignored)"
+            }
         };
         if !envs.contains(&e) {
             envs.push(e);

@@ -16,6 +16,7 @@ pub mod go;
 pub mod intercept;
 pub mod name;
 pub mod openssl;
+pub mod runtimes;
 pub mod webpki;
 
 use std::sync::Arc;
@@ -383,6 +384,8 @@ pub fn evaluate_precise(input: &Input, stores: &[TrustStore], nanos: u32) -> Dia
             Runtime::Go => eval_go(&env, si),
             Runtime::Openssl => eval_openssl(&env, si),
             Runtime::RustlsNative | Runtime::WebpkiRoots => eval_webpki(&env, si),
+            // Node, Python, requests, curl, Java: src/diagnose/runtimes.rs.
+            _ => runtimes::eval(&env, si),
         };
         if !v.trusted {
             if let Some((p, _)) = product {

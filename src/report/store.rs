@@ -56,6 +56,10 @@ pub struct RuntimeDoc {
     pub ok: bool,
     /// What the runtime itself would report (Go: the load error).
     pub error: Option<String>,
+    /// An extra runtime (node, python, python-requests, curl, java) with no sign of it in
+    /// this World (no binary on PATH, no home, none of its variables): shown, never failing.
+    #[serde(default)]
+    pub absent: bool,
     pub steps: Vec<StepDoc>,
     pub findings: Vec<Finding>,
     pub assumptions: Vec<String>,
@@ -260,14 +264,21 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
     }
 
     // Verdict lines.
-    let name_w = doc.runtimes.iter().map(|r| r.runtime.len()).max().unwrap_or(0);
-    let count_w = doc
+    // Extra runtimes absent from this World get a short line (none with -q) and do not
+    // widen the columns.
+    let present = || doc.runtimes.iter().filter(|r| !r.absent);
+    let name_w = present().map(|r| r.runtime.len()).max().unwrap_or(0);
+    let count_w = present().map(|r| r.anchors.to_string().len()).max().unwrap_or(1);
+    let absent: Vec<&str> = doc
         .runtimes
         .iter()
-        .map(|r| r.anchors.to_string().len())
-        .max()
-        .unwrap_or(1);
+        .filter(|r| r.absent)
+        .map(|r| r.runtime.as_str())
+        .collect();
     for r in &doc.runtimes {
+        if r.absent {
+            continue;
+        }
         let worst = r.findings.iter().map(|f| f.severity).max();
         let mark = if !r.ok {
             paint("✘", "31", c)
@@ -312,11 +323,41 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
         out.push('\n');
     }
 
+    if !absent.is_empty() && !o.quiet {
+        out.push_str(&wrap(
+            &format!(
+                "{} not present here (no binary, home or variable): {}",
+                paint("–", "2", c),
+                absent.join(", ")
+            ),
+            "",
+            "    ",
+        ));
+    }
+
     // Findings (errors first).
+    // The extra runtimes (node, python, python-requests, curl, java) keep the default
+    // screen short: their own warnings and notes show with -v.
+    let extra_only = |f: &Finding| {
+        !f.runtimes.is_empty()
+            && f.runtimes.iter().all(|r| {
+                crate::trust::Runtime::EXTRA
+                    .iter()
+                    .any(|x| x.code() == r.as_str())
+            })
+    };
+    let mut hidden = 0;
     let mut findings: Vec<&Finding> = doc
         .findings
         .iter()
         .filter(|f| !o.quiet || f.severity == Severity::Error)
+        .filter(|f| {
+            let show = o.verbose > 0 || f.severity == Severity::Error || !extra_only(f);
+            if !show {
+                hidden += 1;
+            }
+            show
+        })
         .collect();
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     if !findings.is_empty() {
@@ -344,6 +385,13 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
                 out.push_str(&wrap(&format!("fix: {}", sanitize(fix)), "    ", "         "));
             }
         }
+    }
+
+    if hidden > 0 && !o.quiet {
+        out.push_str(&format!(
+            "  ({hidden} more note{} for node/python/curl/java: -v)\n",
+            if hidden == 1 { "" } else { "s" }
+        ));
     }
 
     if let Some(find) = &doc.find {

@@ -52,6 +52,16 @@ pub const CODES: &[&str] = &[
     "k8s-sa-ca-not-trusted",
     "proxy-env",
     "ca-file-der",
+    "node-options-invalid",
+    "node-extra-ca-certs-failed",
+    "node-extra-ca-certs-empty",
+    "requests-ignores-ssl-cert-file",
+    "requests-ca-bundle-unusable",
+    "curl-ca-file-unusable",
+    "java-truststore-unreadable",
+    "java-truststore-encrypted",
+    "java-pkcs12-not-trusted-entries",
+    "java-truststore-invalid",
 ];
 
 fn var_code(var: &str) -> String {
@@ -372,7 +382,16 @@ pub fn staged_certs(cx: &Cx) -> Vec<(PathBuf, Arc<CertInfo>, bool)> {
 /// reached it, the Kubernetes CA, proxies.
 pub fn common(cx: &Cx, store: &mut TrustStore) {
     let rt = [store.runtime.code()];
-    if store.anchors.is_empty() {
+    // An extra runtime with no sign of it here: nothing to warn about.
+    let absent = store.runtime.is_extra() && super::extra::relevance(cx.world(), store.runtime).is_none();
+    if absent {
+        store.assumptions.push(
+            "no sign of this runtime in the World (binary on PATH, home, variables): shown for completeness"
+                .into(),
+        );
+        return;
+    }
+    if store.anchors.is_empty() && store.error.is_none() {
         // A bundle this runtime does not look at, but that exists here?
         let elsewhere = if store.explicit || store.runtime == Runtime::WebpkiRoots {
             None

@@ -25,15 +25,62 @@ pub enum Runtime {
     RustlsNative,
     /// webpki-roots: Mozilla's list compiled into the program.
     WebpkiRoots,
+    /// Node.js: its compiled-in Mozilla list (or OpenSSL's paths) + NODE_EXTRA_CA_CERTS.
+    Node,
+    /// Python `ssl.create_default_context()`: OpenSSL's default paths.
+    Python,
+    /// Python requests: REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, else certifi's bundle.
+    PythonRequests,
+    /// The curl tool (OpenSSL build): CURL_CA_BUNDLE / SSL_CERT_* / build-time defaults.
+    Curl,
+    /// Java (JSSE PKIX): javax.net.ssl.trustStore, jssecacerts, cacerts (JKS / PKCS#12).
+    Java,
 }
 
 impl Runtime {
-    pub const ALL: [Runtime; 4] = [
+    pub const ALL: [Runtime; 9] = [
+        Runtime::Go,
+        Runtime::Openssl,
+        Runtime::RustlsNative,
+        Runtime::WebpkiRoots,
+        Runtime::Node,
+        Runtime::Python,
+        Runtime::PythonRequests,
+        Runtime::Curl,
+        Runtime::Java,
+    ];
+
+    /// The four core runtimes, always evaluated by default.
+    pub const CORE: [Runtime; 4] = [
         Runtime::Go,
         Runtime::Openssl,
         Runtime::RustlsNative,
         Runtime::WebpkiRoots,
     ];
+
+    /// Runtimes built on top of others (Node, Python, curl, Java): evaluated by default
+    /// only when evidently relevant in the World ([`relevant_runtimes`]).
+    pub const EXTRA: [Runtime; 5] = [
+        Runtime::Node,
+        Runtime::Python,
+        Runtime::PythonRequests,
+        Runtime::Curl,
+        Runtime::Java,
+    ];
+
+    /// Does an explicit CA file go to OpenSSL's `X509_STORE_load_file` (`-CAfile`,
+    /// `load_verify_locations`, curl `--cacert`)?
+    pub fn openssl_cafile(self) -> bool {
+        matches!(
+            self,
+            Runtime::Openssl | Runtime::Python | Runtime::PythonRequests | Runtime::Curl
+        )
+    }
+
+    /// Is this one of the [`Runtime::EXTRA`] runtimes?
+    pub fn is_extra(self) -> bool {
+        Runtime::EXTRA.contains(&self)
+    }
 
     /// The stable code used on the command line and in JSON.
     pub fn code(self) -> &'static str {
@@ -42,6 +89,11 @@ impl Runtime {
             Runtime::Openssl => "openssl",
             Runtime::RustlsNative => "rustls-native",
             Runtime::WebpkiRoots => "webpki-roots",
+            Runtime::Node => "node",
+            Runtime::Python => "python",
+            Runtime::PythonRequests => "python-requests",
+            Runtime::Curl => "curl",
+            Runtime::Java => "java",
         }
     }
 
@@ -52,6 +104,11 @@ impl Runtime {
             Runtime::Openssl => "OpenSSL 3",
             Runtime::RustlsNative => "rustls-native-certs",
             Runtime::WebpkiRoots => "webpki-roots",
+            Runtime::Node => "Node.js (tls)",
+            Runtime::Python => "Python ssl",
+            Runtime::PythonRequests => "Python requests",
+            Runtime::Curl => "curl (OpenSSL)",
+            Runtime::Java => "Java (JSSE PKIX)",
         }
     }
 }
@@ -170,9 +227,12 @@ pub struct TrustOptions {
 pub mod canon;
 pub(crate) mod der;
 pub mod distro;
+pub mod extra;
 pub mod find;
 pub mod findings;
 pub mod go;
+pub mod java;
+pub mod keystore;
 pub mod loader;
 pub mod openssl;
 pub mod pem;
@@ -217,6 +277,11 @@ impl<'w> Cx<'w> {
             Runtime::Openssl => openssl::resolve(self),
             Runtime::RustlsNative => rustls::resolve(self),
             Runtime::WebpkiRoots => webpki::resolve(self),
+            Runtime::Node => extra::node(self),
+            Runtime::Python => extra::python(self),
+            Runtime::PythonRequests => extra::python_requests(self),
+            Runtime::Curl => extra::curl(self),
+            Runtime::Java => java::resolve(self),
         };
         findings::common(self, &mut store);
         store
@@ -228,6 +293,20 @@ impl<'w> Cx<'w> {
 pub fn resolve(runtime: Runtime, world: &World, opts: &TrustOptions) -> TrustStore {
     let cx = Cx::new(world, opts, true);
     cx.resolve(runtime)
+}
+
+/// The runtimes `connect` and `verify` evaluate by default: the four core runtimes plus
+/// every extra runtime that is evidently relevant in the World (its binary or home is
+/// present, or one of its variables is set), in [`Runtime::ALL`] order.
+pub fn relevant_runtimes(world: &World) -> Vec<Runtime> {
+    let mut v = Runtime::CORE.to_vec();
+    v.extend(
+        Runtime::EXTRA
+            .iter()
+            .copied()
+            .filter(|r| extra::relevance(world, *r).is_some()),
+    );
+    v
 }
 
 /// Several runtimes at once: every file is read and every certificate decoded once.
@@ -284,14 +363,14 @@ pub fn from_ca_files(runtime: Runtime, files: &[PathBuf]) -> anyhow::Result<Trus
             })
             .collect();
         let openssl_refuses =
-            runtime == Runtime::Openssl && (!bad.is_empty() || content.shape == pem::Shape::Der);
+            runtime.openssl_cafile() && (!bad.is_empty() || content.shape == pem::Shape::Der);
         let mut n = 0;
         if !openssl_refuses {
             for b in &content.blocks {
                 let Some(Ok(cert)) = &b.cert else { continue };
                 let accepted = match runtime {
                     // -CAfile: PEM certificate blocks, TRUSTED CERTIFICATE included.
-                    Runtime::Openssl => b.label != "DER",
+                    r if r.openssl_cafile() => b.label != "DER",
                     // AppendCertsFromPEM / rustls-pemfile: CERTIFICATE blocks only.
                     _ => b.label == "CERTIFICATE" && !b.has_headers,
                 };

@@ -67,31 +67,93 @@ pub fn parse_hash_name(name: &str) -> Option<(u32, u32)> {
     Some((u32::from_str_radix(h, 16).ok()?, n.parse().ok()?))
 }
 
-pub fn resolve(cx: &Cx) -> TrustStore {
+/// Where an OpenSSL-based program looks for CAs: one file, loaded eagerly, and hashed
+/// directories searched at verify time.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// The CA file (None: no file configured).
+    pub file: Option<PathBuf>,
+    /// Why this file ("set by SSL_CERT_FILE", "OPENSSLDIR/cert.pem", …).
+    pub file_why: String,
+    /// The variable that named the file, for findings about a broken target.
+    pub file_var: Option<&'static str>,
+    /// The directories, in order (already split on `:`).
+    pub dirs: Vec<String>,
+    pub dir_why: String,
+    pub dir_var: Option<&'static str>,
+    /// OpenSSL 3.0–3.4 `X509_STORE_set_default_paths` also opens a single default
+    /// directory as a `file:` store; an explicit capath (`-CApath`, curl) does not.
+    pub store_lookup: bool,
+    /// When only the file was overridden: the default directory still searched (finding).
+    pub still_searched_dir: Option<String>,
+}
+
+/// OpenSSL's default verify paths for this World (`X509_STORE_set_default_paths`).
+pub fn default_paths(cx: &Cx, dir: &Path) -> Paths {
     let w = cx.world();
-    let mut store = TrustStore::empty(Runtime::Openssl);
-    let rt = [Runtime::Openssl.code()];
+    let env_file = w.var_nonempty("SSL_CERT_FILE");
+    let env_dir = w.var_nonempty("SSL_CERT_DIR");
+    let dirs: Vec<String> = match env_dir {
+        Some(d) => d.split(':').map(str::to_string).collect(),
+        None => vec![disp(&dir.join("certs"))],
+    };
+    Paths {
+        file: Some(
+            env_file
+                .map(PathBuf::from)
+                .unwrap_or_else(|| dir.join("cert.pem")),
+        ),
+        file_why: if env_file.is_some() {
+            "set by SSL_CERT_FILE".into()
+        } else {
+            "OPENSSLDIR/cert.pem".into()
+        },
+        file_var: env_file.map(|_| "SSL_CERT_FILE"),
+        store_lookup: dirs.len() == 1,
+        dirs,
+        dir_why: if env_dir.is_some() {
+            "set by SSL_CERT_DIR".into()
+        } else {
+            "OPENSSLDIR/certs".into()
+        },
+        dir_var: env_dir.map(|_| "SSL_CERT_DIR"),
+        still_searched_dir: (env_file.is_some() && env_dir.is_none()).then(|| disp(&dir.join("certs"))),
+    }
+}
+
+pub fn resolve(cx: &Cx) -> TrustStore {
     let (dir, assumption) = openssldir(cx);
-    store.assumptions.push(assumption);
-    store.assumptions.push(
+    let mut store = resolve_paths(cx, Runtime::Openssl, &default_paths(cx, &dir));
+    store.assumptions.insert(0, assumption);
+    store.assumptions.insert(
+        1,
         "OpenSSL 3.0.x lookup: hashed directories by name (by_dir) and, for a single directory, \
          the 3.0–3.4 `file:` store too"
             .into(),
     );
+    store
+}
+
+/// The store an OpenSSL-based `runtime` builds from `paths`.
+pub fn resolve_paths(cx: &Cx, runtime: Runtime, paths: &Paths) -> TrustStore {
+    let mut store = TrustStore::empty(runtime);
+    let rt = [runtime.code()];
     let mut pool = Pool::new();
 
     // 1. The file, eagerly.
-    let env_file = w.var_nonempty("SSL_CERT_FILE");
-    let file = env_file
-        .map(PathBuf::from)
-        .unwrap_or_else(|| dir.join("cert.pem"));
-    let why = if env_file.is_some() {
-        "set by SSL_CERT_FILE"
-    } else {
-        "OPENSSLDIR/cert.pem"
-    };
-    let loaded = cx.loader.file(&file);
-    let fname = disp(&file);
+    if let Some(file) = &paths.file {
+        load_file(cx, runtime, file, paths, &mut pool, &mut store);
+    }
+    dirs(cx, paths, &rt, &mut pool, &mut store);
+    finish(paths, &rt, pool, &mut store);
+    store
+}
+
+fn load_file(cx: &Cx, runtime: Runtime, file: &Path, paths: &Paths, pool: &mut Pool, store: &mut TrustStore) {
+    let rt = [runtime.code()];
+    let why = paths.file_why.as_str();
+    let loaded = cx.loader.file(file);
+    let fname = disp(file);
     match &*loaded {
         Ok(c) => {
             let bad: Vec<_> = c.openssl_fatal_blocks().collect();
@@ -130,7 +192,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                 for b in &c.blocks {
                     if let (Some(Ok(cert)), true) = (&b.cert, b.is_cert_label() && b.label != "DER") {
                         n += 1;
-                        pool.add(cert, &file, &c.resolved, b);
+                        pool.add(cert, file, &c.resolved, b);
                     }
                 }
                 store.steps.push(Step {
@@ -149,7 +211,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                     }),
                 });
             }
-            findings::file_findings(cx, Runtime::Openssl, &file, c, None, &mut store.findings);
+            findings::file_findings(cx, runtime, file, c, None, &mut store.findings);
         }
         Err(ReadErr::Missing) => store.steps.push(Step {
             source: fname.clone(),
@@ -166,24 +228,17 @@ pub fn resolve(cx: &Cx) -> TrustStore {
             reason: Some(format!("{}; {why}", e.describe())),
         }),
     }
-    if env_file.is_some() {
-        if let Some(f) = env_source_problem(cx, "SSL_CERT_FILE", &file, &loaded, &rt) {
+    if let Some(var) = paths.file_var {
+        if let Some(f) = env_source_problem(cx, var, file, &loaded, &rt) {
             store.findings.push(f);
         }
     }
+}
 
-    // 2. The directories, by hash.
-    let env_dir = w.var_nonempty("SSL_CERT_DIR");
-    let dirs: Vec<String> = match env_dir {
-        Some(d) => d.split(':').map(str::to_string).collect(),
-        None => vec![disp(&dir.join("certs"))],
-    };
-    let why = if env_dir.is_some() {
-        "set by SSL_CERT_DIR"
-    } else {
-        "OPENSSLDIR/certs"
-    };
-    for d in &dirs {
+fn dirs(cx: &Cx, paths: &Paths, rt: &[&str], pool: &mut Pool, store: &mut TrustStore) {
+    let dirs = &paths.dirs;
+    let why = paths.dir_why.as_str();
+    for d in dirs {
         if d.is_empty() {
             continue;
         }
@@ -207,11 +262,11 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                         format!("{}; {why}", e.describe())
                     }),
                 });
-                if env_dir.is_some() {
+                if let Some(var) = paths.dir_var {
                     store.findings.push(if *e == ReadErr::Missing {
-                        findings::dir_missing(cx, "SSL_CERT_DIR", d, &rt)
+                        findings::dir_missing(cx, var, d, rt)
                     } else {
-                        findings::dir_broken(cx, "SSL_CERT_DIR", d, e, &rt)
+                        findings::dir_broken(cx, var, d, e, rt)
                     });
                 }
                 continue;
@@ -221,7 +276,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
         // (lowercase `<hash>.N`, N = 0, 1, … until one is missing or unusable) and a `file:`
         // store over the whole SSL_CERT_DIR value (no `:` split) that opens every
         // `<hash>.N` name, case-insensitively, gaps or not.
-        let store_lookup = dirs.len() == 1;
+        let store_lookup = paths.store_lookup;
         let mut by_hash: BTreeMap<u32, Vec<(u32, &crate::world::Entry)>> = BTreeMap::new();
         let mut others = Vec::new();
         for e in entries {
@@ -346,7 +401,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                     ),
                 )
                 .fix(cx.distro.rehash(d))
-                .runtimes(&rt)
+                .runtimes(rt)
                 .path(d.clone()),
             );
         }
@@ -364,7 +419,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                     ),
                 )
                 .fix(cx.distro.rehash(d))
-                .runtimes(&rt)
+                .runtimes(rt)
                 .path(d.clone()),
             );
         }
@@ -382,7 +437,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                     ),
                 )
                 .fix(cx.distro.rehash(d))
-                .runtimes(&rt)
+                .runtimes(rt)
                 .path(d.clone()),
             );
         }
@@ -398,12 +453,15 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                     ),
                 )
                 .fix(cx.distro.rehash(d))
-                .runtimes(&rt)
+                .runtimes(rt)
                 .path(d.clone()),
             );
         }
     }
-    if env_file.is_some() && env_dir.is_none() {
+}
+
+fn finish(paths: &Paths, rt: &[&str], pool: Pool, store: &mut TrustStore) {
+    if let Some(dir) = &paths.still_searched_dir {
         let from_dir = store.anchors_from_dirs(&pool);
         if from_dir > 0 {
             store.findings.push(
@@ -411,13 +469,12 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                     "ssl-cert-file-without-dir",
                     Severity::Warning,
                     format!(
-                        "SSL_CERT_FILE is set but SSL_CERT_DIR is not: OpenSSL still searches {} and can find \
-                         {from_dir} certificate(s) there.",
-                        disp(&dir.join("certs"))
+                        "SSL_CERT_FILE is set but SSL_CERT_DIR is not: OpenSSL still searches {dir} and can find \
+                         {from_dir} certificate(s) there."
                     ),
                 )
                 .fix("to trust only SSL_CERT_FILE, also set SSL_CERT_DIR to an empty or nonexistent directory")
-                .runtimes(&rt),
+                .runtimes(rt),
             );
         }
     }
@@ -441,10 +498,9 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                 ),
             )
             .fix("add the root CA that issued them to the store")
-            .runtimes(&rt),
+            .runtimes(rt),
         );
     }
-    store
 }
 
 #[cfg(test)]

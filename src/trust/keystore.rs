@@ -1,0 +1,322 @@
+//! Java key stores: JKS / JCEKS (magic `FEEDFEED` / `CECECECE`) and PKCS#12, read the way
+//! `TrustStoreUtil.getTrustedCerts` sees them with no store password: trusted-certificate
+//! entries, plus the first certificate of each key entry. In PKCS#12 a certificate is a
+//! trusted entry only with Java's trustedKeyUsage attribute (2.16.840.1.113894.746875.1.1,
+//! as keytool writes it); encrypted parts cannot be read without the password (Java skips
+//! them too when `javax.net.ssl.trustStorePassword` is not set).
+
+use super::der::read_tlv;
+
+/// What kind of key store a file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Jks,
+    Jceks,
+    Pkcs12,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Jks => "JKS",
+            Kind::Jceks => "JCEKS",
+            Kind::Pkcs12 => "PKCS12",
+        }
+    }
+}
+
+/// One certificate Java trusts from the store.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub alias: String,
+    pub der: Vec<u8>,
+    /// From a key entry (its first certificate) rather than a trusted-certificate entry.
+    pub key_entry: bool,
+}
+
+/// A parsed store.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub kind: Kind,
+    pub entries: Vec<Entry>,
+    /// PKCS#12: encrypted SafeContents that need the store password.
+    pub encrypted_parts: usize,
+    /// PKCS#12: certificate bags without the trusted attribute or a key (not trusted by Java).
+    pub ignored_certs: usize,
+}
+
+/// Sniff and parse.
+pub fn parse(data: &[u8]) -> Result<Parsed, String> {
+    match data.get(..4) {
+        Some([0xfe, 0xed, 0xfe, 0xed]) => parse_jks(data, Kind::Jks),
+        Some([0xce, 0xce, 0xce, 0xce]) => parse_jks(data, Kind::Jceks),
+        Some([0x30, ..]) => parse_p12(data),
+        _ => Err("not a Java key store (neither JKS magic FEEDFEED nor a PKCS#12 structure)".into()),
+    }
+}
+
+struct Rd<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Rd<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.b.len());
+        let Some(end) = end else {
+            return Err(format!("truncated at byte {}", self.pos));
+        };
+        let s = &self.b[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    fn u16(&mut self) -> Result<usize, String> {
+        let s = self.take(2)?;
+        Ok(u16::from_be_bytes([s[0], s[1]]) as usize)
+    }
+    fn u32(&mut self) -> Result<u32, String> {
+        let s = self.take(4)?;
+        Ok(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+    }
+    fn utf(&mut self) -> Result<String, String> {
+        let n = self.u16()?;
+        Ok(String::from_utf8_lossy(self.take(n)?).into_owned())
+    }
+}
+
+fn parse_jks(data: &[u8], kind: Kind) -> Result<Parsed, String> {
+    let mut r = Rd { b: data, pos: 4 };
+    let version = r.u32()?;
+    if version != 1 && version != 2 {
+        return Err(format!("unsupported {} version {version}", kind.name()));
+    }
+    let count = r.u32()?;
+    let mut entries = vec![];
+    for _ in 0..count {
+        let tag = r.u32()?;
+        let alias = r.utf()?;
+        r.take(8)?; // creation date
+        match tag {
+            1 => {
+                // Private key: protected key bytes, then the chain.
+                let n = r.u32()? as usize;
+                r.take(n)?;
+                let chain = r.u32()?;
+                for i in 0..chain {
+                    if version == 2 {
+                        r.utf()?;
+                    }
+                    let n = r.u32()? as usize;
+                    let der = r.take(n)?.to_vec();
+                    if i == 0 {
+                        entries.push(Entry {
+                            alias: alias.clone(),
+                            der,
+                            key_entry: true,
+                        });
+                    }
+                }
+            }
+            2 => {
+                if version == 2 {
+                    r.utf()?;
+                }
+                let n = r.u32()? as usize;
+                entries.push(Entry {
+                    alias,
+                    der: r.take(n)?.to_vec(),
+                    key_entry: false,
+                });
+            }
+            3 if kind == Kind::Jceks => {
+                // Sealed secret key: a serialized Java object; nothing to trust, stop here.
+                break;
+            }
+            t => {
+                return Err(format!(
+                    "unknown {} entry tag {t} for alias {alias:?}",
+                    kind.name()
+                ))
+            }
+        }
+    }
+    Ok(Parsed {
+        kind,
+        entries,
+        encrypted_parts: 0,
+        ignored_certs: 0,
+    })
+}
+
+/// Decode an OID's contents to dotted form.
+fn oid(c: &[u8]) -> String {
+    let mut parts: Vec<u64> = vec![];
+    let mut v: u64 = 0;
+    for (i, &b) in c.iter().enumerate() {
+        v = (v << 7) | (b & 0x7f) as u64;
+        if b & 0x80 == 0 {
+            if parts.is_empty() && i < c.len() {
+                let (a, b2) = if v < 40 {
+                    (0, v)
+                } else if v < 80 {
+                    (1, v - 40)
+                } else {
+                    (2, v - 80)
+                };
+                parts.push(a);
+                parts.push(b2);
+            } else {
+                parts.push(v);
+            }
+            v = 0;
+        }
+    }
+    parts.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(".")
+}
+
+const DATA: &str = "1.2.840.113549.1.7.1";
+const ENCRYPTED_DATA: &str = "1.2.840.113549.1.7.6";
+const CERT_BAG: &str = "1.2.840.113549.1.12.10.1.3";
+const X509_CERT: &str = "1.2.840.113549.1.9.22.1";
+const FRIENDLY_NAME: &str = "1.2.840.113549.1.9.20";
+const LOCAL_KEY_ID: &str = "1.2.840.113549.1.9.21";
+const TRUSTED_KEY_USAGE: &str = "2.16.840.1.113894.746875.1.1";
+
+fn seq_items(c: &[u8]) -> Result<Vec<super::der::Tlv<'_>>, String> {
+    let mut out = vec![];
+    let mut rest = c;
+    while !rest.is_empty() {
+        let (t, r) = read_tlv(rest).ok_or("bad DER")?;
+        out.push(t);
+        rest = r;
+    }
+    Ok(out)
+}
+
+fn one(c: &[u8]) -> Result<super::der::Tlv<'_>, String> {
+    read_tlv(c).map(|x| x.0).ok_or_else(|| "bad DER".to_string())
+}
+
+fn parse_p12(data: &[u8]) -> Result<Parsed, String> {
+    let pfx = one(data).map_err(|_| "not a PKCS#12 file: bad DER".to_string())?;
+    let items = seq_items(pfx.content)?;
+    let (Some(v), Some(auth)) = (items.first(), items.get(1)) else {
+        return Err("not a PKCS#12 file".into());
+    };
+    if v.tag != 0x02 || v.content != [3] {
+        return Err("not a PKCS#12 file (version is not 3)".into());
+    }
+    let ci = seq_items(auth.content)?;
+    if ci.len() < 2 || oid(ci[0].content) != DATA {
+        return Err("PKCS#12 authSafe is not plain data (public-key integrity mode is not supported)".into());
+    }
+    let octets = one(ci[1].content)?;
+    if octets.tag != 0x04 {
+        return Err("PKCS#12 authSafe: constructed (BER) encoding is not supported".into());
+    }
+    let safe = one(octets.content)?;
+    let mut out = Parsed {
+        kind: Kind::Pkcs12,
+        entries: vec![],
+        encrypted_parts: 0,
+        ignored_certs: 0,
+    };
+    for ci in seq_items(safe.content)? {
+        let parts = seq_items(ci.content)?;
+        let Some(ct) = parts.first() else { continue };
+        match oid(ct.content).as_str() {
+            DATA => {
+                let Some(wrapped) = parts.get(1) else { continue };
+                let os = one(wrapped.content)?;
+                let bags = one(os.content)?;
+                for bag in seq_items(bags.content)? {
+                    p12_bag(bag.content, &mut out)?;
+                }
+            }
+            ENCRYPTED_DATA => out.encrypted_parts += 1,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+fn p12_bag(bag: &[u8], out: &mut Parsed) -> Result<(), String> {
+    let f = seq_items(bag)?;
+    let (Some(id), Some(val)) = (f.first(), f.get(1)) else {
+        return Ok(());
+    };
+    if oid(id.content) != CERT_BAG {
+        return Ok(());
+    }
+    let cb = seq_items(one(val.content)?.content)?;
+    let (Some(cid), Some(cval)) = (cb.first(), cb.get(1)) else {
+        return Ok(());
+    };
+    if oid(cid.content) != X509_CERT {
+        return Ok(());
+    }
+    let der = one(cval.content)?.content.to_vec();
+    let mut alias = String::new();
+    let mut trusted = false;
+    let mut key = false;
+    if let Some(attrs) = f.get(2) {
+        for a in seq_items(attrs.content)? {
+            let av = seq_items(a.content)?;
+            let Some(aid) = av.first() else { continue };
+            match oid(aid.content).as_str() {
+                TRUSTED_KEY_USAGE => trusted = true,
+                LOCAL_KEY_ID => key = true,
+                FRIENDLY_NAME => {
+                    if let Some(set) = av.get(1) {
+                        if let Ok(s) = one(set.content) {
+                            let u: Vec<u16> = s
+                                .content
+                                .chunks(2)
+                                .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+                                .collect();
+                            alias = String::from_utf16_lossy(&u);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if trusted || key {
+        out.entries.push(Entry {
+            alias,
+            der,
+            key_entry: !trusted,
+        });
+    } else {
+        out.ignored_certs += 1;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oids() {
+        assert_eq!(oid(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01]), DATA);
+        assert_eq!(
+            oid(&[0x60, 0x86, 0x48, 0x01, 0x86, 0xf9, 0x66, 0xad, 0xca, 0x7b, 0x01, 0x01]),
+            TRUSTED_KEY_USAGE
+        );
+    }
+
+    #[test]
+    fn junk_is_an_error_not_a_panic() {
+        for d in [
+            &b""[..],
+            b"\xfe\xed\xfe\xed",
+            b"\xfe\xed\xfe\xed\0\0\0\x02\0\0\0\x05",
+            b"\x30\x03\x02\x01\x03",
+            b"hello",
+        ] {
+            assert!(parse(d).is_err() || parse(d).is_ok_and(|p| p.entries.is_empty()));
+        }
+    }
+}
