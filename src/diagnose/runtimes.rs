@@ -267,6 +267,11 @@ fn eval_ossl_family(env: &Env, si: usize, rt: Runtime) -> Verdict {
              (Caused by SSLError(SSLCertVerificationError(1, '{}')))",
             python_message(e, n)
         ),
+        // A signature that does not verify leaves ASN1_item_verify's error on top of
+        // OpenSSL's queue, which curl reports as a handshake failure (35), not (60).
+        (_, Some(e)) if e.code == 7 => {
+            "curl: (35) OpenSSL/3.0.x: error:06880006:asn1 encoding routines::EVP lib".to_string()
+        }
         (_, Some(e)) => format!("curl: (60) SSL certificate problem: {}", e.text()),
     };
     // Node and curl: the host name, once the chain is accepted.
@@ -338,9 +343,7 @@ fn java_date(t: i64) -> String {
 pub fn java_check_host(c: &CertInfo, host: &str) -> Result<(), String> {
     if let Ok(ip) = host.parse::<std::net::IpAddr>() {
         if c.ip_addresses.is_empty() && c.dns_names.is_empty() {
-            return Err(
-                "java.security.cert.CertificateException: No subject alternative names present".into(),
-            );
+            return Err("No subject alternative names present".into());
         }
         if c.ip_addresses
             .iter()
@@ -349,7 +352,7 @@ pub fn java_check_host(c: &CertInfo, host: &str) -> Result<(), String> {
             return Ok(());
         }
         return Err(format!(
-            "java.security.cert.CertificateException: No subject alternative names matching IP address {host} found"
+            "No subject alternative names matching IP address {host} found"
         ));
     }
     let m = |p: &str| super::name::openssl_equal_wildcard(p.as_bytes(), host.as_bytes());
@@ -357,16 +360,12 @@ pub fn java_check_host(c: &CertInfo, host: &str) -> Result<(), String> {
         if c.dns_names.iter().any(|d| m(d)) {
             return Ok(());
         }
-        return Err(format!(
-            "java.security.cert.CertificateException: No subject alternative DNS name matching {host} found."
-        ));
+        return Err(format!("No subject alternative DNS name matching {host} found."));
     }
     if c.subject_cn.last().is_some_and(|cn| m(cn)) {
         return Ok(());
     }
-    Err(format!(
-        "java.security.cert.CertificateException: No name matching {host} found"
-    ))
+    Err(format!("No name matching {host} found"))
 }
 
 fn eval_java(env: &Env, si: usize) -> Verdict {
@@ -399,7 +398,17 @@ fn eval_java(env: &Env, si: usize) -> Verdict {
             .all
             .iter()
             .find(|e| matches!(e.cause, Cause::Expired | Cause::NotYetValid));
-        v.message = match (anchored, time, err.cause) {
+        let bad_sig =
+            err.cause == Cause::BadSignature || v.causes.iter().any(|(c, _)| *c == Cause::BadSignature);
+        let not_ca = err.cause == Cause::NotACa || v.causes.iter().any(|(c, _)| *c == Cause::NotACa);
+        let cause = if bad_sig {
+            Cause::BadSignature
+        } else if not_ca {
+            Cause::NotACa
+        } else {
+            err.cause
+        };
+        v.message = match (anchored, time, cause) {
             (true, Some(t), _) => {
                 let c = env.cert(t.cert.unwrap_or(leaf));
                 let inner = if t.cause == Cause::Expired {

@@ -272,7 +272,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
     }
     if store.anchors.is_empty() && store.error.is_none() {
         store.error = Some(
-            "java.security.InvalidAlgorithmParameterException: the trustAnchors parameter must be non-empty"
+            "javax.net.ssl.SSLException: Unexpected error: java.security.InvalidAlgorithmParameterException: the trustAnchors parameter must be non-empty"
                 .into(),
         );
     }

@@ -1,0 +1,677 @@
+//! The extra runtimes — node, python, python-requests, curl, java — end to end: their
+//! stores in fixture Worlds, and cross-checks against the REAL runtimes installed here
+//! (each run with a cleared environment) on the same fixture chains served by a loopback
+//! `openssl s_server`: same verdict, same message.
+
+#[path = "common/runtimes.rs"]
+mod rt_common;
+#[path = "common/store.rs"]
+mod store_common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use rt_common::{need, pki, pki_named, put, run, Cert, Server, AT, JAVA_CLIENT, NODE_CLIENT, PY_CLIENT};
+use store_common::tlsdoctor;
+use tlsdoctor::report::json::Document;
+use tlsdoctor::report::store::StoreDoc;
+
+fn store_json(root: &Path, env: &[(&str, &str)], runtime: &str) -> (i32, StoreDoc) {
+    let mut args: Vec<String> = vec!["--root".into(), root.display().to_string()];
+    for (k, v) in env {
+        args.push("--env".into());
+        args.push(format!("{k}={v}"));
+    }
+    args.extend(["store", "--json", "--list", "--runtime", runtime].map(String::from));
+    let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    let (code, out, err) = tlsdoctor(&a, &[]);
+    assert!(code == 0 || code == 1, "{out}{err}");
+    (
+        code,
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}")),
+    )
+}
+
+fn verify_json(
+    root: &Path,
+    env: &[(String, String)],
+    runtime: &str,
+    chain: &Path,
+    name: &str,
+) -> (bool, String) {
+    let mut args: Vec<String> = vec!["--root".into(), root.display().to_string()];
+    for (k, v) in env {
+        args.push("--env".into());
+        args.push(format!("{k}={v}"));
+    }
+    args.extend(
+        [
+            "verify",
+            &chain.display().to_string(),
+            "--name",
+            name,
+            "--runtime",
+            runtime,
+            "--at",
+            AT,
+            "--json",
+        ]
+        .map(String::from),
+    );
+    let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    let (code, out, err) = tlsdoctor(&a, &[]);
+    assert!(code == 0 || code == 1, "{out}{err}");
+    let doc: Document = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let v = &doc.verdicts[0];
+    assert_eq!(v.runtime, runtime);
+    assert_eq!(code == 0, v.trusted);
+    (v.trusted, v.message.clone())
+}
+
+fn anchors_of(doc: &StoreDoc) -> BTreeSet<String> {
+    doc.runtimes[0]
+        .anchor_list
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|a| a.sha256.clone())
+        .collect()
+}
+
+fn sha256(c: &Cert) -> String {
+    tlsdoctor::x509::CertInfo::from_der(c.cert.der()).unwrap().sha256
+}
+
+fn finding<'a>(doc: &'a StoreDoc, code: &str) -> Option<&'a tlsdoctor::finding::Finding> {
+    doc.findings.iter().find(|f| f.code == code)
+}
+
+// ------------------------------------------------------------------------------ stores
+
+#[test]
+fn node_store_rules() {
+    let p = pki();
+    let fs = tempfile::tempdir().unwrap();
+    let root = fs.path();
+    put(root, "/ca.pem", p.root.pem());
+    put(root, "/etc/ssl/cert.pem", p.int.pem());
+    let builtin = webpki_roots::TLS_SERVER_ROOTS.len();
+
+    // Default: the compiled-in list only.
+    let (_, d) = store_json(root, &[], "node");
+    assert_eq!(d.runtimes[0].anchors, builtin);
+    assert_eq!(d.runtimes[0].steps[0].source, "builtin:node");
+    assert!(d.runtimes[0]
+        .assumptions
+        .iter()
+        .any(|a| a.contains("webpki-roots")));
+
+    // NODE_EXTRA_CA_CERTS adds.
+    let (code, d) = store_json(root, &[("NODE_EXTRA_CA_CERTS", "/ca.pem")], "node");
+    assert_eq!((code, d.runtimes[0].anchors), (0, builtin + 1));
+    assert!(anchors_of(&d).contains(&sha256(&p.root)));
+
+    // A missing file only warns, with node's own words.
+    let (_, d) = store_json(root, &[("NODE_EXTRA_CA_CERTS", "/nope.pem")], "node");
+    assert_eq!(d.runtimes[0].anchors, builtin);
+    let f = finding(&d, "node-extra-ca-certs-failed").expect("finding");
+    assert!(
+        f.message.contains(
+            "Warning: Ignoring extra certs from `/nope.pem`, load failed: error:80000002:system library::No such file or directory"
+        ),
+        "{}",
+        f.message
+    );
+
+    // --use-openssl-ca: OpenSSL's paths of the bundled OpenSSL (OPENSSLDIR /etc/ssl).
+    let (_, d) = store_json(root, &[("NODE_OPTIONS", "--use-openssl-ca")], "node");
+    assert_eq!(anchors_of(&d), BTreeSet::from([sha256(&p.int)]));
+    assert!(d.runtimes[0]
+        .steps
+        .iter()
+        .any(|s| s.source == "/etc/ssl/cert.pem" && s.outcome == "loaded"));
+
+    // Debian's own nodejs (libnode) defaults to the system OpenSSL's store.
+    put(root, "/etc/debian_version", "12.5\n");
+    put(root, "/usr/lib/x86_64-linux-gnu/libnode.so.108", "\x7fELF");
+    put(root, "/usr/lib/ssl/cert.pem", p.root.pem());
+    let (_, d) = store_json(root, &[], "node");
+    assert_eq!(anchors_of(&d), BTreeSet::from([sha256(&p.root)]));
+    std::fs::remove_file(root.join("usr/lib/x86_64-linux-gnu/libnode.so.108")).unwrap();
+
+    // An option this version does not know: node refuses to start.
+    put(
+        root,
+        "/usr/include/node/node_version.h",
+        "#define NODE_MAJOR_VERSION 20\n#define NODE_MINOR_VERSION 20\n",
+    );
+    let (code, d) = store_json(root, &[("NODE_OPTIONS", "--use-system-ca")], "node");
+    assert_eq!(code, 1);
+    assert_eq!(
+        d.runtimes[0].error.as_deref(),
+        Some("node: --use-system-ca is not allowed in NODE_OPTIONS")
+    );
+    // ... as the real node 20 says.
+    if need("node", "--version") {
+        let (_, v, _) = run("node", &["--version"], &[], Path::new("/"));
+        let major: u32 = v
+            .trim()
+            .trim_start_matches('v')
+            .split('.')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        if major < 22 {
+            let (code, _, err) = run(
+                "node",
+                &["-e", "1"],
+                &[("NODE_OPTIONS", "--use-system-ca")],
+                Path::new("/"),
+            );
+            assert_ne!(code, 0);
+            assert_eq!(err.trim(), "node: --use-system-ca is not allowed in NODE_OPTIONS");
+        }
+    }
+}
+
+#[test]
+fn python_requests_and_curl_store_rules() {
+    let p = pki();
+    let fs = tempfile::tempdir().unwrap();
+    let root = fs.path();
+    put(root, "/etc/debian_version", "12.5\n");
+    put(root, "/a.pem", p.root.pem());
+    put(root, "/b.pem", p.int.pem());
+    put(root, "/etc/ssl/certs/ca-certificates.crt", p.leaf.pem());
+
+    // python: OpenSSL's default paths, SSL_CERT_FILE applies.
+    let (_, d) = store_json(root, &[("SSL_CERT_FILE", "/a.pem")], "python");
+    assert!(anchors_of(&d).contains(&sha256(&p.root)));
+
+    // requests: REQUESTS_CA_BUNDLE before CURL_CA_BUNDLE; SSL_CERT_FILE ignored.
+    let env = [
+        ("REQUESTS_CA_BUNDLE", "/a.pem"),
+        ("CURL_CA_BUNDLE", "/b.pem"),
+        ("SSL_CERT_FILE", "/b.pem"),
+    ];
+    let (_, d) = store_json(root, &env, "python-requests");
+    assert_eq!(anchors_of(&d), BTreeSet::from([sha256(&p.root)]));
+    let (_, d) = store_json(root, &env[1..], "python-requests");
+    assert_eq!(anchors_of(&d), BTreeSet::from([sha256(&p.int)]));
+    // No variable: certifi. Debian's python3-certifi points at the system bundle ...
+    put(
+        root,
+        "/usr/lib/python3/dist-packages/certifi/core.py",
+        "def where():\n    return \"/etc/ssl/certs/ca-certificates.crt\"\n",
+    );
+    let (_, d) = store_json(root, &[("SSL_CERT_FILE", "/a.pem")], "python-requests");
+    assert_eq!(anchors_of(&d), BTreeSet::from([sha256(&p.leaf)]));
+    assert!(finding(&d, "requests-ignores-ssl-cert-file").is_some());
+    // ... pip's certifi (searched first, in /usr/local) has its own cacert.pem.
+    put(
+        root,
+        "/usr/local/lib/python3.11/dist-packages/certifi/cacert.pem",
+        p.int.pem(),
+    );
+    let (_, d) = store_json(root, &[], "python-requests");
+    assert_eq!(anchors_of(&d), BTreeSet::from([sha256(&p.int)]));
+    // A bundle path that does not exist: requests fails before connecting.
+    let (code, d) = store_json(root, &[("REQUESTS_CA_BUNDLE", "/missing.pem")], "python-requests");
+    assert_eq!(code, 1);
+    assert_eq!(
+        d.runtimes[0].error.as_deref(),
+        Some("OSError: Could not find a suitable TLS CA certificate bundle, invalid path: /missing.pem")
+    );
+
+    // curl: CURL_CA_BUNDLE replaces the CAfile, the build-time CApath is still searched.
+    let hashed = format!(
+        "/etc/ssl/certs/{:08x}.0",
+        tlsdoctor::trust::openssl::subject_hash(
+            &tlsdoctor::x509::CertInfo::from_der(p.int.cert.der())
+                .unwrap()
+                .subject_der
+        )
+        .unwrap()
+    );
+    put(root, &hashed, p.int.pem());
+    let (_, d) = store_json(root, &[("CURL_CA_BUNDLE", "/a.pem")], "curl");
+    assert_eq!(anchors_of(&d), BTreeSet::from([sha256(&p.root), sha256(&p.int)]));
+    // SSL_CERT_FILE / SSL_CERT_DIR when CURL_CA_BUNDLE is not set.
+    let (_, d) = store_json(
+        root,
+        &[("SSL_CERT_FILE", "/a.pem"), ("SSL_CERT_DIR", "/nowhere")],
+        "curl",
+    );
+    assert_eq!(anchors_of(&d), BTreeSet::from([sha256(&p.root)]));
+    // A CA file curl cannot load: (77), nothing trusted.
+    let (code, d) = store_json(root, &[("CURL_CA_BUNDLE", "/missing.pem")], "curl");
+    assert_eq!(code, 1);
+    assert_eq!(
+        d.runtimes[0].error.as_deref(),
+        Some("curl: (77) error setting certificate file: /missing.pem")
+    );
+    if need("curl", "--version") && need("openssl", "version") {
+        // curl loads its CA file when the TLS handshake starts: a server must be listening.
+        let server = Server::start(&p.leaf, &[&p.int]);
+        let url = format!("https://127.0.0.1:{}/", server.port);
+        let (code, _, err) = run(
+            "curl",
+            &["-sS", "--max-time", "10", &url],
+            &[("CURL_CA_BUNDLE", "/nonexistent-tlsdoctor.pem")],
+            Path::new("/"),
+        );
+        assert_eq!(code, 77);
+        assert_eq!(
+            err.lines().next().unwrap(),
+            "curl: (77) error setting certificate file: /nonexistent-tlsdoctor.pem"
+        );
+    }
+}
+
+/// `keytool -list -v` SHA-256 fingerprints, as lowercase hex.
+fn keytool_fingerprints(store: &Path, pass: Option<&str>) -> BTreeSet<String> {
+    let mut args = vec!["-list", "-v", "-keystore", store.to_str().unwrap()];
+    if let Some(p) = pass {
+        args.extend(["-storepass", p]);
+    }
+    let (_, out, err) = run("keytool", &args, &[], Path::new("/"));
+    let s = format!("{out}{err}");
+    s.lines()
+        .filter_map(|l| l.trim().strip_prefix("SHA256: "))
+        .map(|f| f.replace(':', "").to_ascii_lowercase())
+        .collect()
+}
+
+#[test]
+fn java_stores_read_like_keytool() {
+    if !need("keytool", "-help") {
+        return;
+    }
+    let p = pki();
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = put(tmp.path(), "root.pem", p.root.pem());
+    let int = put(tmp.path(), "int.pem", p.int.pem());
+    let kt = |store: &str, kind: &str, extra: &[&str], alias: &str, file: &Path| {
+        let path = tmp.path().join(store);
+        let mut a: Vec<&str> = extra.to_vec();
+        let ps = path.to_str().unwrap().to_string();
+        let fs_ = file.to_str().unwrap().to_string();
+        a.extend([
+            "-importcert",
+            "-noprompt",
+            "-storetype",
+            kind,
+            "-storepass",
+            "changeit",
+            "-alias",
+            alias,
+        ]);
+        a.extend(["-keystore", &ps, "-file", &fs_]);
+        let (code, out, err) = run("keytool", &a, &[], Path::new("/"));
+        assert_eq!(code, 0, "{out}{err}");
+    };
+    kt("ts.jks", "jks", &[], "root", &ca);
+    kt("ts.jks", "jks", &[], "int", &int);
+    kt("enc.p12", "pkcs12", &[], "root", &ca);
+    let plain = [
+        "-J-Dkeystore.pkcs12.certProtectionAlgorithm=NONE",
+        "-J-Dkeystore.pkcs12.macAlgorithm=NONE",
+    ];
+    kt("plain.p12", "pkcs12", &plain, "root", &ca);
+    kt("plain.p12", "pkcs12", &plain, "int", &int);
+
+    for (file, pass, expect_anchors) in [("ts.jks", None, 2), ("plain.p12", None, 2), ("enc.p12", None, 0)] {
+        let fs = tempfile::tempdir().unwrap();
+        let data = std::fs::read(tmp.path().join(file)).unwrap();
+        put(
+            fs.path(),
+            "/usr/lib/jvm/java-17-openjdk-amd64/lib/security/cacerts",
+            &data,
+        );
+        let (code, d) = store_json(fs.path(), &[], "java");
+        let ours = anchors_of(&d);
+        assert_eq!(ours.len(), expect_anchors, "{file}: {d:?}");
+        // keytool without the password lists what Java can read without it.
+        let theirs = keytool_fingerprints(&tmp.path().join(file), pass);
+        if expect_anchors > 0 {
+            assert_eq!(ours, theirs, "{file}");
+            assert_eq!(code, 0);
+            assert!(ours.contains(&sha256(&p.root)) && ours.contains(&sha256(&p.int)));
+        } else {
+            assert_eq!(code, 1);
+            assert!(finding(&d, "java-truststore-encrypted").is_some(), "{d:?}");
+            assert!(d.runtimes[0]
+                .error
+                .as_deref()
+                .unwrap()
+                .ends_with("the trustAnchors parameter must be non-empty"));
+        }
+    }
+
+    // -Djavax.net.ssl.trustStore in JAVA_TOOL_OPTIONS wins; a missing one falls back silently.
+    let fs = tempfile::tempdir().unwrap();
+    put(
+        fs.path(),
+        "/usr/lib/jvm/java-17-openjdk-amd64/lib/security/cacerts",
+        std::fs::read(tmp.path().join("enc.p12")).unwrap(),
+    );
+    put(
+        fs.path(),
+        "/srv/ts.jks",
+        std::fs::read(tmp.path().join("ts.jks")).unwrap(),
+    );
+    let (_, d) = store_json(
+        fs.path(),
+        &[(
+            "JAVA_TOOL_OPTIONS",
+            "-Xmx1g -Djavax.net.ssl.trustStore=/srv/ts.jks",
+        )],
+        "java",
+    );
+    assert_eq!(d.runtimes[0].anchors, 2);
+    let (_, d) = store_json(
+        fs.path(),
+        &[("JDK_JAVA_OPTIONS", "-Djavax.net.ssl.trustStore=/srv/missing.jks")],
+        "java",
+    );
+    assert!(finding(&d, "java-truststore-unreadable").is_some());
+    assert!(d.runtimes[0]
+        .steps
+        .iter()
+        .any(|s| s.source.ends_with("/lib/security/cacerts") && s.outcome == "loaded"));
+
+    // A PKCS#12 made by `openssl pkcs12 -nokeys` has no trusted entries for Java.
+    let o = tmp.path().join("openssl.p12");
+    let (code, _, err) = run(
+        "openssl",
+        &[
+            "pkcs12",
+            "-export",
+            "-nokeys",
+            "-in",
+            ca.to_str().unwrap(),
+            "-out",
+            o.to_str().unwrap(),
+            "-passout",
+            "pass:changeit",
+            "-certpbe",
+            "NONE",
+            "-nomac",
+        ],
+        &[],
+        Path::new("/"),
+    );
+    assert_eq!(code, 0, "{err}");
+    let fs = tempfile::tempdir().unwrap();
+    put(
+        fs.path(),
+        "/usr/lib/jvm/java-17-openjdk-amd64/lib/security/cacerts",
+        std::fs::read(&o).unwrap(),
+    );
+    let (_, d) = store_json(fs.path(), &[], "java");
+    assert_eq!(d.runtimes[0].anchors, 0);
+    assert!(finding(&d, "java-pkcs12-not-trusted-entries").is_some(), "{d:?}");
+    assert!(keytool_fingerprints(&o, Some("changeit")).is_empty());
+}
+
+// ------------------------------------------------------------------ real runtimes agree
+
+struct Case {
+    name: &'static str,
+    server: usize,
+    chain: Vec<usize>,
+    host: &'static str,
+    /// 0: the root of this PKI; 1: another root, other name; 2: same name, other key.
+    trust: usize,
+}
+
+fn cases() -> Vec<Case> {
+    // Certificates: 0 leaf, 1 int, 2 expired leaf, 3 self-signed.
+    vec![
+        Case {
+            name: "full-chain",
+            server: 0,
+            chain: vec![1],
+            host: "good.test",
+            trust: 0,
+        },
+        Case {
+            name: "name-mismatch",
+            server: 0,
+            chain: vec![1],
+            host: "bad.test",
+            trust: 0,
+        },
+        Case {
+            name: "missing-intermediate",
+            server: 0,
+            chain: vec![],
+            host: "good.test",
+            trust: 0,
+        },
+        Case {
+            name: "unknown-root",
+            server: 0,
+            chain: vec![1],
+            host: "good.test",
+            trust: 1,
+        },
+        Case {
+            name: "rotated-root",
+            server: 0,
+            chain: vec![1],
+            host: "good.test",
+            trust: 2,
+        },
+        Case {
+            name: "self-signed",
+            server: 3,
+            chain: vec![],
+            host: "self.test",
+            trust: 0,
+        },
+        Case {
+            name: "expired-leaf",
+            server: 2,
+            chain: vec![1],
+            host: "good.test",
+            trust: 0,
+        },
+    ]
+}
+
+/// What the real runtime said and what tlsdoctor says it would say.
+fn compare(runtime: &str, real: &str, ours: (bool, String), case: &str, failures: &mut Vec<String>) {
+    let real = real.trim();
+    let ok = if real == "OK" {
+        ours.0
+    } else {
+        let norm = |s: &str| {
+            // CPython's `(_ssl.c:NNN)` line number depends on the Python build, curl's
+            // `OpenSSL/3.0.N` on the library.
+            let s = match s.rfind("(_ssl.c:") {
+                Some(i) => s[..i].to_string(),
+                None => s.to_string(),
+            };
+            match (s.find("OpenSSL/"), s.find(": error:")) {
+                (Some(a), Some(b)) if a < b => format!("{}{}", &s[..a], &s[b..]),
+                _ => s,
+            }
+        };
+        // Java: tlsdoctor adds the cause after the exception text.
+        let mine = ours.1.split(" (caused by ").next().unwrap_or("").to_string();
+        !ours.0 && norm(&mine) == norm(real)
+    };
+    let line = format!(
+        "{runtime:<8} {case:<21} real: {real}\n{:<31}tlsdoctor: {}",
+        "",
+        if ours.0 { "OK" } else { &ours.1 }
+    );
+    eprintln!("{line}");
+    if !ok {
+        failures.push(line);
+    }
+}
+
+#[test]
+fn real_runtimes_agree_on_fixture_chains() {
+    let have_openssl = need("openssl", "version");
+    if !have_openssl {
+        return;
+    }
+    let (node, python, curl, java) = (
+        need("node", "--version"),
+        need("python3", "--version"),
+        need("curl", "--version"),
+        need("java", "-version") && need("keytool", "-help"),
+    );
+    let p = pki();
+    let other = pki_named("Elsewhere");
+    let rotated = pki();
+    let certs: [&Cert; 4] = [&p.leaf, &p.int, &p.expired, &p.selfsigned];
+    let tmp = tempfile::tempdir().unwrap();
+    let host = |n: &str| tmp.path().join(n).display().to_string();
+    put(tmp.path(), "client.js", NODE_CLIENT);
+    put(tmp.path(), "client.py", PY_CLIENT);
+    put(tmp.path(), "Check.java", JAVA_CLIENT);
+    put(tmp.path(), "empty/.keep", "");
+    let mut failures = vec![];
+    let mut checked = 0;
+    for case in cases() {
+        let ca = [&p.root, &other.root, &rotated.root][case.trust];
+        put(tmp.path(), "ca.pem", ca.pem());
+        let chain: Vec<&Cert> = case.chain.iter().map(|&i| certs[i]).collect();
+        let server = Server::start(certs[case.server], &chain);
+        let port = server.port.to_string();
+        let presented: String = std::iter::once(certs[case.server].pem())
+            .chain(chain.iter().map(|c| c.pem()))
+            .collect();
+        let chain_file = put(tmp.path(), "presented.pem", presented);
+        // The World tlsdoctor evaluates: the CA at /ca.pem (and a JKS at /ts.jks).
+        let world = tempfile::tempdir().unwrap();
+        put(world.path(), "/ca.pem", ca.pem());
+        let ours = |rt: &str, env: &[(&str, &str)]| {
+            let env: Vec<(String, String)> =
+                env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            verify_json(world.path(), &env, rt, &chain_file, case.host)
+        };
+        if node {
+            let (_, out, err) = run(
+                "node",
+                &["client.js", &port, case.host],
+                &[("NODE_EXTRA_CA_CERTS", &host("ca.pem"))],
+                tmp.path(),
+            );
+            assert!(!out.is_empty(), "{err}");
+            compare(
+                "node",
+                &out,
+                ours("node", &[("NODE_EXTRA_CA_CERTS", "/ca.pem")]),
+                case.name,
+                &mut failures,
+            );
+            checked += 1;
+        }
+        if python {
+            let (_, out, err) = run(
+                "python3",
+                &["client.py", &port, case.host],
+                &[
+                    ("SSL_CERT_FILE", &host("ca.pem")),
+                    ("SSL_CERT_DIR", &host("empty")),
+                ],
+                tmp.path(),
+            );
+            assert!(!out.is_empty(), "{err}");
+            compare(
+                "python",
+                &out,
+                ours(
+                    "python",
+                    &[("SSL_CERT_FILE", "/ca.pem"), ("SSL_CERT_DIR", "/empty")],
+                ),
+                case.name,
+                &mut failures,
+            );
+            checked += 1;
+        }
+        if curl {
+            let url = format!("https://{}:{port}/", case.host);
+            let resolve = format!("{}:{port}:127.0.0.1", case.host);
+            let (code, _, err) = run(
+                "curl",
+                &[
+                    "-sS",
+                    "-o",
+                    "/dev/null",
+                    "--max-time",
+                    "10",
+                    "--resolve",
+                    &resolve,
+                    &url,
+                ],
+                &[("CURL_CA_BUNDLE", &host("ca.pem"))],
+                tmp.path(),
+            );
+            let real = if code == 0 {
+                "OK".to_string()
+            } else {
+                err.lines().next().unwrap_or("").to_string()
+            };
+            compare(
+                "curl",
+                &real,
+                ours("curl", &[("CURL_CA_BUNDLE", "/ca.pem")]),
+                case.name,
+                &mut failures,
+            );
+            checked += 1;
+        }
+        if java {
+            let jks = tmp.path().join("ts.jks");
+            let _ = std::fs::remove_file(&jks);
+            let (code, o, e) = run(
+                "keytool",
+                &[
+                    "-importcert",
+                    "-noprompt",
+                    "-storetype",
+                    "jks",
+                    "-storepass",
+                    "changeit",
+                    "-alias",
+                    "ca",
+                    "-keystore",
+                    jks.to_str().unwrap(),
+                    "-file",
+                    &host("ca.pem"),
+                ],
+                &[],
+                tmp.path(),
+            );
+            assert_eq!(code, 0, "{o}{e}");
+            put(world.path(), "/ts.jks", std::fs::read(&jks).unwrap());
+            let prop = format!("-Djavax.net.ssl.trustStore={}", jks.display());
+            let (_, out, err) = run("java", &[&prop, "Check.java", &port, case.host], &[], tmp.path());
+            assert!(!out.is_empty(), "{err}");
+            compare(
+                "java",
+                out.lines().last().unwrap_or(""),
+                ours(
+                    "java",
+                    &[("JAVA_TOOL_OPTIONS", "-Djavax.net.ssl.trustStore=/ts.jks")],
+                ),
+                case.name,
+                &mut failures,
+            );
+            checked += 1;
+        }
+        drop(server);
+    }
+    eprintln!(
+        "{checked} real-runtime comparisons, {} disagreements",
+        failures.len()
+    );
+    assert!(failures.is_empty(), "disagreements:\n{}", failures.join("\n"));
+}
