@@ -422,12 +422,13 @@ struct Case {
     server: usize,
     chain: Vec<usize>,
     host: &'static str,
-    /// 0: the root of this PKI; 1: another root, other name; 2: same name, other key.
+    /// 0: the root of this PKI; 1: another root, other name; 2: same name, other key;
+    /// 3: only the intermediate.
     trust: usize,
 }
 
 fn cases() -> Vec<Case> {
-    // Certificates: 0 leaf, 1 int, 2 expired leaf, 3 self-signed.
+    // Certificates: 0 leaf, 1 int, 2 expired leaf, 3 self-signed, 4 CN-only leaf.
     vec![
         Case {
             name: "full-chain",
@@ -476,6 +477,27 @@ fn cases() -> Vec<Case> {
             server: 2,
             chain: vec![1],
             host: "good.test",
+            trust: 0,
+        },
+        Case {
+            name: "intermediate-anchor",
+            server: 0,
+            chain: vec![1],
+            host: "good.test",
+            trust: 3,
+        },
+        Case {
+            name: "cn-only",
+            server: 4,
+            chain: vec![1],
+            host: "good.test",
+            trust: 0,
+        },
+        Case {
+            name: "cn-only-mismatch",
+            server: 4,
+            chain: vec![1],
+            host: "bad.test",
             trust: 0,
         },
     ]
@@ -529,7 +551,7 @@ fn real_runtimes_agree_on_fixture_chains() {
     let p = pki();
     let other = pki_named("Elsewhere");
     let rotated = pki();
-    let certs: [&Cert; 4] = [&p.leaf, &p.int, &p.expired, &p.selfsigned];
+    let certs: [&Cert; 5] = [&p.leaf, &p.int, &p.expired, &p.selfsigned, &p.cn_only];
     let tmp = tempfile::tempdir().unwrap();
     let host = |n: &str| tmp.path().join(n).display().to_string();
     put(tmp.path(), "client.js", NODE_CLIENT);
@@ -539,7 +561,7 @@ fn real_runtimes_agree_on_fixture_chains() {
     let mut failures = vec![];
     let mut checked = 0;
     for case in cases() {
-        let ca = [&p.root, &other.root, &rotated.root][case.trust];
+        let ca = [&p.root, &other.root, &rotated.root, &p.int][case.trust];
         put(tmp.path(), "ca.pem", ca.pem());
         let chain: Vec<&Cert> = case.chain.iter().map(|&i| certs[i]).collect();
         let server = Server::start(certs[case.server], &chain);

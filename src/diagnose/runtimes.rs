@@ -213,6 +213,41 @@ fn eval_ossl_family(env: &Env, si: usize, rt: Runtime) -> Verdict {
         env.input.at,
     );
     let mut errors = out.errors.clone();
+    let mut out = out;
+    // curl ≥ 7.68 sets X509_V_FLAG_PARTIAL_CHAIN (unless --ssl-no-partialchain): any
+    // certificate in its store ends the chain, as in Go. Where OpenSSL stopped only for
+    // want of a self-signed root, path building that accepts any anchor decides.
+    if rt == Runtime::Curl
+        && errors
+            .first()
+            .is_some_and(|e| matches!(e.code, 2 | 18 | 19 | 20 | 21))
+    {
+        let g = super::go::verify(
+            &env.arena,
+            &env.pres,
+            &env.store_idx[si],
+            None,
+            (env.input.at, env.nanos),
+        );
+        let chain_codes = |c: i32| matches!(c, 2 | 18 | 19 | 20 | 21);
+        match (&g.error, &g.chain) {
+            (None, Some(chain)) => {
+                errors.clear();
+                out.chain = chain.clone();
+            }
+            (Some(e), _) if matches!(e.cause, Cause::Expired | Cause::NotYetValid) && g.chain.is_some() => {
+                errors.retain(|x| !chain_codes(x.code));
+                if errors.is_empty() {
+                    errors.push(openssl::OsslErr {
+                        code: if e.cause == Cause::Expired { 10 } else { 9 },
+                        depth: 0,
+                        cert: e.cert,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
     // urllib3 2 sets hostname_checks_common_name = False (X509_CHECK_FLAG_NEVER_CHECK_SUBJECT).
     if rt == Runtime::PythonRequests && out.cn_fallback {
         let pos = errors

@@ -658,6 +658,15 @@ pub fn curl(cx: &Cx) -> TrustStore {
         cx.distro.title(),
         def_dir.unwrap_or("none")
     ));
+    // curl ≥ 7.68 verifies with X509_V_FLAG_PARTIAL_CHAIN: non-self-signed anchors work.
+    store
+        .findings
+        .retain(|f| f.code != "openssl-not-self-signed-anchor");
+    store.assumptions.push(
+        "curl ≥ 7.68 sets X509_V_FLAG_PARTIAL_CHAIN: any certificate in its store is an anchor \
+         (--ssl-no-partialchain turns that off)"
+            .into(),
+    );
     // X509_STORE_load_file must succeed, or curl stops: (77).
     let unusable = match file_step(&store, Path::new(&file)) {
         Some(s) => s.outcome != Outcome::Loaded || s.anchors == 0,

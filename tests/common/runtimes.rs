@@ -68,6 +68,8 @@ pub struct Pki {
     pub expired: Cert,
     /// self.test, self-signed.
     pub selfsigned: Cert,
+    /// CN=good.test and no subjectAltName, issued by `int`.
+    pub cn_only: Cert,
 }
 
 pub fn pki() -> Pki {
@@ -100,6 +102,10 @@ pub fn pki_named(prefix: &str) -> Pki {
         datetime!(2000-01-01 0:00 UTC),
         datetime!(2001-01-01 0:00 UTC),
     );
+    let ck = KeyPair::generate().unwrap();
+    let cn_only = params("good.test", &[], false, a, z)
+        .signed_by(&ck, &int.cert, &int.key)
+        .unwrap();
     let sk = KeyPair::generate().unwrap();
     let selfsigned = params("self.test", &["self.test"], false, a, z)
         .self_signed(&sk)
@@ -112,6 +118,10 @@ pub fn pki_named(prefix: &str) -> Pki {
         selfsigned: Cert {
             cert: selfsigned,
             key: sk,
+        },
+        cn_only: Cert {
+            cert: cn_only,
+            key: ck,
         },
     }
 }
