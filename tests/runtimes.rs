@@ -697,3 +697,44 @@ fn real_runtimes_agree_on_fixture_chains() {
     );
     assert!(failures.is_empty(), "disagreements:\n{}", failures.join("\n"));
 }
+
+#[test]
+fn verify_defaults_to_core_plus_relevant_runtimes() {
+    let p = pki();
+    let fs = tempfile::tempdir().unwrap();
+    let root = fs.path();
+    put(root, "/etc/debian_version", "12.5\n");
+    put(root, "/etc/ssl/certs/ca-certificates.crt", p.root.pem());
+    put(root, "/usr/lib/ssl/cert.pem", p.root.pem());
+    let chain = put(root, "/srv/chain.pem", format!("{}{}", p.leaf.pem(), p.int.pem()));
+    let runtimes = |extra: &[&str]| {
+        let r = root.display().to_string();
+        let c = chain.display().to_string();
+        let mut a = vec!["--root", r.as_str()];
+        a.extend_from_slice(extra);
+        a.extend(["verify", c.as_str(), "--name", "good.test", "--at", AT, "--json"]);
+        let (code, out, err) = tlsdoctor(&a, &[]);
+        assert!(code == 0 || code == 1, "{out}{err}");
+        let d: Document = serde_json::from_str(&out).unwrap();
+        d.verdicts.iter().map(|v| v.runtime.clone()).collect::<Vec<_>>()
+    };
+    // Nothing but the system bundle: the core runtimes with a store.
+    assert_eq!(runtimes(&[]), ["go", "openssl", "rustls-native", "webpki-roots"]);
+    // curl on PATH and REQUESTS_CA_BUNDLE set: those two join.
+    put(root, "/usr/bin/curl", "\x7fELF");
+    let got = runtimes(&["--env", "REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt"]);
+    assert_eq!(
+        got,
+        [
+            "go",
+            "openssl",
+            "rustls-native",
+            "webpki-roots",
+            "python-requests",
+            "curl"
+        ]
+    );
+    // A JVM home makes java relevant.
+    put(root, "/usr/lib/jvm/java-17-openjdk-amd64/lib/security/.keep", "");
+    assert!(runtimes(&[]).contains(&"java".to_string()));
+}
