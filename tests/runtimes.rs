@@ -381,6 +381,63 @@ fn java_stores_read_like_keytool() {
         .iter()
         .any(|s| s.source.ends_with("/lib/security/cacerts") && s.outcome == "loaded"));
 
+    // With javax.net.ssl.trustStorePassword the encrypted PKCS#12 is read (PBES2, AES-256);
+    // a wrong password breaks Java's default SSLContext (JKS: the keyed digest).
+    put(
+        fs.path(),
+        "/srv/enc.p12",
+        std::fs::read(tmp.path().join("enc.p12")).unwrap(),
+    );
+    let opts = "-Djavax.net.ssl.trustStore=/srv/enc.p12 -Djavax.net.ssl.trustStorePassword=changeit";
+    let (code, d) = store_json(fs.path(), &[("JAVA_TOOL_OPTIONS", opts)], "java");
+    assert_eq!(
+        (code, anchors_of(&d)),
+        (0, BTreeSet::from([sha256(&p.root)])),
+        "{d:?}"
+    );
+    assert_eq!(
+        anchors_of(&d),
+        keytool_fingerprints(&tmp.path().join("enc.p12"), Some("changeit"))
+    );
+    for store in ["/srv/enc.p12", "/srv/ts.jks"] {
+        let opts = format!("-Djavax.net.ssl.trustStore={store} -Djavax.net.ssl.trustStorePassword=wrong");
+        let (code, d) = store_json(fs.path(), &[("JAVA_TOOL_OPTIONS", &opts)], "java");
+        assert_eq!((code, d.runtimes[0].anchors), (1, 0), "{d:?}");
+        assert!(
+            d.runtimes[0]
+                .error
+                .as_deref()
+                .unwrap()
+                .starts_with("java.security.KeyManagementException: problem accessing trust store"),
+            "{d:?}"
+        );
+        assert!(finding(&d, "java-truststore-password").is_some());
+    }
+    if need("java", "-version") && need("openssl", "version") {
+        // The real JVM agrees: a wrong password is fatal, the right one trusts the root.
+        let server = Server::start(&p.leaf, &[&p.int]);
+        put(tmp.path(), "Check.java", JAVA_CLIENT);
+        let port = server.port.to_string();
+        for (pw, want) in [("changeit", "OK"), ("wrong", "problem accessing trust store")] {
+            let (_, out, err) = run(
+                "java",
+                &[
+                    &format!(
+                        "-Djavax.net.ssl.trustStore={}",
+                        tmp.path().join("enc.p12").display()
+                    ),
+                    &format!("-Djavax.net.ssl.trustStorePassword={pw}"),
+                    "Check.java",
+                    &port,
+                    "good.test",
+                ],
+                &[],
+                tmp.path(),
+            );
+            assert!(format!("{out}{err}").contains(want), "{pw}: {out}{err}");
+        }
+    }
+
     // A PKCS#12 made by `openssl pkcs12 -nokeys` has no trusted entries for Java.
     let o = tmp.path().join("openssl.p12");
     let (code, _, err) = run(

@@ -62,6 +62,7 @@ pub const CODES: &[&str] = &[
     "java-truststore-encrypted",
     "java-pkcs12-not-trusted-entries",
     "java-truststore-invalid",
+    "java-truststore-password",
 ];
 
 fn var_code(var: &str) -> String {

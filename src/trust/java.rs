@@ -165,7 +165,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
             }
         };
         chosen = true;
-        match keystore::parse(&data) {
+        match keystore::parse(&data, password.as_ref().map(|(p, _)| p.as_str())) {
             Ok(ks) => {
                 let mut n = 0;
                 let mut seen = std::collections::HashSet::new();
@@ -189,31 +189,75 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                     }
                 }
                 let mut notes = vec![format!("{} store; {why}", ks.kind.name())];
-                if ks.encrypted_parts > 0 {
+                let bad_password = matches!(
+                    ks.decrypt_error.as_deref(),
+                    Some(
+                        "keystore password was incorrect"
+                            | "Keystore was tampered with, or password was incorrect"
+                    )
+                );
+                if bad_password {
+                    let e = ks.decrypt_error.clone().unwrap_or_default();
+                    store.error = Some(format!(
+                        "java.security.KeyManagementException: problem accessing trust store (caused by java.io.IOException: {e})"
+                    ));
+                    store.findings.push(
+                        Finding::new(
+                            "java-truststore-password",
+                            Severity::Error,
+                            format!(
+                                "javax.net.ssl.trustStorePassword does not open {name} ({e}): Java cannot create its \
+                                 default SSLContext, so every TLS connection fails."
+                            ),
+                        )
+                        .fix("set the store's real password in -Djavax.net.ssl.trustStorePassword (or remove it: trusted \
+                              certificates of JKS and unencrypted PKCS#12 stores need no password)")
+                        .runtimes(&rt)
+                        .path(name.clone()),
+                    );
+                }
+                if bad_password {
+                    store.anchors.clear();
+                    n = 0;
+                }
+                if ks.decrypted_parts > 0 {
+                    notes.push(format!(
+                        "{} encrypted part(s) decrypted with javax.net.ssl.trustStorePassword",
+                        ks.decrypted_parts
+                    ));
+                }
+                if ks.encrypted_parts > 0 && !bad_password {
+                    let wrong = bad_password;
                     notes.push(format!(
                         "{} encrypted part(s) {}",
                         ks.encrypted_parts,
-                        if password.is_some() {
-                            "need the store password to decrypt (tlsdoctor does not decrypt PKCS#12 yet)"
-                        } else {
-                            "skipped, as Java skips them without javax.net.ssl.trustStorePassword"
+                        match (&password, &ks.decrypt_error) {
+                            (None, _) =>
+                                "skipped, as Java skips them without javax.net.ssl.trustStorePassword"
+                                    .to_string(),
+                            (Some(_), Some(e)) => format!("not read: {e}"),
+                            (Some(_), None) => "not read".to_string(),
                         }
                     ));
                     store.findings.push(
                         Finding::new(
                             "java-truststore-encrypted",
-                            if n == 0 { Severity::Error } else { Severity::Warning },
-                            format!(
-                                "{name} is a PKCS#12 store whose certificates are encrypted: without \
-                                 javax.net.ssl.trustStorePassword Java cannot read them{}.",
-                                if password.is_some() {
-                                    "; a password is configured, but tlsdoctor cannot decrypt it to check"
-                                } else {
-                                    ""
-                                }
-                            ),
+                            if n == 0 || wrong { Severity::Error } else { Severity::Warning },
+                            match (&password, &ks.decrypt_error) {
+                                (None, _) => format!(
+                                    "{name} is a PKCS#12 store whose certificates are encrypted: without \
+                                     javax.net.ssl.trustStorePassword Java cannot read them."
+                                ),
+                                (Some(_), Some(e)) if wrong => format!(
+                                    "{name}: javax.net.ssl.trustStorePassword does not decrypt it ({e}): Java fails to load the trust store."
+                                ),
+                                (Some(_), e) => format!(
+                                    "{name}: tlsdoctor could not decrypt its certificates ({}); Java may still read them.",
+                                    e.clone().unwrap_or_default()
+                                ),
+                            },
                         )
-                        .fix("pass -Djavax.net.ssl.trustStorePassword=… (keytool's usual default is \"changeit\"), or \
+                        .fix("pass the right -Djavax.net.ssl.trustStorePassword=… (keytool's usual default is \"changeit\"), or \
                               write the store without certificate encryption: keytool \
                               -J-Dkeystore.pkcs12.certProtectionAlgorithm=NONE -J-Dkeystore.pkcs12.macAlgorithm=NONE")
                         .runtimes(&rt)

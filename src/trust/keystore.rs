@@ -39,20 +39,49 @@ pub struct Entry {
 pub struct Parsed {
     pub kind: Kind,
     pub entries: Vec<Entry>,
-    /// PKCS#12: encrypted SafeContents that need the store password.
+    /// PKCS#12: encrypted SafeContents not read (no password, or an encryption this
+    /// reader does not implement).
     pub encrypted_parts: usize,
+    /// PKCS#12: encrypted SafeContents decrypted with the given password.
+    pub decrypted_parts: usize,
+    /// PKCS#12: why an encrypted part could not be read, when a password was given.
+    pub decrypt_error: Option<String>,
     /// PKCS#12: certificate bags without the trusted attribute or a key (not trusted by Java).
     pub ignored_certs: usize,
 }
 
-/// Sniff and parse.
-pub fn parse(data: &[u8]) -> Result<Parsed, String> {
+/// Sniff and parse; `password` (javax.net.ssl.trustStorePassword) decrypts PKCS#12
+/// parts encrypted with PBES2 (PBKDF2 + AES-CBC), as keytool writes them since JDK 17.
+pub fn parse(data: &[u8], password: Option<&str>) -> Result<Parsed, String> {
     match data.get(..4) {
-        Some([0xfe, 0xed, 0xfe, 0xed]) => parse_jks(data, Kind::Jks),
-        Some([0xce, 0xce, 0xce, 0xce]) => parse_jks(data, Kind::Jceks),
-        Some([0x30, ..]) => parse_p12(data),
+        Some([0xfe, 0xed, 0xfe, 0xed]) => {
+            parse_jks(data, Kind::Jks).map(|p| jks_integrity(p, data, password))
+        }
+        Some([0xce, 0xce, 0xce, 0xce]) => {
+            parse_jks(data, Kind::Jceks).map(|p| jks_integrity(p, data, password))
+        }
+        Some([0x30, ..]) => parse_p12(data, password),
         _ => Err("not a Java key store (neither JKS magic FEEDFEED nor a PKCS#12 structure)".into()),
     }
+}
+
+/// JKS/JCEKS keyed digest: SHA-1 over the password (UTF-16BE), "Mighty Aphrodite" and the
+/// store; checked by Java only when a password is given.
+fn jks_integrity(mut p: Parsed, data: &[u8], password: Option<&str>) -> Parsed {
+    use sha1::{Digest, Sha1};
+    let (Some(pw), true) = (password, data.len() >= 20) else {
+        return p;
+    };
+    let mut h = Sha1::new();
+    for u in pw.encode_utf16() {
+        h.update(u.to_be_bytes());
+    }
+    h.update(b"Mighty Aphrodite");
+    h.update(&data[..data.len() - 20]);
+    if h.finalize().as_slice() != &data[data.len() - 20..] {
+        p.decrypt_error = Some("Keystore was tampered with, or password was incorrect".into());
+    }
+    p
 }
 
 struct Rd<'a> {
@@ -144,6 +173,8 @@ fn parse_jks(data: &[u8], kind: Kind) -> Result<Parsed, String> {
         kind,
         entries,
         encrypted_parts: 0,
+        decrypted_parts: 0,
+        decrypt_error: None,
         ignored_certs: 0,
     })
 }
@@ -197,7 +228,7 @@ fn one(c: &[u8]) -> Result<super::der::Tlv<'_>, String> {
     read_tlv(c).map(|x| x.0).ok_or_else(|| "bad DER".to_string())
 }
 
-fn parse_p12(data: &[u8]) -> Result<Parsed, String> {
+fn parse_p12(data: &[u8], password: Option<&str>) -> Result<Parsed, String> {
     let pfx = one(data).map_err(|_| "not a PKCS#12 file: bad DER".to_string())?;
     let items = seq_items(pfx.content)?;
     let (Some(v), Some(auth)) = (items.first(), items.get(1)) else {
@@ -219,6 +250,8 @@ fn parse_p12(data: &[u8]) -> Result<Parsed, String> {
         kind: Kind::Pkcs12,
         entries: vec![],
         encrypted_parts: 0,
+        decrypted_parts: 0,
+        decrypt_error: None,
         ignored_certs: 0,
     };
     for ci in seq_items(safe.content)? {
@@ -233,11 +266,128 @@ fn parse_p12(data: &[u8]) -> Result<Parsed, String> {
                     p12_bag(bag.content, &mut out)?;
                 }
             }
-            ENCRYPTED_DATA => out.encrypted_parts += 1,
+            ENCRYPTED_DATA => match (password, parts.get(1)) {
+                (Some(pw), Some(wrapped)) => match decrypt(one(wrapped.content)?.content, pw) {
+                    Ok(plain) => {
+                        out.decrypted_parts += 1;
+                        let bags = one(&plain)?;
+                        for bag in seq_items(bags.content)? {
+                            p12_bag(bag.content, &mut out)?;
+                        }
+                    }
+                    Err(e) => {
+                        out.encrypted_parts += 1;
+                        out.decrypt_error = Some(e);
+                    }
+                },
+                _ => out.encrypted_parts += 1,
+            },
             _ => {}
         }
     }
     Ok(out)
+}
+
+const PBES2: &str = "1.2.840.113549.1.5.13";
+const PBKDF2: &str = "1.2.840.113549.1.5.12";
+const HMAC_SHA1: &str = "1.2.840.113549.2.7";
+const HMAC_SHA256: &str = "1.2.840.113549.2.9";
+const HMAC_SHA384: &str = "1.2.840.113549.2.10";
+const HMAC_SHA512: &str = "1.2.840.113549.2.11";
+const AES128_CBC: &str = "2.16.840.1.101.3.4.1.2";
+const AES192_CBC: &str = "2.16.840.1.101.3.4.1.22";
+const AES256_CBC: &str = "2.16.840.1.101.3.4.1.42";
+
+/// EncryptedData (PKCS#7) -> the plaintext SafeContents. PBES2 only.
+fn decrypt(encrypted_data: &[u8], password: &str) -> Result<Vec<u8>, String> {
+    use cbc::cipher::block_padding::Pkcs7;
+    use cbc::cipher::{BlockDecryptMut, KeyIvInit};
+    let f = seq_items(encrypted_data)?;
+    let eci = seq_items(f.get(1).ok_or("bad EncryptedData")?.content)?;
+    let alg = seq_items(eci.get(1).ok_or("bad EncryptedContentInfo")?.content)?;
+    let content = eci.get(2).ok_or("no encrypted content")?;
+    let ciphertext: Vec<u8> = if content.tag == 0x80 {
+        content.content.to_vec()
+    } else {
+        // Constructed: concatenated OCTET STRINGs.
+        seq_items(content.content)?
+            .iter()
+            .flat_map(|t| t.content.to_vec())
+            .collect()
+    };
+    let alg_oid = oid(alg.first().ok_or("no algorithm")?.content);
+    if alg_oid != PBES2 {
+        return Err(format!(
+            "encrypted with {alg_oid} (legacy PKCS#12 PBE), which tlsdoctor does not decrypt"
+        ));
+    }
+    let params = seq_items(alg.get(1).ok_or("no PBES2 parameters")?.content)?;
+    let kdf = seq_items(params.first().ok_or("no KDF")?.content)?;
+    if oid(kdf.first().ok_or("no KDF")?.content) != PBKDF2 {
+        return Err("PBES2 with a key derivation other than PBKDF2".into());
+    }
+    let kp = seq_items(kdf.get(1).ok_or("no PBKDF2 parameters")?.content)?;
+    let salt = kp.first().ok_or("no salt")?.content;
+    let iter = kp
+        .get(1)
+        .ok_or("no iteration count")?
+        .content
+        .iter()
+        .fold(0u64, |a, &b| (a << 8) | b as u64);
+    let prf = kp
+        .iter()
+        .skip(2)
+        .find(|t| t.tag == 0x30)
+        .and_then(|t| seq_items(t.content).ok())
+        .and_then(|v| v.first().map(|o| oid(o.content)))
+        .unwrap_or_else(|| HMAC_SHA1.to_string());
+    let prf = match prf.as_str() {
+        HMAC_SHA1 => ring::pbkdf2::PBKDF2_HMAC_SHA1,
+        HMAC_SHA256 => ring::pbkdf2::PBKDF2_HMAC_SHA256,
+        HMAC_SHA384 => ring::pbkdf2::PBKDF2_HMAC_SHA384,
+        HMAC_SHA512 => ring::pbkdf2::PBKDF2_HMAC_SHA512,
+        o => return Err(format!("PBKDF2 with PRF {o}, not supported")),
+    };
+    let iter = std::num::NonZeroU32::new(u32::try_from(iter).map_err(|_| "iteration count too large")?)
+        .ok_or("iteration count 0")?;
+    if iter.get() > 10_000_000 {
+        return Err("iteration count too large".into());
+    }
+    let enc = seq_items(params.get(1).ok_or("no encryption scheme")?.content)?;
+    let scheme = oid(enc.first().ok_or("no encryption scheme")?.content);
+    let iv = enc.get(1).ok_or("no IV")?.content;
+    if iv.len() != 16 {
+        return Err("bad IV".into());
+    }
+    let key_len = match scheme.as_str() {
+        AES128_CBC => 16,
+        AES192_CBC => 24,
+        AES256_CBC => 32,
+        o => return Err(format!("PBES2 with cipher {o}, not supported")),
+    };
+    let mut key = vec![0u8; key_len];
+    ring::pbkdf2::derive(prf, iter, salt, password.as_bytes(), &mut key);
+    let mut buf = ciphertext;
+    let wrong = || "keystore password was incorrect".to_string();
+    let n = match key_len {
+        16 => cbc::Decryptor::<aes::Aes128>::new_from_slices(&key, iv)
+            .map_err(|_| wrong())?
+            .decrypt_padded_mut::<Pkcs7>(&mut buf)
+            .map_err(|_| wrong())?
+            .len(),
+        24 => cbc::Decryptor::<aes::Aes192>::new_from_slices(&key, iv)
+            .map_err(|_| wrong())?
+            .decrypt_padded_mut::<Pkcs7>(&mut buf)
+            .map_err(|_| wrong())?
+            .len(),
+        _ => cbc::Decryptor::<aes::Aes256>::new_from_slices(&key, iv)
+            .map_err(|_| wrong())?
+            .decrypt_padded_mut::<Pkcs7>(&mut buf)
+            .map_err(|_| wrong())?
+            .len(),
+    };
+    buf.truncate(n);
+    Ok(buf)
 }
 
 fn p12_bag(bag: &[u8], out: &mut Parsed) -> Result<(), String> {
@@ -316,7 +466,7 @@ mod tests {
             b"\x30\x03\x02\x01\x03",
             b"hello",
         ] {
-            assert!(parse(d).is_err() || parse(d).is_ok_and(|p| p.entries.is_empty()));
+            assert!(parse(d, None).is_err() || parse(d, Some("x")).is_ok_and(|p| p.entries.is_empty()));
         }
     }
 }
