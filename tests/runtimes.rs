@@ -485,7 +485,8 @@ struct Case {
 }
 
 fn cases() -> Vec<Case> {
-    // Certificates: 0 leaf, 1 int, 2 expired leaf, 3 self-signed, 4 CN-only leaf.
+    // Certificates: 0 leaf, 1 int, 2 expired leaf, 3 self-signed, 4 CN-only leaf,
+    // 5 *.good.test, 6 w*.good.test.
     vec![
         Case {
             name: "full-chain",
@@ -557,6 +558,27 @@ fn cases() -> Vec<Case> {
             host: "bad.test",
             trust: 0,
         },
+        Case {
+            name: "wildcard",
+            server: 5,
+            chain: vec![1],
+            host: "a.good.test",
+            trust: 0,
+        },
+        Case {
+            name: "wildcard-two-labels",
+            server: 5,
+            chain: vec![1],
+            host: "a.b.good.test",
+            trust: 0,
+        },
+        Case {
+            name: "partial-wildcard",
+            server: 6,
+            chain: vec![1],
+            host: "www.good.test",
+            trust: 0,
+        },
     ]
 }
 
@@ -608,7 +630,15 @@ fn real_runtimes_agree_on_fixture_chains() {
     let p = pki();
     let other = pki_named("Elsewhere");
     let rotated = pki();
-    let certs: [&Cert; 5] = [&p.leaf, &p.int, &p.expired, &p.selfsigned, &p.cn_only];
+    let certs: [&Cert; 7] = [
+        &p.leaf,
+        &p.int,
+        &p.expired,
+        &p.selfsigned,
+        &p.cn_only,
+        &p.wildcard,
+        &p.partial,
+    ];
     let tmp = tempfile::tempdir().unwrap();
     let host = |n: &str| tmp.path().join(n).display().to_string();
     put(tmp.path(), "client.js", NODE_CLIENT);

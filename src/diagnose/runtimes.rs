@@ -248,8 +248,28 @@ fn eval_ossl_family(env: &Env, si: usize, rt: Runtime) -> Verdict {
             _ => {}
         }
     }
+    // CPython sets X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS: `w*.example.com` matches nothing.
+    let partial_only = python
+        && name.is_some_and(|n| {
+            let c = env.cert(leaf);
+            let pats: Vec<&String> = if c.dns_names.is_empty() {
+                c.subject_cn.iter().collect()
+            } else {
+                c.dns_names.iter().collect()
+            };
+            let whole = |p: &str| !p.contains('*') || p.starts_with("*.");
+            n.parse::<std::net::IpAddr>().is_err()
+                && pats
+                    .iter()
+                    .any(|p| super::name::openssl_equal_wildcard(p.as_bytes(), n.as_bytes()))
+                && !pats
+                    .iter()
+                    .any(|p| whole(p) && super::name::openssl_equal_wildcard(p.as_bytes(), n.as_bytes()))
+        });
     // urllib3 2 sets hostname_checks_common_name = False (X509_CHECK_FLAG_NEVER_CHECK_SUBJECT).
-    if rt == Runtime::PythonRequests && out.cn_fallback {
+    if (rt == Runtime::PythonRequests && out.cn_fallback)
+        || (partial_only && !errors.iter().any(|e| e.code == 62))
+    {
         let pos = errors
             .iter()
             .position(|e| matches!(e.code, 7 | 9 | 10 | 47 | 48 | 51 | 53))
@@ -276,7 +296,7 @@ fn eval_ossl_family(env: &Env, si: usize, rt: Runtime) -> Verdict {
         let mut o = out.clone();
         o.errors = errors.clone();
         if let Some((c, d)) = super::ossl_cause(env, &o, e) {
-            let c = if e.code == 62 && rt == Runtime::PythonRequests && out.cn_fallback {
+            let c = if e.code == 62 && rt == Runtime::PythonRequests && out.cn_fallback && !partial_only {
                 Cause::LegacyCommonName
             } else {
                 c
@@ -503,4 +523,45 @@ fn eval_java(env: &Env, si: usize) -> Verdict {
     let _ = issuer_short;
     store_error(env, si, &mut v);
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_wildcards() {
+        assert!(node_host_match("b.a.com", "*.a.com"));
+        assert!(node_host_match("B.A.COM.", "*.a.com"));
+        assert!(!node_host_match("c.b.a.com", "*.a.com"));
+        assert!(!node_host_match("a.com", "*.com"));
+        assert!(node_host_match("www.a.com", "w*.a.com"));
+        assert!(!node_host_match("xn--a.a.com", "xn--*.a.com"));
+        assert!(!node_host_match("a.com", ""));
+        assert!(!node_host_match("a..com", "a..com"));
+    }
+
+    #[test]
+    fn curl_wildcards() {
+        assert!(curl_host_match("*.example.com", "a.example.com"));
+        assert!(!curl_host_match("*.example.com", "example.com"));
+        assert!(!curl_host_match("*.example.com", "a.b.example.com"));
+        assert!(!curl_host_match("*.com", "example.com"));
+        assert!(!curl_host_match("w*.example.com", "www.example.com"));
+        assert!(!curl_host_match("*.0.0.1", "127.0.0.1"));
+        assert!(curl_host_match("Example.COM", "example.com"));
+    }
+
+    #[test]
+    fn node_codes() {
+        assert_eq!(node_code(20), "UNABLE_TO_GET_ISSUER_CERT_LOCALLY");
+        assert_eq!(node_code(21), "UNABLE_TO_VERIFY_LEAF_SIGNATURE");
+        assert_eq!(node_code(18), "DEPTH_ZERO_SELF_SIGNED_CERT");
+        assert_eq!(node_code(94), "UNSPECIFIED");
+    }
+
+    #[test]
+    fn java_dates() {
+        assert_eq!(java_date(978_307_200), "Mon Jan 01 00:00:00 UTC 2001");
+    }
 }

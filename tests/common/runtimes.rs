@@ -70,6 +70,10 @@ pub struct Pki {
     pub selfsigned: Cert,
     /// CN=good.test and no subjectAltName, issued by `int`.
     pub cn_only: Cert,
+    /// SAN *.good.test, issued by `int`.
+    pub wildcard: Cert,
+    /// SAN w*.good.test (a partial wildcard), issued by `int`.
+    pub partial: Cert,
 }
 
 pub fn pki() -> Pki {
@@ -102,6 +106,8 @@ pub fn pki_named(prefix: &str) -> Pki {
         datetime!(2000-01-01 0:00 UTC),
         datetime!(2001-01-01 0:00 UTC),
     );
+    let wildcard = issue("*.good.test", a, z);
+    let partial = issue("w*.good.test", a, z);
     let ck = KeyPair::generate().unwrap();
     let cn_only = params("good.test", &[], false, a, z)
         .signed_by(&ck, &int.cert, &int.key)
@@ -123,6 +129,8 @@ pub fn pki_named(prefix: &str) -> Pki {
             cert: cn_only,
             key: ck,
         },
+        wildcard,
+        partial,
     }
 }
 
