@@ -141,6 +141,23 @@ fn man_page_is_roff_with_every_subcommand() {
             "subcommand {sub} not listed"
         );
     }
+    // Each subcommand has its own section with its options (not only a one-line listing).
+    for (sub, flag) in [
+        ("CONNECT", "\\-\\-starttls"),
+        ("CHECK", "\\-\\-junit"),
+        ("STORE", "\\-\\-find"),
+    ] {
+        let start = man
+            .find(&format!(".SH \"TLSDOCTOR {sub}\""))
+            .unwrap_or_else(|| panic!("no {sub} section"));
+        let section = &man[start..];
+        let end = section[4..]
+            .find("\n.SH ")
+            .map(|i| i + 4)
+            .unwrap_or(section.len());
+        assert!(section[..end].contains(flag), "{sub} section lacks {flag}");
+    }
+    assert!(man.contains(".SH \"EXIT STATUS\""));
     assert!(man.contains("Diagnose TLS trust errors"));
     assert!(man.contains(env!("CARGO_PKG_VERSION")));
 
