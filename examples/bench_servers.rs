@@ -35,15 +35,18 @@ fn arg<T: std::str::FromStr>(args: &[String], i: usize, default: T) -> anyhow::R
 
 fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let dir = std::path::PathBuf::from(
-        args.first()
-            .ok_or_else(|| anyhow::anyhow!("usage: bench_servers DIR [TARGETS] [SILENT] [SERVERS] [TIMEOUT]"))?,
-    );
+    let dir =
+        std::path::PathBuf::from(args.first().ok_or_else(|| {
+            anyhow::anyhow!("usage: bench_servers DIR [TARGETS] [SILENT] [SERVERS] [TIMEOUT]")
+        })?);
     let targets: usize = arg(&args, 1, 1000)?;
     let silent: usize = arg(&args, 2, 50)?;
     let servers: usize = arg(&args, 3, 4)?;
     let timeout: String = arg(&args, 4, "1s".to_string())?;
-    anyhow::ensure!(servers >= 1 && silent <= targets, "need at least one server and SILENT <= TARGETS");
+    anyhow::ensure!(
+        servers >= 1 && silent <= targets,
+        "need at least one server and SILENT <= TARGETS"
+    );
 
     // PKI: a root and one leaf for bench.test.
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
@@ -110,7 +113,7 @@ fn run() -> anyhow::Result<()> {
          starttls = \"none\"\nruntimes = [\"go\", \"openssl\"]\ntimeout = \"{timeout}\"\nmin_days = 30\n\
          at = 2030-06-01T00:00:00Z\n\n"
     );
-    let every = if silent == 0 { usize::MAX } else { targets / silent };
+    let every = targets.checked_div(silent).unwrap_or(usize::MAX);
     let (mut s, mut t) = (0, 0);
     for i in 0..targets {
         let port = if silent > 0 && i % every == every - 1 && s < silent {
@@ -120,13 +123,23 @@ fn run() -> anyhow::Result<()> {
             t += 1;
             tls_ports[t % tls_ports.len()]
         };
-        let kind = if silent_ports.contains(&port) { "silent" } else { "tls" };
+        let kind = if silent_ports.contains(&port) {
+            "silent"
+        } else {
+            "tls"
+        };
         spec.push_str(&format!(
             "[[target]]\nid = \"{kind}-{i:04}\"\ntarget = \"127.0.0.1:{port}\"\n"
         ));
     }
     std::fs::write(dir.join("spec.toml"), spec)?;
-    println!("ready {} tls servers {:?}, {} silent ports {:?}", servers, tls_ports, silent_ports.len(), silent_ports);
+    println!(
+        "ready {} tls servers {:?}, {} silent ports {:?}",
+        servers,
+        tls_ports,
+        silent_ports.len(),
+        silent_ports
+    );
     std::io::stdout().flush()?;
     loop {
         std::thread::sleep(Duration::from_secs(3600));
@@ -136,7 +149,9 @@ fn run() -> anyhow::Result<()> {
 fn serve(sock: TcpStream, config: Arc<rustls::ServerConfig>) {
     let _ = sock.set_read_timeout(Some(Duration::from_secs(10)));
     let _ = sock.set_write_timeout(Some(Duration::from_secs(10)));
-    let Ok(conn) = rustls::ServerConnection::new(config) else { return };
+    let Ok(conn) = rustls::ServerConnection::new(config) else {
+        return;
+    };
     let mut tls = rustls::StreamOwned::new(conn, sock);
     // Drive the handshake, then wait for the client to go away.
     let mut buf = [0u8; 1024];
