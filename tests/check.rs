@@ -429,3 +429,54 @@ fn spec_errors_exit_2_with_a_clear_message() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("--jobs"), "{}", run.stderr);
 }
+
+#[test]
+fn a_progress_bar_only_on_a_terminal() {
+    let Some(script) = need("script") else { return };
+    let silent = Silent::start();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("pty.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "[defaults]\ntimeout = \"700ms\"\nstarttls = \"none\"\n[[target]]\nid = \"quiet\"\ntarget = \"127.0.0.1:{}\"\n",
+            silent.port
+        ),
+    )
+    .unwrap();
+    // stdout to a file, stderr on the pseudo-terminal `script` provides.
+    let out_file = dir.path().join("stdout.txt");
+    let inner = format!(
+        "{} check {} --color never > {}",
+        env!("CARGO_BIN_EXE_tlsdoctor"),
+        spec.display(),
+        out_file.display()
+    );
+    let out = std::process::Command::new(script)
+        .args(["-qec", &inner, "/dev/null"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("TERM", "dumb")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        tty.contains("\r\x1b[2K["),
+        "no progress bar on the terminal: {tty:?}"
+    );
+    assert!(tty.contains("0/1 targets"), "{tty:?}");
+    // The bar is erased at the end and never reaches stdout.
+    let stdout = std::fs::read_to_string(&out_file).unwrap();
+    assert!(
+        !stdout.contains('\r') && !stdout.contains("targets,"),
+        "{stdout:?}"
+    );
+    assert!(stdout.contains("1 target: 0 passed"), "{stdout:?}");
+}

@@ -306,12 +306,14 @@ pub fn render_human(r: &CheckReportDoc, color: bool, quiet: bool) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "{} targets: {} passed, {} failed, {} unreachable, {} errors in {} (exit {})",
+        "{} target{}: {} passed, {} failed, {} unreachable, {} error{} in {} (exit {})",
         s.total,
+        if s.total == 1 { "" } else { "s" },
         s.passed,
         s.failed,
         s.unreachable,
         s.errors,
+        if s.errors == 1 { "" } else { "s" },
         fmt_duration(Duration::from_millis(r.duration_ms)),
         r.exit_code
     );
@@ -685,7 +687,7 @@ mod tests {
             "escape sequences from errors are escaped: {text}"
         );
         assert!(
-            text.ends_with("5 targets: 1 passed, 1 failed, 2 unreachable, 1 errors in 1.2s (exit 2)\n"),
+            text.ends_with("5 targets: 1 passed, 1 failed, 2 unreachable, 1 error in 1.2s (exit 2)\n"),
             "{text}"
         );
         let quiet = render_human(&report(), false, true);
