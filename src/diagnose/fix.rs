@@ -76,13 +76,23 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
             let aia = ctx
                 .aia
                 .as_ref()
-                .map(|u| format!(" The issuer certificate can be downloaded from {u} (AIA caIssuers)."))
+                .map(|u| format!(" Its certificate is at {u} (AIA caIssuers)."))
                 .unwrap_or_default();
-            format!(
-                "Fix the server: configure it to send the full chain (leaf followed by the intermediate \
-                 \"{issuer}\"), e.g. nginx ssl_certificate with fullchain.pem, Apache SSLCertificateFile \
-                 with the chain appended.{aia} Clients should not need the intermediate installed."
-            )
+            if ctx.intermediates_sent {
+                // The server sent intermediates; the one it lacks may still be an
+                // intermediate, or a private root that no store has.
+                format!(
+                    "If \"{issuer}\" is an intermediate, configure the server to send it after the \
+                     certificates it sends now.{aia} If it is your own root CA, trust it: {}.",
+                    install_ca(distro, "that root")
+                )
+            } else {
+                format!(
+                    "Fix the server: send the full chain (leaf followed by the intermediate \
+                     \"{issuer}\"), e.g. nginx ssl_certificate with fullchain.pem.{aia} Clients \
+                     should not need the intermediate installed."
+                )
+            }
         }
         Cause::UnknownAuthority | Cause::SelfSigned => {
             let how = match runtime {
@@ -179,6 +189,8 @@ pub struct FixCtx {
     pub product: Option<&'static str>,
     pub clock_skew: bool,
     pub explicit: bool,
+    /// The server sent intermediates (the top presented certificate is not the leaf).
+    pub intermediates_sent: bool,
     /// Every runtime the fix is for (Kubernetes wording).
     pub runtimes: Vec<Runtime>,
 }

@@ -279,11 +279,6 @@ impl Env<'_> {
             }
         }
         let elsewhere = self.stores_with_subject(&c.issuer_der);
-        let aia = c
-            .aia_ca_issuers
-            .first()
-            .map(|u| format!(" (AIA caIssuers: {u})"))
-            .unwrap_or_default();
         if !elsewhere.is_empty() {
             let names: Vec<&str> = elsewhere.iter().map(|r| r.code()).collect();
             return (
@@ -297,28 +292,24 @@ impl Env<'_> {
                 ),
             );
         }
-        if top == leaf {
-            (
-                Cause::MissingIntermediate,
-                format!(
-                    "the server did not send the certificate of \"{}\", which issued {}, and no store has it{aia}",
-                    issuer_short(c),
-                    self.label(top)
-                ),
-            )
+        // The top presented certificate is not self-signed and its issuer is in no
+        // store: a certificate is missing, whether the server sent intermediates or not.
+        let aia = match c.aia_ca_issuers.first() {
+            Some(u) => format!("its AIA caIssuers URL is {u}"),
+            None => format!("{} has no AIA caIssuers URL to fetch it from", self.label(top)),
+        };
+        let sent = if top == leaf {
+            "the server sent only the leaf".to_string()
         } else {
-            // The server sent intermediates; the one at the top names an issuer that is
-            // nowhere: usually a root that was never installed.
-            (
-                Cause::UnknownAuthority,
-                format!(
-                    "the chain ends at {}, whose issuer \"{}\" is in no store: install that root CA \
-                     (if it is itself an intermediate, the server must send it too){aia}",
-                    self.label(top),
-                    issuer_short(c),
-                ),
-            )
-        }
+            format!("the presented chain stops at {}", self.label(top))
+        };
+        (
+            Cause::MissingIntermediate,
+            format!(
+                "{sent}; its issuer \"{}\" was not sent and is in no store; {aia}",
+                issuer_short(c),
+            ),
+        )
     }
 }
 
@@ -834,6 +825,7 @@ fn findings(
                 clock_skew: leaf.not_before > env.input.at
                     && leaf.not_before - env.input.at <= CLOCK_SKEW_SECS,
                 explicit: stores.iter().any(|s| s.explicit),
+                intermediates_sent: env.presented_top() != env.pres[0],
                 runtimes: rts.iter().map(|w| w.runtime).collect(),
             };
             let names: Vec<&str> = rts.iter().map(|w| w.runtime.code()).collect();
