@@ -1139,8 +1139,70 @@ fn missing_intermediate_unknown_authority_and_self_signed_are_told_apart() {
     assert!(d.verdicts[0].trusted);
     assert_eq!(d.verdicts[1].cause, "unknown-authority");
     assert!(
-        d.verdicts[1].details[0].detail.contains("trusted by go"),
+        d.verdicts[1].details[0].detail.contains("trusted only by go"),
         "{:?}",
         d.verdicts[1].details
+    );
+}
+
+/// The "Why" section of human output.
+fn why_section(out: &str) -> Vec<String> {
+    out.lines()
+        .skip_while(|l| *l != "Why")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.to_string())
+        .collect()
+}
+
+#[test]
+fn cli_human_why_groups_runtimes_with_the_same_cause_and_detail() {
+    let scs = scenarios();
+    let get = |n: &str| scs.iter().find(|s| s.name == n).unwrap();
+    // Every runtime: the same missing issuer, one entry.
+    let s = get("intermediate-sent-root-in-no-store");
+    let dir = tempfile::tempdir().unwrap();
+    s.write(dir.path());
+    let (code, out, _) = run_verify(dir.path(), s, &["--color", "never"]);
+    assert_eq!(code, 1);
+    let why = why_section(&out);
+    let heads: Vec<&String> = why.iter().filter(|l| !l.starts_with("      ")).collect();
+    assert_eq!(heads.len(), 1, "one grouped entry:\n{out}");
+    assert!(
+        heads[0].starts_with("  go, openssl, rustls-native  missing-intermediate  "),
+        "{out}"
+    );
+    assert!(why.join(" ").contains("\"Example Root CA\""), "{out}");
+    // Different causes stay apart; the same cause and detail share an entry.
+    let s = get("expired-and-wrong-name");
+    s.write(dir.path());
+    let (_, out, _) = run_verify(dir.path(), s, &["--color", "never"]);
+    let why = why_section(&out);
+    let heads: Vec<String> = why
+        .iter()
+        .filter(|l| !l.starts_with("      "))
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        heads,
+        vec!["go, rustls-native expired", "openssl name-mismatch expected"],
+        "{out}"
+    );
+    // The Kubernetes form of a fix is its own short paragraph; everything in 80 columns.
+    let s = get("intercept-untrusted");
+    s.write(dir.path());
+    let (_, out, _) = run_verify(dir.path(), s, &["--color", "never", "-v"]);
+    assert!(
+        out.lines().any(|l| l.trim_start().starts_with("Kubernetes: ")),
+        "{out}"
+    );
+    assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+    assert!(!out.contains('\x1b'));
+    let why = why_section(&out);
+    assert!(
+        why.iter()
+            .filter(|l| !l.starts_with("      "))
+            .all(|l| l.starts_with("  go, openssl, rustls-native  ")),
+        "-v groups every cause too:\n{out}"
     );
 }
