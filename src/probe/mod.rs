@@ -324,6 +324,8 @@ fn attempt_inner(
         if probe.chain.is_empty() && matches!(e.cause, Cause::NoTls | Cause::HandshakeFailure) {
             if let Some(first) = conn.captured_nonempty() {
                 match sniff::sniff(first) {
+                    // It is TLS after all: keep the handshake's own error.
+                    Some(s) if s.dialogue == Some(Starttls::None) => {}
                     Some(s) => {
                         e = ProbeError::new(Cause::NoTls, s.message_for(dialogue));
                         probe.server_greeting.get_or_insert_with(|| s.summary.clone());
