@@ -253,11 +253,12 @@ pub fn s_server(args: &[&str]) -> Option<Server> {
 /// Spawn from a thread that lives as long as the test process, with PR_SET_PDEATHSIG
 /// (setpriv --pdeathsig KILL): the child dies with the test binary even though it is held
 /// in a static that is never dropped.
+type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
+
 fn spawn_forever(mut cmd: Command) -> std::io::Result<Child> {
-    static SPAWNER: OnceLock<Mutex<mpsc::Sender<(Command, mpsc::Sender<std::io::Result<Child>>)>>> =
-        OnceLock::new();
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
     let tx = SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<(Command, mpsc::Sender<std::io::Result<Child>>)>();
+        let (tx, rx) = mpsc::channel::<SpawnRequest>();
         std::thread::spawn(move || {
             for (mut c, reply) in rx {
                 let _ = reply.send(c.spawn());
