@@ -298,6 +298,11 @@ impl World {
         out
     }
 
+    /// Both at once: (host path, canonical World path), following every symlink.
+    pub fn resolve_both(&self, p: &Path) -> Result<(PathBuf, PathBuf), ResolveError> {
+        self.resolve_inner(p, true)
+    }
+
     /// The canonical World path of `p` (symlinks followed inside the root).
     pub fn canonical(&self, p: &Path) -> Result<PathBuf, ResolveError> {
         self.resolve_inner(p, true).map(|(_, w)| w)

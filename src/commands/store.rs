@@ -1,8 +1,241 @@
-//! `tlsdoctor store`.
+//! `tlsdoctor store` (also the default command): each runtime's effective trust store.
+
+use std::collections::BTreeMap;
 
 use super::Ctx;
-use crate::cli::StoreArgs;
+use crate::cli::{Format, RuntimeArg, StoreArgs};
+use crate::finding::{Finding, Severity};
+use crate::report::store::{
+    render_human, AnchorDoc, FindDoc, FoundCertDoc, FoundRuntimeDoc, HumanOpts, LocationDoc, RuntimeDoc,
+    StepDoc, StoreDoc, WorldDoc, STORE_SCHEMA,
+};
+use crate::trust::find::{self, FindResult};
+use crate::trust::{Cx, Outcome, Runtime, StepKind, TrustStore};
+use crate::world::{World, WorldKind};
+use crate::x509::rfc3339;
 
-pub fn run(_args: &StoreArgs, _ctx: &Ctx) -> anyhow::Result<u8> {
-    anyhow::bail!("`store` is not built yet")
+/// Variables shown in the document's `world.env`.
+const TRUST_VARS: &[&str] = &[
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+pub fn run(args: &StoreArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    let (doc, code) = examine(args, ctx)?;
+    match ctx.format {
+        Format::Json | Format::Jsonl => {
+            let s = if ctx.format == Format::Json {
+                serde_json::to_string_pretty(&doc)?
+            } else {
+                serde_json::to_string(&doc)?
+            };
+            println!("{s}");
+        }
+        Format::Human => {
+            let text = render_human(
+                &doc,
+                &HumanOpts {
+                    color: ctx.color,
+                    verbose: ctx.verbose,
+                    quiet: ctx.quiet,
+                    list: args.list,
+                },
+            );
+            print!("{text}");
+        }
+    }
+    Ok(code)
+}
+
+/// Build the store document and the exit code.
+pub fn examine(args: &StoreArgs, ctx: &Ctx) -> anyhow::Result<(StoreDoc, u8)> {
+    let runtimes = RuntimeArg::expand(&args.runtimes, &Runtime::ALL);
+    let query = args.find.as_deref().map(find::parse_query).transpose()?;
+    // Listing does not need the self-signature checks; --find reports on specific certs.
+    let cx = Cx::new(&ctx.world, &ctx.trust, false);
+    let stores: Vec<TrustStore> = runtimes.iter().map(|r| cx.resolve(*r)).collect();
+    let found = query.as_ref().map(|q| find::find(&cx, &stores, q));
+    let doc = document(&ctx.world, &cx, &stores, args, found.as_ref(), ctx.now);
+    let mut code = if doc.runtimes.iter().all(|r| r.ok) {
+        crate::exit::OK
+    } else {
+        crate::exit::DIAGNOSIS
+    };
+    if let Some(f) = &doc.find {
+        let all_trusted = !f.certificates.is_empty()
+            && f.certificates
+                .iter()
+                .all(|c| c.runtimes.iter().all(|r| r.trusted));
+        if !all_trusted {
+            code = crate::exit::DIAGNOSIS;
+        }
+    }
+    Ok((doc, code))
+}
+
+fn kind_str(k: StepKind) -> &'static str {
+    match k {
+        StepKind::File => "file",
+        StepKind::Dir => "dir",
+        StepKind::Builtin => "builtin",
+        StepKind::Explicit => "explicit",
+    }
+}
+
+fn outcome_str(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Loaded => "loaded",
+        Outcome::Missing => "missing",
+        Outcome::Skipped => "skipped",
+        Outcome::Error => "error",
+    }
+}
+
+/// Merge identical findings of several runtimes into one listing all of them.
+pub fn merge_findings(stores: &[TrustStore]) -> Vec<Finding> {
+    fn key(f: &Finding) -> (String, String, Option<String>) {
+        let mut m = f.message.clone();
+        for r in Runtime::ALL {
+            m = m.replace(r.title(), "");
+        }
+        (f.code.clone(), m, f.fix.clone())
+    }
+    let mut out: Vec<Finding> = Vec::new();
+    for s in stores {
+        for f in &s.findings {
+            let k = key(f);
+            if let Some(m) = out.iter_mut().find(|m| key(m) == k) {
+                for r in &f.runtimes {
+                    if !m.runtimes.contains(r) {
+                        m.runtimes.push(r.clone());
+                    }
+                }
+                if f.severity > m.severity {
+                    m.severity = f.severity;
+                }
+            } else {
+                out.push(f.clone());
+            }
+        }
+    }
+    out
+}
+
+pub fn document(
+    world: &World,
+    cx: &Cx,
+    stores: &[TrustStore],
+    args: &StoreArgs,
+    found: Option<&FindResult>,
+    now: i64,
+) -> StoreDoc {
+    let env: BTreeMap<String, String> = TRUST_VARS
+        .iter()
+        .filter_map(|k| world.var(k).map(|v| (k.to_string(), v.to_string())))
+        .collect();
+    let kind = match world.kind() {
+        WorldKind::Host => "host",
+        WorldKind::Root => "root",
+        WorldKind::Pid(_) => "pid",
+        WorldKind::Fixture => "fixture",
+    };
+    let runtimes = stores
+        .iter()
+        .map(|s| RuntimeDoc {
+            runtime: s.runtime.code().to_string(),
+            title: s.runtime.title().to_string(),
+            anchors: s.anchors.len(),
+            ok: !s.anchors.is_empty() && !s.findings.iter().any(|f| f.severity == Severity::Error),
+            error: s.error.clone(),
+            steps: s
+                .steps
+                .iter()
+                .map(|st| StepDoc {
+                    source: st.source.clone(),
+                    kind: kind_str(st.kind).into(),
+                    outcome: outcome_str(st.outcome).into(),
+                    anchors: st.anchors,
+                    reason: st.reason.clone(),
+                })
+                .collect(),
+            findings: s.findings.clone(),
+            assumptions: s.assumptions.clone(),
+            anchor_list: args.list.then(|| {
+                s.anchors
+                    .iter()
+                    .map(|a| AnchorDoc {
+                        subject: a.cert.subject.clone(),
+                        not_after: a.cert.not_after_rfc3339(),
+                        sha256: a.cert.sha256.clone(),
+                        path: a.provenance.path.clone(),
+                        resolved: a.provenance.resolved.clone(),
+                        block: a.provenance.block,
+                        line: a.provenance.line,
+                        hash_name: a.hash_name.map(|h| format!("{h:08x}")),
+                        trusted_cert_block: a.trusted_cert_block,
+                        is_ca: a.cert.is_ca(),
+                        expired: a.cert.not_after < now,
+                    })
+                    .collect()
+            }),
+        })
+        .collect();
+    let find = found.map(|f| FindDoc {
+        query: args.find.clone().unwrap_or_default(),
+        kind: match args.find.as_deref().map(std::path::Path::new) {
+            Some(p) if p.is_file() => "file".into(),
+            _ => "text".into(),
+        },
+        certificates: f
+            .found
+            .iter()
+            .map(|c| FoundCertDoc {
+                subject: c.cert.subject.clone(),
+                sha256: c.cert.sha256.clone(),
+                not_after: rfc3339(c.cert.not_after),
+                is_ca: c.cert.is_ca(),
+                runtimes: c
+                    .runtimes
+                    .iter()
+                    .map(|r| FoundRuntimeDoc {
+                        runtime: r.runtime.code().into(),
+                        trusted: r.trusted,
+                        from: r.from.clone(),
+                        why_not: r.why_not.clone(),
+                    })
+                    .collect(),
+                locations: c
+                    .locations
+                    .iter()
+                    .map(|l| LocationDoc {
+                        path: l.path.to_string_lossy().into_owned(),
+                        block: l.block,
+                        kind: l.kind.into(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        more: f.more,
+    });
+    StoreDoc {
+        schema: STORE_SCHEMA.to_string(),
+        world: WorldDoc {
+            kind: kind.into(),
+            root: world.root().to_string_lossy().into_owned(),
+            label: world.label(),
+            env,
+        },
+        distro: cx.distro.code().into(),
+        runtimes,
+        findings: merge_findings(stores),
+        find,
+    }
 }

@@ -2,3 +2,4 @@
 
 pub mod json;
 pub mod sanitize;
+pub mod store;

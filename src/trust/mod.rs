@@ -166,3 +166,260 @@ pub struct TrustOptions {
     /// `--openssldir`: override the detected OPENSSLDIR.
     pub openssldir: Option<PathBuf>,
 }
+
+pub mod canon;
+pub(crate) mod der;
+pub mod distro;
+pub mod find;
+pub mod findings;
+pub mod go;
+pub mod loader;
+pub mod openssl;
+pub mod pem;
+pub mod rustls;
+pub mod webpki;
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use crate::world::World;
+
+use loader::Loader;
+
+/// What the runtime modules share while resolving: the World, one file/certificate cache,
+/// the distribution and the options.
+pub struct Cx<'w> {
+    pub loader: Loader<'w>,
+    pub distro: distro::Distro,
+    pub opts: &'w TrustOptions,
+    /// "Now" for expiry findings (Unix seconds).
+    pub now: i64,
+}
+
+impl<'w> Cx<'w> {
+    pub fn new(world: &'w World, opts: &'w TrustOptions, check_self_signature: bool) -> Cx<'w> {
+        Cx {
+            loader: Loader::new(world, check_self_signature),
+            distro: distro::detect(world),
+            opts,
+            now: crate::commands::now_unix(),
+        }
+    }
+
+    pub fn world(&self) -> &'w World {
+        self.loader.world
+    }
+
+    /// Resolve one runtime with this context (shares the cache).
+    pub fn resolve(&self, runtime: Runtime) -> TrustStore {
+        let mut store = match runtime {
+            Runtime::Go => go::resolve(self),
+            Runtime::Openssl => openssl::resolve(self),
+            Runtime::RustlsNative => rustls::resolve(self),
+            Runtime::WebpkiRoots => webpki::resolve(self),
+        };
+        findings::common(self, &mut store);
+        store
+    }
+}
+
+/// The store `runtime` would use in `world` (environment variables, default files and
+/// directories), with every step, anchor and finding.
+pub fn resolve(runtime: Runtime, world: &World, opts: &TrustOptions) -> TrustStore {
+    let cx = Cx::new(world, opts, true);
+    cx.resolve(runtime)
+}
+
+/// Several runtimes at once: every file is read and every certificate decoded once.
+pub fn resolve_many(runtimes: &[Runtime], world: &World, opts: &TrustOptions) -> Vec<TrustStore> {
+    resolve_many_opts(runtimes, world, opts, true)
+}
+
+/// Like [`resolve_many`]; with `check_self_signature` false the signature of self-issued
+/// anchors is not verified (`self_signed` is presumed from `self_issued`): listing a store
+/// does not need it and it dominates the cost for large bundles.
+pub fn resolve_many_opts(
+    runtimes: &[Runtime],
+    world: &World,
+    opts: &TrustOptions,
+    check_self_signature: bool,
+) -> Vec<TrustStore> {
+    let cx = Cx::new(world, opts, check_self_signature);
+    runtimes.iter().map(|r| cx.resolve(*r)).collect()
+}
+
+/// The store a program has when it is given explicit CA files (`--ca`): Go sets
+/// `tls.Config.RootCAs` (system pool not consulted), OpenSSL uses `-CAfile` (default paths
+/// not loaded), rustls builds a `RootCertStore` from them. Paths are host paths.
+pub fn from_ca_files(runtime: Runtime, files: &[PathBuf]) -> anyhow::Result<TrustStore> {
+    let host = World::fixture("/", &[]);
+    let loader = Loader::new(&host, true);
+    let mut store = TrustStore::empty(runtime);
+    store.explicit = true;
+    let mut seen = HashSet::new();
+    for f in files {
+        let data = std::fs::read(f)
+            .map_err(|e| anyhow::anyhow!("--ca {}: {}", f.display(), crate::world::describe_io(&e)))?;
+        let content = loader.parse_content(f.clone(), &data);
+        let mut n = 0;
+        let bad: Vec<String> = content
+            .bad_cert_blocks()
+            .map(|(b, e)| {
+                format!(
+                    "block {} (line {}): {e}",
+                    b.index.unwrap_or(0),
+                    b.line.unwrap_or(0)
+                )
+            })
+            .collect();
+        if runtime == Runtime::Openssl && !bad.is_empty() {
+            anyhow::bail!(
+                "--ca {}: OpenSSL would refuse this file: {}",
+                f.display(),
+                bad.join("; ")
+            );
+        }
+        for b in &content.blocks {
+            let Some(Ok(cert)) = &b.cert else { continue };
+            let accepted = match runtime {
+                Runtime::Openssl => true,
+                // Go's AppendCertsFromPEM / rustls: CERTIFICATE blocks only; DER files
+                // are taken as one certificate when the program reads DER (we accept it).
+                _ => (b.label == "CERTIFICATE" && !b.has_headers) || b.label == "DER",
+            };
+            if !accepted {
+                continue;
+            }
+            n += 1;
+            if seen.insert(cert.sha256.clone()) {
+                store.anchors.push(Anchor {
+                    cert: cert.clone(),
+                    provenance: Provenance {
+                        path: f.display().to_string(),
+                        resolved: None,
+                        block: b.index,
+                        line: b.line,
+                    },
+                    hash_name: None,
+                    trusted_cert_block: b.label == "TRUSTED CERTIFICATE",
+                });
+            }
+        }
+        store.steps.push(Step {
+            source: f.display().to_string(),
+            kind: StepKind::Explicit,
+            outcome: if n > 0 { Outcome::Loaded } else { Outcome::Error },
+            anchors: n,
+            reason: Some(if n > 0 {
+                "given with --ca".to_string()
+            } else {
+                "given with --ca, but no certificate in it".to_string()
+            }),
+        });
+        if n == 0 {
+            anyhow::bail!("--ca {}: no certificate found in it", f.display());
+        }
+    }
+    Ok(store)
+}
+
+/// A store made of the given certificates (tests, limbo).
+pub fn from_certs(runtime: Runtime, certs: Vec<CertInfo>, source: &str) -> TrustStore {
+    let mut store = TrustStore::empty(runtime);
+    store.explicit = true;
+    let n = certs.len();
+    let mut seen = HashSet::new();
+    for (i, c) in certs.into_iter().enumerate() {
+        if !seen.insert(c.sha256.clone()) {
+            continue;
+        }
+        store.anchors.push(Anchor {
+            cert: Arc::new(c),
+            provenance: Provenance {
+                path: source.to_string(),
+                resolved: None,
+                block: Some(i),
+                line: None,
+            },
+            hash_name: None,
+            trusted_cert_block: false,
+        });
+    }
+    store.steps.push(Step {
+        source: source.to_string(),
+        kind: StepKind::Explicit,
+        outcome: Outcome::Loaded,
+        anchors: n,
+        reason: None,
+    });
+    store
+}
+
+impl TrustStore {
+    /// A store with nothing in it yet.
+    pub fn empty(runtime: Runtime) -> TrustStore {
+        TrustStore {
+            runtime,
+            steps: Vec::new(),
+            anchors: Vec::new(),
+            findings: Vec::new(),
+            assumptions: Vec::new(),
+            explicit: false,
+            error: None,
+        }
+    }
+
+    /// Is this certificate (by SHA-256) an anchor?
+    pub fn find_sha256(&self, sha256: &str) -> Option<&Anchor> {
+        self.anchors.iter().find(|a| a.cert.sha256 == sha256)
+    }
+}
+
+/// Collects anchors, de-duplicated by DER (what Go, OpenSSL's store and rustls do).
+pub(crate) struct Pool {
+    pub anchors: Vec<Anchor>,
+    seen: HashSet<String>,
+}
+
+impl Pool {
+    pub fn new() -> Pool {
+        Pool {
+            anchors: Vec::new(),
+            seen: HashSet::new(),
+        }
+    }
+
+    pub fn contains(&self, sha256: &str) -> bool {
+        self.seen.contains(sha256)
+    }
+
+    /// Add; returns whether it was new.
+    pub fn add(&mut self, cert: &Arc<CertInfo>, path: &Path, resolved: &Path, block: &loader::Block) -> bool {
+        self.add_full(cert, path, resolved, block, None)
+    }
+
+    pub fn add_full(
+        &mut self,
+        cert: &Arc<CertInfo>,
+        path: &Path,
+        resolved: &Path,
+        block: &loader::Block,
+        hash_name: Option<u32>,
+    ) -> bool {
+        if !self.seen.insert(cert.sha256.clone()) {
+            return false;
+        }
+        self.anchors.push(Anchor {
+            cert: cert.clone(),
+            provenance: Provenance {
+                path: loader::disp(path),
+                resolved: (resolved != path).then(|| loader::disp(resolved)),
+                block: block.index,
+                line: block.line,
+            },
+            hash_name,
+            trusted_cert_block: block.label == "TRUSTED CERTIFICATE",
+        });
+        true
+    }
+}

@@ -1,0 +1,456 @@
+//! `tlsdoctor store`: the `tlsdoctor.store/v1` wire types and the human rendering.
+//!
+//! One data model ([`StoreDoc`]) feeds both renderers; a test deserializes real output into
+//! these structs with `deny_unknown_fields`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::finding::{Finding, Severity};
+use crate::report::sanitize::sanitize;
+
+pub use crate::report::json::STORE_SCHEMA;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreDoc {
+    pub schema: String,
+    pub world: WorldDoc,
+    /// Detected distribution code (`debian`, `alpine`, `rhel`, `distroless`, `scratch`, `unknown`).
+    pub distro: String,
+    pub runtimes: Vec<RuntimeDoc>,
+    /// Every finding of every runtime, merged (identical findings list all their runtimes).
+    pub findings: Vec<Finding>,
+    /// `--find`: the answer.
+    #[serde(default)]
+    pub find: Option<FindDoc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorldDoc {
+    /// `host`, `root`, `pid` or `fixture`.
+    pub kind: String,
+    pub root: String,
+    pub label: String,
+    /// The variables that steer trust stores, as set in the World.
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeDoc {
+    pub runtime: String,
+    pub title: String,
+    /// Total usable anchors, de-duplicated.
+    pub anchors: usize,
+    /// Usable: has anchors and no error-severity finding.
+    pub ok: bool,
+    /// What the runtime itself would report (Go: the load error).
+    pub error: Option<String>,
+    pub steps: Vec<StepDoc>,
+    pub findings: Vec<Finding>,
+    pub assumptions: Vec<String>,
+    /// `--list`: every anchor.
+    #[serde(default)]
+    pub anchor_list: Option<Vec<AnchorDoc>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepDoc {
+    pub source: String,
+    /// `file`, `dir`, `builtin`, `explicit`.
+    pub kind: String,
+    /// `loaded`, `missing`, `skipped`, `error`.
+    pub outcome: String,
+    pub anchors: usize,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnchorDoc {
+    pub subject: String,
+    pub not_after: String,
+    pub sha256: String,
+    pub path: String,
+    pub resolved: Option<String>,
+    pub block: Option<usize>,
+    pub line: Option<usize>,
+    /// OpenSSL hashed-directory name (`3513523f`).
+    pub hash_name: Option<String>,
+    pub trusted_cert_block: bool,
+    pub is_ca: bool,
+    pub expired: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindDoc {
+    pub query: String,
+    /// `file` (a certificate file was given) or `text` (subject substring / SHA-256 prefix).
+    pub kind: String,
+    pub certificates: Vec<FoundCertDoc>,
+    /// Matches beyond the ones shown.
+    pub more: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FoundCertDoc {
+    pub subject: String,
+    pub sha256: String,
+    pub not_after: String,
+    pub is_ca: bool,
+    pub runtimes: Vec<FoundRuntimeDoc>,
+    /// Where this certificate exists in the World.
+    pub locations: Vec<LocationDoc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FoundRuntimeDoc {
+    pub runtime: String,
+    pub trusted: bool,
+    /// Where the runtime got it (`path` or `path#block`).
+    pub from: Option<String>,
+    /// Why not, when not trusted.
+    pub why_not: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationDoc {
+    pub path: String,
+    pub block: Option<usize>,
+    /// `bundle`, `cert-dir`, `staging`, `kubernetes`, `system-source`.
+    pub kind: String,
+}
+
+/// Rendering options for humans.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HumanOpts {
+    pub color: bool,
+    pub verbose: u8,
+    pub quiet: bool,
+    pub list: bool,
+}
+
+const WIDTH: usize = 80;
+
+fn paint(s: &str, code: &str, on: bool) -> String {
+    if on {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
+}
+
+/// Word-wrap `text` to the terminal width with a hanging indent.
+pub fn wrap(text: &str, first: &str, rest: &str) -> String {
+    let mut out = String::new();
+    let mut line = first.to_string();
+    let mut line_len = first.chars().count();
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        let wl = word.chars().count();
+        if !empty && line_len + 1 + wl > WIDTH {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = rest.to_string();
+            line_len = rest.chars().count();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+            line_len += 1;
+        }
+        // A single word longer than the line (a path) is broken hard.
+        if line_len + wl > WIDTH && wl > WIDTH - rest.chars().count() {
+            let mut chunk = String::new();
+            for c in word.chars() {
+                if line_len + chunk.chars().count() >= WIDTH {
+                    line.push_str(&chunk);
+                    out.push_str(&line);
+                    out.push('\n');
+                    line = rest.to_string();
+                    line_len = rest.chars().count();
+                    chunk.clear();
+                }
+                chunk.push(c);
+            }
+            line_len += chunk.chars().count();
+            line.push_str(&chunk);
+        } else {
+            line.push_str(word);
+            line_len += wl;
+        }
+        empty = false;
+    }
+    if !empty || out.is_empty() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn sev_mark(s: Severity, color: bool) -> String {
+    match s {
+        Severity::Error => paint("✘", "31", color),
+        Severity::Warning => paint("!", "33", color),
+        Severity::Info => paint("i", "36", color),
+    }
+}
+
+/// The human report: verdict lines, findings with fixes, then (-v) the steps, (--list)
+/// the anchors.
+pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
+    let c = o.color;
+    let mut out = String::new();
+    let distro = match doc.distro.as_str() {
+        "debian" => "Debian/Ubuntu",
+        "alpine" => "Alpine",
+        "rhel" => "RHEL/Fedora",
+        "distroless" => "distroless",
+        "scratch" => "scratch (empty image)",
+        _ => "unknown distribution",
+    };
+    if !o.quiet {
+        out.push_str(&wrap(
+            &format!("Trust stores — {} · {distro}", sanitize(&doc.world.label)),
+            "",
+            "  ",
+        ));
+        for k in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
+            if let Some(v) = doc.world.env.get(k) {
+                out.push_str(&wrap(&format!("{k}={}", sanitize(v)), "  ", "    "));
+            }
+        }
+        out.push('\n');
+    }
+
+    // Verdict lines.
+    let name_w = doc.runtimes.iter().map(|r| r.runtime.len()).max().unwrap_or(0);
+    for r in &doc.runtimes {
+        let worst = r.findings.iter().map(|f| f.severity).max();
+        let mark = if !r.ok {
+            paint("✘", "31", c)
+        } else if worst == Some(Severity::Warning) {
+            paint("!", "33", c)
+        } else {
+            paint("✔", "32", c)
+        };
+        let sources: Vec<&str> = r
+            .steps
+            .iter()
+            .filter(|s| s.outcome == "loaded" && s.anchors > 0)
+            .map(|s| s.source.as_str())
+            .collect();
+        let summary = if let Some(e) = &r.error {
+            sanitize(e)
+        } else if r.runtime == "webpki-roots" {
+            "compiled into the program (Mozilla)".to_string()
+        } else if sources.is_empty() {
+            "no source gave certificates".to_string()
+        } else {
+            sanitize(&sources.join(" + "))
+        };
+        let head = format!(
+            "{mark} {:<name_w$}  {:>5} anchors  ",
+            r.runtime,
+            r.anchors,
+            name_w = name_w
+        );
+        let head_len = 2 + name_w + 2 + 5 + 10;
+        out.push_str(&head);
+        out.push_str(&truncate(&summary, WIDTH.saturating_sub(head_len)));
+        out.push('\n');
+    }
+
+    // Findings (errors first).
+    let mut findings: Vec<&Finding> = doc
+        .findings
+        .iter()
+        .filter(|f| !o.quiet || f.severity == Severity::Error)
+        .collect();
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    if !findings.is_empty() {
+        out.push('\n');
+        if !o.quiet {
+            out.push_str("Findings\n");
+        }
+        for f in findings {
+            let rts = if f.runtimes.is_empty() || f.runtimes.len() == doc.runtimes.len() {
+                String::new()
+            } else {
+                format!(" [{}]", f.runtimes.join(", "))
+            };
+            out.push_str(&wrap(
+                &format!(
+                    "{} {}{rts}: {}",
+                    sev_mark(f.severity, c),
+                    f.code,
+                    sanitize(&f.message)
+                ),
+                "",
+                "    ",
+            ));
+            if let Some(fix) = &f.fix {
+                out.push_str(&wrap(&format!("fix: {}", sanitize(fix)), "    ", "         "));
+            }
+        }
+    }
+
+    if let Some(find) = &doc.find {
+        out.push('\n');
+        render_find(&mut out, find, c);
+    }
+
+    if o.verbose > 0 {
+        for r in &doc.runtimes {
+            out.push('\n');
+            out.push_str(&format!("{} — {}\n", r.runtime, r.title));
+            for (i, s) in r.steps.iter().enumerate() {
+                let what = match s.outcome.as_str() {
+                    "loaded" => format!("loaded {}", s.anchors),
+                    other => other.to_string(),
+                };
+                let reason = s
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(" — {}", sanitize(r)))
+                    .unwrap_or_default();
+                let src = if s.source.is_empty() {
+                    "(empty)".to_string()
+                } else {
+                    sanitize(&s.source)
+                };
+                out.push_str(&wrap(
+                    &format!("{:>2}. {} {src}: {what}{reason}", i + 1, s.kind),
+                    "  ",
+                    "      ",
+                ));
+            }
+            for a in &r.assumptions {
+                out.push_str(&wrap(&format!("assumed: {}", sanitize(a)), "  ", "    "));
+            }
+        }
+    }
+
+    if o.list {
+        for r in &doc.runtimes {
+            let Some(list) = &r.anchor_list else { continue };
+            out.push('\n');
+            out.push_str(&format!("{} anchors ({})\n", r.runtime, list.len()));
+            for a in list {
+                let mut from = sanitize(&a.path);
+                if let Some(b) = a.block {
+                    from.push_str(&format!("#{b}"));
+                }
+                let flags = format!(
+                    "{}{}{}",
+                    if a.expired { " EXPIRED" } else { "" },
+                    if a.is_ca { "" } else { " not-CA" },
+                    if a.trusted_cert_block { " TRUSTED" } else { "" }
+                );
+                out.push_str(&format!(
+                    "  {}  {}  {}{flags}\n",
+                    &a.not_after[..a.not_after.len().min(10)],
+                    &a.sha256[..a.sha256.len().min(12)],
+                    truncate(&sanitize(&a.subject), 50)
+                ));
+                if o.verbose > 0 {
+                    out.push_str(&wrap(&format!("from {from}"), "      ", "        "));
+                }
+            }
+        }
+    }
+
+    if !o.quiet && o.verbose == 0 && !o.list {
+        out.push_str("\n(-v: every step and assumption · --list: every anchor · --json)\n");
+    }
+    out
+}
+
+fn render_find(out: &mut String, f: &FindDoc, c: bool) {
+    let _ = writeln!(out, "Find {:?}", sanitize(&f.query));
+    if f.certificates.is_empty() {
+        out.push_str("  no certificate matches, in any store or anywhere this tool looked\n");
+        return;
+    }
+    for cert in &f.certificates {
+        out.push_str(&wrap(
+            &format!(
+                "{} (sha256 {}…, not after {})",
+                sanitize(&cert.subject),
+                &cert.sha256[..cert.sha256.len().min(16)],
+                &cert.not_after[..cert.not_after.len().min(10)]
+            ),
+            "  ",
+            "    ",
+        ));
+        for r in &cert.runtimes {
+            let text = if r.trusted {
+                format!(
+                    "{} {}: trusted, from {}",
+                    paint("✔", "32", c),
+                    r.runtime,
+                    sanitize(r.from.as_deref().unwrap_or("?"))
+                )
+            } else {
+                format!(
+                    "{} {}: not trusted — {}",
+                    paint("✘", "31", c),
+                    r.runtime,
+                    sanitize(r.why_not.as_deref().unwrap_or(""))
+                )
+            };
+            out.push_str(&wrap(&text, "    ", "        "));
+        }
+        if !cert.locations.is_empty() {
+            out.push_str("    found at:\n");
+            for l in cert.locations.iter().take(12) {
+                let b = l.block.map(|b| format!("#{b}")).unwrap_or_default();
+                out.push_str(&wrap(
+                    &format!("{}{b} ({})", sanitize(&l.path), l.kind),
+                    "      ",
+                    "        ",
+                ));
+            }
+            if cert.locations.len() > 12 {
+                let _ = writeln!(out, "      … {} more", cert.locations.len() - 12);
+            }
+        }
+    }
+    if f.more > 0 {
+        let _ = writeln!(out, "  … and {} more matches (narrow the query)", f.more);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_fits_80_columns() {
+        let long = "word ".repeat(50) + &"x".repeat(120);
+        let w = wrap(&long, "  ", "    ");
+        for l in w.lines() {
+            assert!(l.chars().count() <= WIDTH, "{l:?}");
+        }
+        assert!(w.contains("word"));
+    }
+}

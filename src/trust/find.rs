@@ -1,0 +1,376 @@
+//! `store --find`: is this certificate trusted, by which runtime, from where; if not, why,
+//! and where does it exist on this filesystem (staging areas, certificate directories,
+//! other bundles, the Kubernetes service-account CA).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use x509_parser::prelude::*;
+
+use super::findings::{staging_areas, K8S_SA_CA};
+use super::loader::disp;
+use super::{go, openssl, Cx, Outcome, Runtime, StepKind, TrustStore};
+use crate::x509::CertInfo;
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub enum Query {
+    /// Certificates read from a file on the host.
+    Certs(Vec<Arc<CertInfo>>),
+    /// A subject substring or SHA-256 prefix.
+    Text(String),
+}
+
+/// One place a certificate exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub path: PathBuf,
+    pub block: Option<usize>,
+    pub kind: &'static str,
+}
+
+/// The answer for one runtime.
+#[derive(Debug, Clone)]
+pub struct RuntimeAnswer {
+    pub runtime: Runtime,
+    pub trusted: bool,
+    pub from: Option<String>,
+    pub why_not: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub cert: Arc<CertInfo>,
+    pub runtimes: Vec<RuntimeAnswer>,
+    pub locations: Vec<Location>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FindResult {
+    pub found: Vec<Found>,
+    /// Matches not shown (beyond the cap).
+    pub more: usize,
+}
+
+const MAX_SHOWN: usize = 20;
+const MAX_FILES: usize = 20_000;
+
+/// Read a `--find` argument: a readable file on the host is a certificate file; anything
+/// else is text. A file without any certificate is an error.
+pub fn parse_query(arg: &str) -> anyhow::Result<Query> {
+    let p = Path::new(arg);
+    match std::fs::metadata(p) {
+        Ok(md) if md.is_file() => {
+            anyhow::ensure!(
+                md.len() <= crate::world::MAX_FILE_BYTES,
+                "--find {arg}: file is too large ({} bytes)",
+                md.len()
+            );
+            let data = std::fs::read(p)
+                .map_err(|e| anyhow::anyhow!("--find {arg}: {}", crate::world::describe_io(&e)))?;
+            let host = crate::world::World::fixture("/", &[]);
+            let loader = super::loader::Loader::new(&host, false);
+            let c = loader.parse_content(p.to_path_buf(), &data);
+            let certs: Vec<Arc<CertInfo>> = c
+                .blocks
+                .iter()
+                .filter_map(|b| match &b.cert {
+                    Some(Ok(c)) => Some(c.clone()),
+                    _ => None,
+                })
+                .collect();
+            anyhow::ensure!(
+                !certs.is_empty(),
+                "--find {arg}: no certificate (PEM or DER) in this file"
+            );
+            Ok(Query::Certs(certs))
+        }
+        Ok(md) if md.is_dir() => {
+            anyhow::bail!("--find {arg}: is a directory; give a certificate file or text")
+        }
+        _ => Ok(Query::Text(arg.to_string())),
+    }
+}
+
+/// Every place this tool looks for certificates in the World, with a kind.
+type Places = (Vec<(PathBuf, &'static str)>, Vec<(PathBuf, &'static str, bool)>);
+
+fn places(cx: &Cx) -> Places {
+    let w = cx.world();
+    let (ossl_dir, _) = openssl::openssldir(cx);
+    let mut files: Vec<(PathBuf, &'static str)> = Vec::new();
+    let mut dirs: Vec<(PathBuf, &'static str, bool)> = Vec::new();
+    for f in go::FILES {
+        files.push((PathBuf::from(f), "bundle"));
+    }
+    files.push((ossl_dir.join("cert.pem"), "bundle"));
+    files.push((
+        PathBuf::from("/etc/pki/ca-trust/extracted/openssl/ca-bundle.trust.crt"),
+        "bundle",
+    ));
+    files.push((PathBuf::from("/etc/pki/tls/cert.pem"), "bundle"));
+    if let Some(f) = w.var_nonempty("SSL_CERT_FILE") {
+        files.push((PathBuf::from(f), "bundle"));
+    }
+    for k in K8S_SA_CA {
+        files.push((PathBuf::from(k), "kubernetes"));
+    }
+    for d in go::DIRS {
+        dirs.push((PathBuf::from(d), "cert-dir", false));
+    }
+    dirs.push((ossl_dir.join("certs"), "cert-dir", false));
+    if let Some(d) = w.var_nonempty("SSL_CERT_DIR") {
+        for p in d.split(':').filter(|p| !p.is_empty()) {
+            dirs.push((PathBuf::from(p), "cert-dir", false));
+        }
+    }
+    for (d, _, _) in staging_areas(cx.distro) {
+        dirs.push((PathBuf::from(d), "staging", true));
+    }
+    dirs.push((PathBuf::from("/usr/local/share/ca-certificates"), "staging", true));
+    dirs.push((PathBuf::from("/usr/share/ca-certificates"), "system-source", true));
+    dirs.push((
+        PathBuf::from("/usr/share/pki/ca-trust-source"),
+        "system-source",
+        true,
+    ));
+    (files, dirs)
+}
+
+/// Every certificate in the known places: sha256 -> (cert, locations).
+fn inventory(cx: &Cx) -> BTreeMap<String, (Arc<CertInfo>, Vec<Location>)> {
+    let (files, dirs) = places(cx);
+    let mut out: BTreeMap<String, (Arc<CertInfo>, Vec<Location>)> = BTreeMap::new();
+    let mut visited: HashSet<PathBuf> = HashSet::new();
+    let mut count = 0usize;
+    let mut add_file =
+        |p: &Path, kind: &'static str, out: &mut BTreeMap<String, (Arc<CertInfo>, Vec<Location>)>| {
+            if !visited.insert(p.to_path_buf()) || count >= MAX_FILES {
+                return;
+            }
+            count += 1;
+            if let Ok(c) = &*cx.loader.file(p) {
+                for b in &c.blocks {
+                    if let Some(Ok(cert)) = &b.cert {
+                        let e = out
+                            .entry(cert.sha256.clone())
+                            .or_insert_with(|| (cert.clone(), Vec::new()));
+                        let loc = Location {
+                            path: p.to_path_buf(),
+                            block: b.index,
+                            kind,
+                        };
+                        if !e.1.contains(&loc) {
+                            e.1.push(loc);
+                        }
+                    }
+                }
+            }
+        };
+    for (f, kind) in &files {
+        add_file(f, kind, &mut out);
+    }
+    let mut seen_dirs = HashSet::new();
+    for (d, kind, recursive) in dirs {
+        let mut stack = vec![(d, 0usize)];
+        while let Some((d, depth)) = stack.pop() {
+            if !seen_dirs.insert(d.clone()) {
+                continue;
+            }
+            let listing = cx.loader.dir(&d);
+            let Ok(entries) = &*listing else { continue };
+            for e in entries {
+                match cx.loader.kind(&e.path) {
+                    Ok(md) if md.is_dir() && recursive && depth < 8 => {
+                        stack.push((e.path.clone(), depth + 1));
+                    }
+                    Ok(md) if md.is_file() => add_file(&e.path, kind, &mut out),
+                    _ => {}
+                }
+            }
+        }
+    }
+    out
+}
+
+fn is_hex(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// webpki-roots trusts a certificate when an anchor has its subject and public key.
+fn in_webpki(cert: &CertInfo) -> bool {
+    let Ok((_, x)) = X509Certificate::from_der(&cert.der) else {
+        return false;
+    };
+    let subject = x.tbs_certificate.subject.as_raw();
+    let spki = x.tbs_certificate.subject_pki.raw;
+    // Both are stored without their outer SEQUENCE header in the anchor.
+    let inner = |d: &[u8]| super::der::read_tlv(d).map(|(t, _)| t.content.to_vec());
+    let (Some(s), Some(k)) = (inner(subject), inner(spki)) else {
+        return false;
+    };
+    webpki_roots::TLS_SERVER_ROOTS
+        .iter()
+        .any(|a| a.subject.as_ref() == s.as_slice() && a.subject_public_key_info.as_ref() == k.as_slice())
+}
+
+/// Answer a query against resolved stores.
+pub fn find(cx: &Cx, stores: &[TrustStore], q: &Query) -> FindResult {
+    let inv = inventory(cx);
+    let mut candidates: Vec<Arc<CertInfo>> = Vec::new();
+    let mut seen = HashSet::new();
+    match q {
+        Query::Certs(certs) => {
+            for c in certs {
+                if seen.insert(c.sha256.clone()) {
+                    candidates.push(c.clone());
+                }
+            }
+        }
+        Query::Text(t) => {
+            let lower = t.to_ascii_lowercase();
+            let hex: String = lower.chars().filter(|c| *c != ':').collect();
+            let by_hash = hex.len() >= 4 && is_hex(&hex);
+            let matches = |c: &CertInfo| {
+                (by_hash && c.sha256.starts_with(&hex))
+                    || c.subject.to_lowercase().contains(&t.to_lowercase())
+            };
+            for s in stores.iter().filter(|s| s.runtime != Runtime::WebpkiRoots) {
+                for a in &s.anchors {
+                    if matches(&a.cert) && seen.insert(a.cert.sha256.clone()) {
+                        candidates.push(a.cert.clone());
+                    }
+                }
+            }
+            for (cert, _) in inv.values() {
+                if matches(cert) && seen.insert(cert.sha256.clone()) {
+                    candidates.push(cert.clone());
+                }
+            }
+            // webpki-roots anchors are reconstructed: show one only when no real
+            // certificate with that subject matched.
+            for s in stores.iter().filter(|s| s.runtime == Runtime::WebpkiRoots) {
+                for a in &s.anchors {
+                    if matches(&a.cert)
+                        && !candidates.iter().any(|c| c.subject_der == a.cert.subject_der)
+                        && seen.insert(a.cert.sha256.clone())
+                    {
+                        candidates.push(a.cert.clone());
+                    }
+                }
+            }
+        }
+    }
+    let more = candidates.len().saturating_sub(MAX_SHOWN);
+    candidates.truncate(MAX_SHOWN);
+    let found = candidates
+        .into_iter()
+        .map(|cert| {
+            let locations = inv.get(&cert.sha256).map(|(_, l)| l.clone()).unwrap_or_default();
+            let runtimes = stores.iter().map(|s| answer(cx, s, &cert, &locations)).collect();
+            Found {
+                cert,
+                runtimes,
+                locations,
+            }
+        })
+        .collect();
+    FindResult { found, more }
+}
+
+fn answer(cx: &Cx, s: &TrustStore, cert: &CertInfo, locations: &[Location]) -> RuntimeAnswer {
+    let w = cx.world();
+    let canon = |p: &str| {
+        w.canonical(Path::new(p))
+            .map(|c| disp(&c))
+            .unwrap_or_else(|_| p.to_string())
+    };
+    if s.runtime == Runtime::WebpkiRoots {
+        let hit = s.find_sha256(&cert.sha256).is_some() || in_webpki(cert);
+        return RuntimeAnswer {
+            runtime: s.runtime,
+            trusted: hit,
+            from: hit.then(|| "builtin:webpki-roots (compiled in)".to_string()),
+            why_not: (!hit).then(|| {
+                "not in Mozilla's list compiled into the program; webpki-roots ignores the system store and \
+                 SSL_CERT_*: the program must add it to its RootCertStore"
+                    .to_string()
+            }),
+        };
+    }
+    if let Some(a) = s.find_sha256(&cert.sha256) {
+        let mut from = a.provenance.path.clone();
+        if let Some(b) = a.provenance.block {
+            from.push_str(&format!("#{b}"));
+        }
+        if let Some(h) = a.hash_name {
+            from.push_str(&format!(" (hash {h:08x})"));
+        }
+        return RuntimeAnswer {
+            runtime: s.runtime,
+            trusted: true,
+            from: Some(from),
+            why_not: None,
+        };
+    }
+    let mut reasons: Vec<String> = Vec::new();
+    for l in locations {
+        let p = disp(&l.path);
+        let parent = l.path.parent().map(disp).unwrap_or_default();
+        let step_for = |src: &str| {
+            let c = canon(src);
+            s.steps
+                .iter()
+                .find(|st| st.source == src || (!st.source.is_empty() && canon(&st.source) == c))
+        };
+        if l.kind == "staging" {
+            reasons.push(format!(
+                "staged at {p}, but the CA update tool has not put it into the bundle"
+            ));
+        } else if let Some(st) = step_for(&p) {
+            match st.outcome {
+                Outcome::Skipped => reasons.push(format!(
+                    "in {p}, which {} did not read ({})",
+                    s.runtime,
+                    st.reason.clone().unwrap_or_default()
+                )),
+                Outcome::Error => reasons.push(format!(
+                    "in {p}, which {} could not use ({})",
+                    s.runtime,
+                    st.reason.clone().unwrap_or_default()
+                )),
+                _ => reasons.push(format!("in {p}, but that block is not usable by {}", s.runtime)),
+            }
+        } else if let Some(st) = step_for(&parent) {
+            if st.kind == StepKind::Dir && s.runtime == Runtime::Openssl {
+                let hash = openssl::subject_hash(&cert.subject_der)
+                    .map(|h| format!("{h:08x}.0"))
+                    .unwrap_or_else(|| "<hash>.0".into());
+                reasons.push(format!("in {p}, but {parent} has no hash link {hash} to it (OpenSSL only opens hash-named files)"));
+            } else {
+                reasons.push(format!("in {p}, but {} did not take it from there", s.runtime));
+            }
+        } else if l.kind != "system-source" {
+            reasons.push(format!("in {p}, which {} does not read", s.runtime));
+        }
+    }
+    if reasons.is_empty() {
+        let sources = s.sources();
+        reasons.push(if sources.is_empty() {
+            format!("{} has no sources here at all", s.runtime)
+        } else {
+            format!("not in any source {} reads ({})", s.runtime, sources.join(", "))
+        });
+    }
+    if s.anchors.iter().any(|a| a.cert.subject_der == cert.subject_der) {
+        reasons.push("an anchor with the same subject but a different certificate is trusted".into());
+    }
+    reasons.truncate(4);
+    RuntimeAnswer {
+        runtime: s.runtime,
+        trusted: false,
+        from: None,
+        why_not: Some(reasons.join("; ")),
+    }
+}

@@ -1,0 +1,469 @@
+//! Findings about trust-store setups, with stable codes and distro-specific fixes.
+//!
+//! Codes (stable): `ssl-cert-file-{missing,unreadable,is-dir,empty,der}`,
+//! `ssl-cert-dir-{missing,unreadable,not-dir,empty}`, `ssl-cert-file-without-dir`,
+//! `bundle-bad-block`, `private-key-in-bundle`, `trusted-certificate-block`,
+//! `file-without-certificates`, `unreadable-entry`, `not-hashed`, `stale-hash-link`,
+//! `hash-chain-gap`, `staged-not-installed`, `staged-wrong-extension`, `empty-store`,
+//! `expired-anchor`, `not-a-ca-anchor`, `k8s-sa-ca-not-trusted`, `proxy-env`,
+//! `openssl-not-self-signed-anchor`.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::finding::{Finding, Severity};
+use crate::x509::CertInfo;
+
+use super::distro::Distro;
+use super::loader::{disp, FileContent, Loaded, ReadErr};
+use super::pem::{self, Shape};
+use super::{Cx, Runtime, TrustStore};
+
+fn var_code(var: &str) -> String {
+    var.to_ascii_lowercase().replace('_', "-")
+}
+
+/// What is wrong with the file an environment variable names, if anything.
+pub fn env_source_problem(cx: &Cx, var: &str, p: &Path, loaded: &Loaded, rt: &[&str]) -> Option<Finding> {
+    let code = var_code(var);
+    let path = disp(p);
+    let (suffix, msg, fix): (&str, String, String) = match &**loaded {
+        Err(ReadErr::Missing) => (
+            "missing",
+            format!("{var}={path}: the file does not exist, so it contributes nothing."),
+            format!(
+                "point {var} at an existing PEM bundle, or unset it; {}",
+                cx.distro.install_ca()
+            ),
+        ),
+        Err(ReadErr::IsDir) => (
+            "is-dir",
+            format!("{var}={path} is a directory, not a file."),
+            format!("set SSL_CERT_DIR={path} for a directory, and {var} to a PEM bundle file"),
+        ),
+        Err(e) => (
+            "unreadable",
+            format!("{var}={path} cannot be read: {}.", e.describe()),
+            format!("make {path} a readable regular PEM file, or point {var} elsewhere"),
+        ),
+        Ok(c) => {
+            let certs = c.blocks.iter().filter(|b| matches!(b.cert, Some(Ok(_)))).count();
+            match c.shape {
+                Shape::Der => (
+                    "der",
+                    format!("{var}={path} is a DER (binary) certificate; runtimes read {var} as PEM only."),
+                    format!("convert it: `openssl x509 -inform der -in {path} -out ca.pem` and point {var} at ca.pem"),
+                ),
+                Shape::Pem if certs > 0 => return None,
+                _ => (
+                    "empty",
+                    format!(
+                        "{var}={path} holds no certificate ({}).",
+                        match c.shape {
+                            Shape::Empty => "the file is empty".to_string(),
+                            Shape::Binary => format!("binary data, {} bytes", c.size),
+                            Shape::Text => "text without any PEM block".to_string(),
+                            _ => "no CERTIFICATE block".to_string(),
+                        }
+                    ),
+                    format!("put the CA certificate(s) in PEM form into {path}, or point {var} at the system bundle"),
+                ),
+            }
+        }
+    };
+    Some(
+        Finding::new(&format!("{code}-{suffix}"), Severity::Error, msg)
+            .fix(fix)
+            .runtimes(rt)
+            .path(path),
+    )
+}
+
+pub fn dir_missing(cx: &Cx, var: &str, d: &str, rt: &[&str]) -> Finding {
+    Finding::new(
+        &format!("{}-missing", var_code(var)),
+        Severity::Error,
+        format!("{var} names {d}, which does not exist."),
+    )
+    .fix(format!("create it or fix {var}; {}", cx.distro.install_ca()))
+    .runtimes(rt)
+    .path(d.to_string())
+}
+
+pub fn dir_broken(_cx: &Cx, var: &str, d: &str, e: &ReadErr, rt: &[&str]) -> Finding {
+    let (suffix, fix) = match e {
+        ReadErr::NotDir => (
+            "not-dir",
+            format!("{var} must name directories; use SSL_CERT_FILE for a bundle file"),
+        ),
+        _ => ("unreadable", format!("make {d} readable, or fix {var}")),
+    };
+    Finding::new(
+        &format!("{}-{suffix}", var_code(var)),
+        Severity::Error,
+        format!("{var} names {d}: {}.", e.describe()),
+    )
+    .fix(fix)
+    .runtimes(rt)
+    .path(d.to_string())
+}
+
+/// Findings about one bundle file as a runtime reads it.
+pub fn file_findings(
+    cx: &Cx,
+    runtime: Runtime,
+    p: &Path,
+    c: &FileContent,
+    _var: Option<&str>,
+    out: &mut Vec<Finding>,
+) {
+    let rt = [runtime.code()];
+    let path = disp(p);
+    let bad: Vec<String> = c
+        .bad_cert_blocks()
+        .take(3)
+        .map(|(b, e)| {
+            format!(
+                "block {} at line {}: {e}",
+                b.index.unwrap_or(0),
+                b.line.unwrap_or(0)
+            )
+        })
+        .collect();
+    if !bad.is_empty() && runtime != Runtime::Openssl {
+        out.push(
+            Finding::new(
+                "bundle-bad-block",
+                Severity::Warning,
+                format!(
+                    "{path} has {} undecodable CERTIFICATE block(s) ({}). {} skips them and keeps the \
+                     rest; OpenSSL refuses the whole file.",
+                    c.bad_cert_blocks().count(),
+                    bad.join("; "),
+                    runtime.title()
+                ),
+            )
+            .fix(format!(
+                "remove the broken block(s) from {path}; {}",
+                cx.distro.refresh()
+            ))
+            .runtimes(&rt)
+            .path(path.clone()),
+        );
+    }
+    let keys = c.blocks.iter().filter(|b| pem::is_key_label(&b.label)).count();
+    if keys > 0 {
+        out.push(
+            Finding::new(
+                "private-key-in-bundle",
+                Severity::Warning,
+                format!("{path} contains {keys} private key block(s): a CA bundle should hold only certificates, and the key is exposed to every reader."),
+            )
+            .fix(format!("remove the key from {path} and keep it private"))
+            .runtimes(&rt)
+            .path(path.clone()),
+        );
+    }
+    if runtime != Runtime::Openssl {
+        let trusted = c
+            .blocks
+            .iter()
+            .filter(|b| b.label == "TRUSTED CERTIFICATE")
+            .count();
+        if trusted > 0 {
+            out.push(
+                Finding::new(
+                    "trusted-certificate-block",
+                    Severity::Warning,
+                    format!(
+                        "{path} has {trusted} TRUSTED CERTIFICATE block(s): only OpenSSL reads them; {} ignores them.",
+                        runtime.title()
+                    ),
+                )
+                .fix(format!(
+                    "convert with `openssl x509 -in {path} -out ca.pem` (plain CERTIFICATE) for other runtimes"
+                ))
+                .runtimes(&rt)
+                .path(path),
+            );
+        }
+    }
+}
+
+/// Entries of a certificate directory that gave nothing.
+pub fn dir_entry_findings(
+    runtime: Runtime,
+    d: &str,
+    empty_files: &[PathBuf],
+    unreadable: &[(PathBuf, ReadErr)],
+    out: &mut Vec<Finding>,
+) {
+    let rt = [runtime.code()];
+    if !unreadable.is_empty() {
+        let list: Vec<String> = unreadable
+            .iter()
+            .take(4)
+            .map(|(p, e)| format!("{} ({})", disp(p), e.describe()))
+            .collect();
+        out.push(
+            Finding::new(
+                "unreadable-entry",
+                Severity::Warning,
+                format!(
+                    "{} entr{} of {d} could not be read: {}{}.",
+                    unreadable.len(),
+                    if unreadable.len() == 1 { "y" } else { "ies" },
+                    list.join(", "),
+                    if unreadable.len() > 4 { ", …" } else { "" }
+                ),
+            )
+            .fix("remove or repair these entries (broken links, loops, special or oversized files)")
+            .runtimes(&rt)
+            .path(d.to_string()),
+        );
+    }
+    if !empty_files.is_empty() {
+        let list: Vec<String> = empty_files.iter().take(4).map(|p| disp(p)).collect();
+        out.push(
+            Finding::new(
+                "file-without-certificates",
+                Severity::Info,
+                format!(
+                    "{} file(s) in {d} hold no PEM certificate: {}{}.",
+                    empty_files.len(),
+                    list.join(", "),
+                    if empty_files.len() > 4 { ", …" } else { "" }
+                ),
+            )
+            .runtimes(&rt)
+            .path(d.to_string()),
+        );
+    }
+}
+
+/// Staging areas of the distribution tools: (directory, recursive, only `.crt`).
+pub fn staging_areas(distro: Distro) -> Vec<(&'static str, bool, bool)> {
+    let mut v = Vec::new();
+    match distro {
+        Distro::Alpine => v.push(("/usr/local/share/ca-certificates", false, false)),
+        Distro::Rhel => {}
+        _ => v.push(("/usr/local/share/ca-certificates", true, true)),
+    }
+    v.push(("/etc/pki/ca-trust/source/anchors", false, false));
+    v.push(("/usr/share/pki/ca-trust-source/anchors", false, false));
+    v
+}
+
+/// Kubernetes service-account CA locations.
+pub const K8S_SA_CA: [&str; 2] = [
+    "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+    "/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+];
+
+/// Certificates staged for the distribution tool: (path, certificate, counted by the tool).
+pub fn staged_certs(cx: &Cx) -> Vec<(PathBuf, Arc<CertInfo>, bool)> {
+    let mut out = Vec::new();
+    for (dir, recursive, crt_only) in staging_areas(cx.distro) {
+        let mut stack = vec![(PathBuf::from(dir), 0usize)];
+        while let Some((d, depth)) = stack.pop() {
+            let listing = cx.loader.dir(&d);
+            let Ok(entries) = &*listing else { continue };
+            for e in entries.iter().take(10_000) {
+                if e.name.starts_with('.') {
+                    continue;
+                }
+                match cx.loader.kind(&e.path) {
+                    Ok(md) if md.is_dir() => {
+                        if recursive && depth < 8 {
+                            stack.push((e.path.clone(), depth + 1));
+                        }
+                        continue;
+                    }
+                    Ok(md) if md.is_file() => {}
+                    _ => continue,
+                }
+                let counted = !crt_only || e.name.ends_with(".crt");
+                if let Ok(c) = &*cx.loader.file(&e.path) {
+                    for b in &c.blocks {
+                        if let Some(Ok(cert)) = &b.cert {
+                            out.push((e.path.clone(), cert.clone(), counted));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Findings every store gets: empty store, expired or odd anchors, staging areas that never
+/// reached it, the Kubernetes CA, proxies.
+pub fn common(cx: &Cx, store: &mut TrustStore) {
+    let rt = [store.runtime.code()];
+    let w = cx.world();
+    if store.anchors.is_empty() {
+        let msg = match &store.error {
+            Some(e) => format!(
+                "{} has no trust anchors at all ({e}): every TLS connection will fail verification.",
+                store.runtime.title()
+            ),
+            None => format!(
+                "{} has no trust anchors at all: every TLS connection will fail verification.",
+                store.runtime.title()
+            ),
+        };
+        store.findings.push(
+            Finding::new("empty-store", Severity::Error, msg)
+                .fix(cx.distro.install_ca())
+                .runtimes(&rt),
+        );
+    }
+    let expired: Vec<&super::Anchor> = store
+        .anchors
+        .iter()
+        .filter(|a| a.cert.not_after < cx.now)
+        .collect();
+    if !expired.is_empty() {
+        let names: Vec<String> = expired.iter().take(3).map(|a| a.cert.short_name()).collect();
+        store.findings.push(
+            Finding::new(
+                "expired-anchor",
+                Severity::Warning,
+                format!(
+                    "{} anchor(s) have expired ({}{}); chains ending there fail.",
+                    expired.len(),
+                    names.join(", "),
+                    if expired.len() > 3 { ", …" } else { "" }
+                ),
+            )
+            .fix(cx.distro.refresh())
+            .runtimes(&rt)
+            .path(expired[0].provenance.path.clone()),
+        );
+    }
+    if store.runtime != Runtime::WebpkiRoots {
+        let non_ca: Vec<&super::Anchor> = store.anchors.iter().filter(|a| !a.cert.is_ca()).collect();
+        if !non_ca.is_empty() {
+            let names: Vec<String> = non_ca.iter().take(3).map(|a| a.cert.short_name()).collect();
+            store.findings.push(
+                Finding::new(
+                    "not-a-ca-anchor",
+                    Severity::Warning,
+                    format!(
+                        "{} anchor(s) are not CA certificates ({}{}): a leaf in a CA bundle is trusted only for itself.",
+                        non_ca.len(),
+                        names.join(", "),
+                        if non_ca.len() > 3 { ", …" } else { "" }
+                    ),
+                )
+                .fix("put the issuing CA certificate in the bundle instead of the server certificate")
+                .runtimes(&rt)
+                .path(non_ca[0].provenance.path.clone()),
+            );
+        }
+    }
+    if store.runtime == Runtime::WebpkiRoots || store.explicit {
+        proxy(cx, store);
+        return;
+    }
+    let have: HashSet<&str> = store.anchors.iter().map(|a| a.cert.sha256.as_str()).collect();
+    let mut reported = HashSet::new();
+    for (path, cert, counted) in staged_certs(cx) {
+        if have.contains(cert.sha256.as_str()) || !reported.insert(cert.sha256.clone()) {
+            continue;
+        }
+        let p = disp(&path);
+        if counted {
+            store.findings.push(
+                Finding::new(
+                    "staged-not-installed",
+                    Severity::Warning,
+                    format!(
+                        "{} is staged at {p} but is not in {}'s store: the CA update tool has not run since it was added.",
+                        cert.short_name(),
+                        store.runtime.title()
+                    ),
+                )
+                .fix(cx.distro.refresh())
+                .runtimes(&rt)
+                .path(p),
+            );
+        } else {
+            store.findings.push(
+                Finding::new(
+                    "staged-wrong-extension",
+                    Severity::Warning,
+                    format!(
+                        "{} is at {p}, but update-ca-certificates on Debian/Ubuntu only picks up files ending in .crt.",
+                        cert.short_name()
+                    ),
+                )
+                .fix(format!("rename it to {}.crt, then {}", p.trim_end_matches(".pem"), cx.distro.refresh()))
+                .runtimes(&rt)
+                .path(p),
+            );
+        }
+    }
+    for k in K8S_SA_CA {
+        let kp = Path::new(k);
+        if let Ok(c) = &*cx.loader.file(kp) {
+            for b in &c.blocks {
+                if let Some(Ok(cert)) = &b.cert {
+                    if !have.contains(cert.sha256.as_str()) {
+                        store.findings.push(
+                            Finding::new(
+                                "k8s-sa-ca-not-trusted",
+                                Severity::Info,
+                                format!(
+                                    "The Kubernetes service-account CA ({}) at {k} is not in {}'s store: fine for \
+                                     public endpoints; in-cluster clients (the API server, services with cluster-issued \
+                                     certificates) must load it explicitly.",
+                                    cert.short_name(),
+                                    store.runtime.title()
+                                ),
+                            )
+                            .fix(format!("pass {k} as the CA file of clients that talk to the API server"))
+                            .runtimes(&rt)
+                            .path(k.to_string()),
+                        );
+                    }
+                }
+            }
+            break;
+        }
+    }
+    let _ = w;
+    proxy(cx, store);
+}
+
+fn proxy(cx: &Cx, store: &mut TrustStore) {
+    let w = cx.world();
+    let set: Vec<String> = [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ]
+    .iter()
+    .filter_map(|k| w.var_nonempty(k).map(|v| format!("{k}={v}")))
+    .collect();
+    if !set.is_empty() {
+        store.findings.push(
+            Finding::new(
+                "proxy-env",
+                Severity::Info,
+                format!(
+                    "Proxy variables are set ({}): connections may go through a proxy, and a TLS-inspecting \
+                     proxy presents its own CA, which must be in the store.",
+                    set.join(", ")
+                ),
+            )
+            .runtimes(&[store.runtime.code()]),
+        );
+    }
+}

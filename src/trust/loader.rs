@@ -1,0 +1,258 @@
+//! Shared reading: every World file is read and parsed once, and every distinct
+//! certificate is decoded once, however many runtimes look at it (Go, OpenSSL and rustls
+//! usually read the same bundle).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::world::{describe_io, Entry, ResolveError, World, MAX_FILE_BYTES};
+use crate::x509::CertInfo;
+
+use super::pem::{self, Shape};
+
+/// Why a path could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadErr {
+    Missing,
+    IsDir,
+    NotDir,
+    /// A FIFO, socket or device: never opened (it could block).
+    NotRegular,
+    TooBig(u64),
+    Loop,
+    Denied,
+    Other(String),
+}
+
+impl ReadErr {
+    pub fn describe(&self) -> String {
+        match self {
+            ReadErr::Missing => "no such file or directory".into(),
+            ReadErr::IsDir => "is a directory".into(),
+            ReadErr::NotDir => "not a directory".into(),
+            ReadErr::NotRegular => "not a regular file (FIFO, socket or device): not opened".into(),
+            ReadErr::TooBig(n) => format!(
+                "{} MB, larger than the {} MiB limit: not read",
+                n / 1_000_000,
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+            ReadErr::Loop => "too many levels of symbolic links (a symlink loop)".into(),
+            ReadErr::Denied => "permission denied".into(),
+            ReadErr::Other(s) => s.clone(),
+        }
+    }
+
+    fn from_io(e: &io::Error) -> ReadErr {
+        match e.kind() {
+            io::ErrorKind::NotFound => ReadErr::Missing,
+            io::ErrorKind::PermissionDenied => ReadErr::Denied,
+            _ => match e.raw_os_error() {
+                Some(21) => ReadErr::IsDir,
+                Some(20) => ReadErr::NotDir,
+                Some(40) => ReadErr::Loop,
+                _ => ReadErr::Other(describe_io(e)),
+            },
+        }
+    }
+
+    fn from_resolve(e: ResolveError) -> ReadErr {
+        match e {
+            ResolveError::Loop => ReadErr::Loop,
+            ResolveError::Io(e) => ReadErr::from_io(&e),
+        }
+    }
+}
+
+/// A PEM block (or the whole DER file) with its certificate, when it holds one.
+#[derive(Debug, Clone)]
+pub struct Block {
+    pub index: Option<usize>,
+    pub line: Option<usize>,
+    pub label: String,
+    pub has_headers: bool,
+    /// For certificate labels: the decoded certificate or why it failed (base64 or X.509).
+    /// For other labels: None (or Some(Err) when the base64 itself was bad).
+    pub cert: Option<Result<Arc<CertInfo>, String>>,
+}
+
+impl Block {
+    pub fn is_cert_label(&self) -> bool {
+        pem::is_openssl_cert_label(&self.label)
+    }
+}
+
+/// A file read from the World.
+#[derive(Debug)]
+pub struct FileContent {
+    /// Canonical World path (symlinks followed).
+    pub resolved: PathBuf,
+    pub size: usize,
+    pub shape: Shape,
+    /// PEM blocks; for a DER certificate file, one block labelled `DER`.
+    pub blocks: Vec<Block>,
+}
+
+impl FileContent {
+    /// Certificates of `CERTIFICATE` blocks without headers that decode: what Go and rustls
+    /// take from a PEM file.
+    pub fn pem_certificates(&self) -> impl Iterator<Item = (&Block, &Arc<CertInfo>)> {
+        self.blocks
+            .iter()
+            .filter_map(|b| match (&b.cert, b.label.as_str(), b.has_headers) {
+                (Some(Ok(c)), "CERTIFICATE", false) => Some((b, c)),
+                _ => None,
+            })
+    }
+
+    /// `CERTIFICATE` blocks that do not decode.
+    pub fn bad_cert_blocks(&self) -> impl Iterator<Item = (&Block, &str)> {
+        self.blocks.iter().filter_map(|b| match &b.cert {
+            Some(Err(e)) if b.label != "DER" => Some((b, e.as_str())),
+            _ => None,
+        })
+    }
+}
+
+pub type Loaded = Rc<Result<FileContent, ReadErr>>;
+/// A cached directory listing.
+pub type Listing = Rc<Result<Vec<Entry>, ReadErr>>;
+type CertResult = Result<Arc<CertInfo>, String>;
+
+/// The cache shared by the runtimes resolved together.
+pub struct Loader<'w> {
+    pub world: &'w World,
+    check_self_signature: bool,
+    files: RefCell<HashMap<PathBuf, Loaded>>,
+    dirs: RefCell<HashMap<PathBuf, Listing>>,
+    certs: RefCell<HashMap<Vec<u8>, CertResult>>,
+}
+
+impl<'w> Loader<'w> {
+    pub fn new(world: &'w World, check_self_signature: bool) -> Loader<'w> {
+        Loader {
+            world,
+            check_self_signature,
+            files: RefCell::new(HashMap::new()),
+            dirs: RefCell::new(HashMap::new()),
+            certs: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Decode a certificate, once per distinct DER.
+    pub fn cert(&self, der: &[u8]) -> Result<Arc<CertInfo>, String> {
+        if let Some(c) = self.certs.borrow().get(der) {
+            return c.clone();
+        }
+        let r = CertInfo::from_der_opts(der, self.check_self_signature)
+            .map(Arc::new)
+            .map_err(|e| e.to_string());
+        self.certs.borrow_mut().insert(der.to_vec(), r.clone());
+        r
+    }
+
+    /// What is at `p` (after symlinks), without opening it.
+    pub fn kind(&self, p: &Path) -> Result<fs::Metadata, ReadErr> {
+        let (host, _) = self.world.resolve_both(p).map_err(ReadErr::from_resolve)?;
+        fs::metadata(&host).map_err(|e| ReadErr::from_io(&e))
+    }
+
+    /// Read and parse a file (cached by World path).
+    pub fn file(&self, p: &Path) -> Loaded {
+        if let Some(f) = self.files.borrow().get(p) {
+            return f.clone();
+        }
+        let r = Rc::new(self.load(p));
+        self.files.borrow_mut().insert(p.to_path_buf(), r.clone());
+        r
+    }
+
+    fn load(&self, p: &Path) -> Result<FileContent, ReadErr> {
+        let (host, resolved) = self.world.resolve_both(p).map_err(ReadErr::from_resolve)?;
+        let md = fs::metadata(&host).map_err(|e| ReadErr::from_io(&e))?;
+        if md.is_dir() {
+            return Err(ReadErr::IsDir);
+        }
+        if !md.is_file() {
+            return Err(ReadErr::NotRegular);
+        }
+        if md.len() > MAX_FILE_BYTES {
+            return Err(ReadErr::TooBig(md.len()));
+        }
+        let f = fs::File::open(&host).map_err(|e| ReadErr::from_io(&e))?;
+        let mut data = Vec::with_capacity(md.len() as usize);
+        f.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| ReadErr::from_io(&e))?;
+        if data.len() as u64 > MAX_FILE_BYTES {
+            return Err(ReadErr::TooBig(data.len() as u64));
+        }
+        Ok(self.parse_content(resolved, &data))
+    }
+
+    /// Parse bytes already in memory (explicit files, `--find`).
+    pub fn parse_content(&self, resolved: PathBuf, data: &[u8]) -> FileContent {
+        let pem_blocks = pem::parse(data);
+        let shape = pem::shape(data, &pem_blocks);
+        let mut blocks = Vec::with_capacity(pem_blocks.len());
+        for b in pem_blocks {
+            let cert = if pem::is_openssl_cert_label(&b.label) {
+                Some(match &b.data {
+                    Ok(der) => self.cert(der),
+                    Err(e) => Err(e.clone()),
+                })
+            } else {
+                match &b.data {
+                    Err(e) => Some(Err(e.clone())),
+                    Ok(_) => None,
+                }
+            };
+            blocks.push(Block {
+                index: Some(b.index),
+                line: Some(b.line),
+                label: b.label,
+                has_headers: b.has_headers,
+                cert,
+            });
+        }
+        if shape == Shape::Der {
+            blocks.push(Block {
+                index: None,
+                line: None,
+                label: "DER".into(),
+                has_headers: false,
+                cert: Some(self.cert(data)),
+            });
+        }
+        FileContent {
+            resolved,
+            size: data.len(),
+            shape,
+            blocks,
+        }
+    }
+
+    /// List a directory (cached).
+    pub fn dir(&self, p: &Path) -> Listing {
+        if let Some(d) = self.dirs.borrow().get(p) {
+            return d.clone();
+        }
+        let r = match self.kind(p) {
+            Err(e) => Err(e),
+            Ok(md) if !md.is_dir() => Err(ReadErr::NotDir),
+            Ok(_) => self.world.read_dir(p).map_err(|e| ReadErr::from_io(&e)),
+        };
+        let r = Rc::new(r);
+        self.dirs.borrow_mut().insert(p.to_path_buf(), r.clone());
+        r
+    }
+}
+
+/// Display a World path.
+pub fn disp(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
