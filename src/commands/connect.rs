@@ -509,52 +509,34 @@ pub fn render_connect_header(doc: &Document, quiet: bool) -> String {
     o
 }
 
-// ---------------------------------------------------------------------------------------
-// STAND-IN until the trust and diagnose helpers land on main (then replaced by
-// trust::resolve_many / trust::from_ca_files / diagnose::evaluate / report::human::render).
-
+/// `--ca`: the store each runtime would have with these files as its explicit CA option.
 fn stores_from_ca(runtimes: &[Runtime], files: &[PathBuf]) -> anyhow::Result<Vec<TrustStore>> {
-    let mut anchors = Vec::new();
-    for f in files {
-        let data = std::fs::read(f).with_context(|| format!("--ca {}", f.display()))?;
-        let mut n = 0;
-        for der in rustls::pki_types::pem::PemObject::pem_slice_iter(&data)
-            .filter_map(|r: Result<rustls::pki_types::CertificateDer<'static>, _>| r.ok())
-        {
-            if let Ok(c) = CertInfo::from_der(der.as_ref()) {
-                n += 1;
-                anchors.push(crate::trust::Anchor {
-                    cert: Arc::new(c),
-                    provenance: crate::trust::Provenance {
-                        path: f.display().to_string(),
-                        resolved: None,
-                        block: Some(n - 1),
-                        line: None,
-                    },
-                    hash_name: None,
-                    trusted_cert_block: false,
-                });
-            }
-        }
-        anyhow::ensure!(n > 0, "--ca {}: no certificate found", f.display());
-    }
-    Ok(runtimes
+    runtimes
         .iter()
-        .map(|r| TrustStore {
-            runtime: *r,
-            steps: Vec::new(),
-            anchors: anchors.clone(),
-            findings: Vec::new(),
-            assumptions: Vec::new(),
-            explicit: true,
-            error: None,
-        })
-        .collect())
+        .map(|r| crate::trust::from_ca_files(*r, files))
+        .collect()
 }
 
-fn resolve_stores(_runtimes: &[Runtime], _ctx: &Ctx) -> Vec<TrustStore> {
-    Vec::new()
+/// Each runtime's store in the World. With no `--runtime`, every runtime whose store
+/// resolves here (has anchors); all of them when none does, so the report says why.
+fn resolve_stores(runtimes: &[Runtime], ctx: &Ctx) -> Vec<TrustStore> {
+    let wanted = if runtimes.is_empty() {
+        Runtime::ALL.to_vec()
+    } else {
+        runtimes.to_vec()
+    };
+    // Anchor self-signatures are not checked: no runtime checks them when verifying.
+    let stores = crate::trust::resolve_many_opts(&wanted, &ctx.world, &ctx.trust, false);
+    if runtimes.is_empty() && stores.iter().any(|s| !s.anchors.is_empty()) {
+        stores.into_iter().filter(|s| !s.anchors.is_empty()).collect()
+    } else {
+        stores
+    }
 }
+
+// ---------------------------------------------------------------------------------------
+// STAND-IN until the diagnose helper lands on main (then diagnose::evaluate and
+// report::human::render).
 
 fn evaluate(
     certs: &[Arc<CertInfo>],

@@ -315,7 +315,7 @@ fn attempt_inner(
     }
     conn.start_tls_phase();
     let alpn = dlg.alpn.clone();
-    let result = client.handshake(&mut conn, target, alpn);
+    let result = client.handshake(&mut conn, target, alpn, dlg.mysql_login_seq);
     let (hs, chain, err) = result;
     probe.handshake = hs;
     probe.chain = chain;

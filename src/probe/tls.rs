@@ -194,6 +194,7 @@ impl ClientSetup {
         conn: &mut Conn,
         _target: &Target,
         alpn: Option<Vec<String>>,
+        mysql_seq: Option<u8>,
     ) -> (Option<Handshake>, Vec<Vec<u8>>, Option<ProbeError>) {
         let (cfg, recorder, auth) = match self.config(alpn.as_deref()) {
             Ok(c) => c,
@@ -240,6 +241,14 @@ impl ClientSetup {
             verifier_answer: seen.answer.clone(),
         });
         if err.is_none() {
+            if let Some(seq) = mysql_seq {
+                let limit = conn
+                    .deadline()
+                    .remaining("")
+                    .map(|d| d.min(Duration::from_secs(1)))
+                    .unwrap_or_default();
+                super::starttls::mysql::polite_close(&mut tls, conn, seq, limit);
+            }
             tls.send_close_notify();
             let _ = tls.write_tls(conn);
         }
@@ -361,9 +370,15 @@ fn post_handshake_check(tls: &mut ClientConnection, conn: &mut Conn, sent: bool)
 }
 
 /// A reader that waits no longer than `until` (and the deadline).
-struct LimitedWait<'a> {
+pub(crate) struct LimitedWait<'a> {
     conn: &'a mut Conn,
     until: std::time::Instant,
+}
+
+impl<'a> LimitedWait<'a> {
+    pub(crate) fn new(conn: &'a mut Conn, until: std::time::Instant) -> LimitedWait<'a> {
+        LimitedWait { conn, until }
+    }
 }
 
 impl std::io::Read for LimitedWait<'_> {

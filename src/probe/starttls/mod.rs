@@ -31,6 +31,8 @@ pub struct Dialogue {
     pub alpn: Option<Vec<String>>,
     /// The server said no (`starttls-refused` and friends); facts are still kept.
     pub refused: Option<ProbeError>,
+    /// MySQL: the sequence id for the login packet sent over TLS before closing.
+    pub mysql_login_seq: Option<u8>,
 }
 
 impl Dialogue {

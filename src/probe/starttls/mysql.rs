@@ -182,7 +182,73 @@ pub fn run(conn: &mut Conn) -> Result<Dialogue, ProbeError> {
                 ),
             ).fix("Ask for TLS in the client: Go DSN tls=true (or a registered tls config), mysql CLI --ssl-mode=REQUIRED, JDBC sslMode=REQUIRED."));
             conn.write_d(&ssl_request(seq.wrapping_add(1)), "MySQL SSLRequest")?;
+            d.mysql_login_seq = Some(seq.wrapping_add(2));
             Ok(d)
+        }
+    }
+}
+
+/// After the TLS handshake: log in as `tlsdoctor` with an empty password, answer one auth
+/// switch, and send COM_QUIT on success. Closing right after TLS instead counts as an
+/// interrupted connection, and `max_connect_errors` such interruptions block the client's
+/// host (error 1129); a failed login does not count. Best effort, within `limit`.
+pub fn polite_close(
+    tls: &mut rustls::ClientConnection,
+    conn: &mut Conn,
+    seq: u8,
+    limit: std::time::Duration,
+) {
+    use std::io::{Read, Write};
+    let until = std::time::Instant::now() + limit;
+    let mut io = crate::probe::tls::LimitedWait::new(conn, until);
+    let mut stream = rustls::Stream::new(tls, &mut io);
+    let flags: u32 = 0x0000_0001 | CLIENT_PROTOCOL_41 | CLIENT_SSL | 0x0000_8000 | 0x0008_0000;
+    let mut p = Vec::with_capacity(96);
+    p.extend_from_slice(&flags.to_le_bytes());
+    p.extend_from_slice(&(16u32 * 1024 * 1024).to_le_bytes());
+    p.push(33);
+    p.extend_from_slice(&[0u8; 23]);
+    p.extend_from_slice(b"tlsdoctor\0");
+    p.push(0); // empty auth response
+    p.extend_from_slice(b"mysql_native_password\0");
+    let packet = |seq: u8, payload: &[u8]| {
+        let mut v = (payload.len() as u32).to_le_bytes()[..3].to_vec();
+        v.push(seq);
+        v.extend_from_slice(payload);
+        v
+    };
+    let read_packet = |s: &mut rustls::Stream<'_, rustls::ClientConnection, _>| -> Option<(u8, Vec<u8>)> {
+        let mut h = [0u8; 4];
+        s.read_exact(&mut h).ok()?;
+        let len = u32::from_le_bytes([h[0], h[1], h[2], 0]) as usize;
+        if len > 64 * 1024 {
+            return None;
+        }
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).ok()?;
+        Some((h[3], body))
+    };
+    if stream
+        .write_all(&packet(seq, &p))
+        .and_then(|_| stream.flush())
+        .is_err()
+    {
+        return;
+    }
+    let mut reply = read_packet(&mut stream);
+    if let Some((rseq, body)) = &reply {
+        if body.first() == Some(&0xfe) {
+            // Auth switch: answer with an empty response.
+            if stream.write_all(&packet(rseq.wrapping_add(1), &[])).is_err() {
+                return;
+            }
+            reply = read_packet(&mut stream);
+        }
+    }
+    if let Some((_, body)) = reply {
+        if body.first() == Some(&0x00) {
+            let _ = stream.write_all(&packet(0, &[0x01])); // COM_QUIT
+            let _ = stream.flush();
         }
     }
 }
