@@ -478,7 +478,36 @@ fn alpine_distroless_scratch() {
     let o = resolve(Runtime::Openssl, &w);
     assert!(o.anchors.is_empty());
     let f = o.findings.iter().find(|f| f.code == "empty-store").unwrap();
-    assert!(f.fix.as_deref().unwrap().contains("distroless"), "{:?}", f.fix);
+    assert!(
+        f.fix
+            .as_deref()
+            .unwrap()
+            .contains("SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"),
+        "{:?}",
+        f.fix
+    );
+    // The transcript: verdict lines first, then the finding with its fix.
+    let root = fs.root().to_str().unwrap();
+    let (code, out, _) = tlsdoctor(&["--root", root, "--color", "never"], &[]);
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], format!("Trust stores — root {root} · distroless"));
+    assert!(
+        lines[2].starts_with("✔ go                 1 anchor   /etc/ssl/certs/ca-certificates.crt"),
+        "{out}"
+    );
+    assert_eq!(
+        lines[3],
+        "✘ openssl            0 anchors  no source gave certificates"
+    );
+    assert!(lines[4].starts_with("✔ rustls-native      1 anchor "), "{out}");
+    assert!(lines[5].starts_with("✔ webpki-roots "), "{out}");
+    assert_eq!(lines[7], "Findings");
+    assert!(
+        lines[8].starts_with("✘ empty-store [openssl]: No trust anchors at all"),
+        "{out}"
+    );
+    assert!(lines.len() < 20, "short by default: {out}");
 
     // scratch: nothing at all, and the CLI exits 1.
     let fs = Fs::new();
@@ -515,6 +544,13 @@ fn environment_findings() {
     fs.mkdir("/ca/dir.pem");
     let case = |env: &[(&str, &str)], rt: Runtime| resolve(rt, &fs.world(env));
 
+    let o = case(&[("SSL_CERT_FILE", "/ca/b.pem")], Runtime::Openssl);
+    let f = o
+        .findings
+        .iter()
+        .find(|f| f.code == "ssl-cert-file-without-dir")
+        .expect("openssl still uses certs/");
+    assert!(f.message.contains("/usr/lib/ssl/certs"), "{}", f.message);
     let g = case(&[("SSL_CERT_FILE", "/ca/missing.pem")], Runtime::Go);
     assert!(codes(&g).contains(&"ssl-cert-file-missing".into()));
     assert!(
@@ -569,6 +605,54 @@ fn environment_findings() {
     assert!(r.anchors.is_empty() && r.error.is_some());
     let r = case(&[("SSL_CERT_DIR", "/ca")], Runtime::RustlsNative);
     assert!(has_anchor(&r, &b) && !has_anchor(&r, &a));
+    // …but when the variables give nothing and no error, it falls back to the system.
+    fs.mkdir("/ca-empty");
+    let r = case(&[("SSL_CERT_DIR", "/ca-empty")], Runtime::RustlsNative);
+    assert!(has_anchor(&r, &a), "{:?}", r.steps);
+    assert!(r
+        .steps
+        .iter()
+        .any(|s| s.reason.as_deref().unwrap_or("").contains("falls back")));
+    // A negative serial (made by openssl: rcgen only writes positive ones).
+    if have("openssl") {
+        let d = tempfile::tempdir().unwrap();
+        let st = Command::new("openssl")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+            ])
+            .args([
+                "-subj",
+                "/CN=Negative Serial CA",
+                "-days",
+                "1",
+                "-set_serial",
+                "-5",
+                "-keyout",
+            ])
+            .arg(d.path().join("k.pem"))
+            .arg("-out")
+            .arg(fs.host("/ca/neg.pem"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let g = case(
+            &[("SSL_CERT_FILE", "/ca/neg.pem"), ("SSL_CERT_DIR", "/none")],
+            Runtime::Go,
+        );
+        assert!(
+            codes(&g).contains(&"negative-serial-anchor".into()),
+            "{:?}",
+            codes(&g)
+        );
+    }
     // Kubernetes CA and proxies: info.
     fs.write(
         "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
@@ -616,7 +700,31 @@ fn explicit_ca_files_and_certs() {
     assert_eq!(s.steps[0].anchors, 2);
     let bad = d.path().join("junk.pem");
     std::fs::write(&bad, "junk").unwrap();
-    assert!(trust::from_ca_files(Runtime::Openssl, &[bad]).is_err());
+    assert!(trust::from_ca_files(Runtime::Openssl, std::slice::from_ref(&bad)).is_err());
+    // DER: a certificate, but neither Go's AppendCertsFromPEM nor -CAfile reads it.
+    let der = d.path().join("ca.der");
+    std::fs::write(&der, a.der()).unwrap();
+    for rt in [Runtime::Go, Runtime::Openssl] {
+        let s = trust::from_ca_files(rt, std::slice::from_ref(&der)).unwrap();
+        assert!(s.anchors.is_empty());
+        assert!(codes(&s).contains(&"ca-file-der".into()));
+    }
+    // A bad block: OpenSSL refuses the file, Go keeps the good certificate.
+    let mixed = d.path().join("mixed.pem");
+    std::fs::write(&mixed, format!("{}{}", a.pem(), BAD_BLOCK)).unwrap();
+    assert!(
+        trust::from_ca_files(Runtime::Openssl, std::slice::from_ref(&mixed))
+            .unwrap()
+            .anchors
+            .is_empty()
+    );
+    assert_eq!(
+        trust::from_ca_files(Runtime::Go, std::slice::from_ref(&mixed))
+            .unwrap()
+            .anchors
+            .len(),
+        1
+    );
     assert!(trust::from_ca_files(Runtime::Go, &[d.path().join("missing")]).is_err());
     let s = trust::from_certs(Runtime::Openssl, vec![a.info()], "limbo");
     assert_eq!(s.anchors.len(), 1);
@@ -913,6 +1021,13 @@ fn go_anchor_counts_match_real_go() {
         "/f/withkey.pem",
         format!("{}{}", cas[2].key.serialize_pem(), cas[2].pem()),
     );
+    fs.write(
+        "/f/badkey.pem",
+        format!(
+            "-----BEGIN PRIVATE KEY-----\n!!!! not base64\n-----END PRIVATE KEY-----\n{}",
+            cas[2].pem()
+        ),
+    );
     fs.mkdir("/f/emptydir");
     // dir1: plain files
     fs.write("/d1/a.crt", cas[3].pem());
@@ -1000,6 +1115,13 @@ fn go_anchor_counts_match_real_go() {
             "private key in bundle",
             vec![
                 ("SSL_CERT_FILE", r("/f/withkey.pem")),
+                ("SSL_CERT_DIR", none.clone()),
+            ],
+        ),
+        (
+            "broken key block",
+            vec![
+                ("SSL_CERT_FILE", r("/f/badkey.pem")),
                 ("SSL_CERT_DIR", none.clone()),
             ],
         ),
@@ -1111,6 +1233,17 @@ fn openssl_findability_matches_real_openssl() {
     fs.write("/bad.pem", format!("{}{}{}", other.pem(), root.pem(), BAD_BLOCK));
     fs.write("/trusted.pem", trusted_pem(&root));
     fs.write("/root.der", root.der());
+    fs.write(
+        "/badkey.pem",
+        format!(
+            "{}-----BEGIN PRIVATE KEY-----\n!!!! not base64 !!!!\n-----END PRIVATE KEY-----\n",
+            root.pem()
+        ),
+    );
+    fs.write(
+        "/goodkey.pem",
+        format!("{}{}", root.pem(), other.key.serialize_pem()),
+    );
 
     let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
         (
@@ -1172,6 +1305,17 @@ fn openssl_findability_matches_real_openssl() {
             "DER bundle",
             vec![("SSL_CERT_FILE", r("/root.der")), ("SSL_CERT_DIR", r("/empty"))],
         ),
+        (
+            "broken key block",
+            vec![("SSL_CERT_FILE", r("/badkey.pem")), ("SSL_CERT_DIR", r("/empty"))],
+        ),
+        (
+            "private key in bundle",
+            vec![
+                ("SSL_CERT_FILE", r("/goodkey.pem")),
+                ("SSL_CERT_DIR", r("/empty")),
+            ],
+        ),
     ];
     let mut yes = 0;
     for (label, env) in &cases {
@@ -1188,4 +1332,34 @@ fn openssl_findability_matches_real_openssl() {
         yes += real as usize;
     }
     assert!(yes >= 3 && yes < cases.len(), "both outcomes must be exercised");
+}
+
+#[test]
+fn cli_pid_reads_another_process() {
+    let a = ca("Pid Root");
+    let fs = Fs::new();
+    fs.write("/bundle.pem", a.pem());
+    fs.mkdir("/emptydir");
+    let file = fs.host("/bundle.pem").to_str().unwrap().to_string();
+    let dir = fs.host("/emptydir").to_str().unwrap().to_string();
+    // A process with its own environment; tlsdoctor reads /proc/PID/environ and root.
+    let mut child = Command::new("sleep")
+        .arg("30")
+        .env_clear()
+        .env("SSL_CERT_FILE", &file)
+        .env("SSL_CERT_DIR", &dir)
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let (code, out, err) = tlsdoctor(&["--pid", &pid, "store", "--runtime", "go", "--json"], &[]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(code, 0, "{out}{err}");
+    let doc: StoreDoc = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc.world.kind, "pid");
+    assert_eq!(doc.world.env.get("SSL_CERT_FILE"), Some(&file));
+    assert_eq!(doc.runtimes[0].anchors, 1);
+    let (code, _, err) = tlsdoctor(&["--pid", "999999999", "store"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no process"), "{err}");
 }

@@ -2,7 +2,917 @@
 //!
 //! Evaluates a presented chain against each runtime's store, name and clock; classifies
 //! every problem into a stable [`Cause`]; renders the message that runtime would print.
+//!
+//! Each runtime has its own emulation: [`go`] (crypto/x509 1.19 path building with
+//! backtracking), [`openssl`] (X509_verify_cert 3.0 as libssl's client sets it up) and
+//! [`webpki`] (rustls' real verifier). [`evaluate`] runs them, collects **all** causes
+//! that apply per runtime (not only the first), picks the primary one, and attaches
+//! findings with fixes worded for the runtime and distro ([`fix`]).
 
 pub mod cause;
+pub mod facts;
+pub mod fix;
+pub mod go;
+pub mod intercept;
+pub mod name;
+pub mod openssl;
+pub mod webpki;
+
+use std::sync::Arc;
 
 pub use cause::Cause;
+pub use fix::Distro;
+
+use crate::finding::{Finding, Severity};
+use crate::report::json::{AnchorDoc, CauseDetailDoc, CertDoc, StoreSummaryDoc, VerdictDoc};
+use crate::trust::{Runtime, TrustStore};
+use crate::x509::CertInfo;
+use facts::Arena;
+
+/// What to evaluate.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// The certificates as presented, in any order (the leaf is found).
+    pub chain: Vec<Arc<CertInfo>>,
+    /// The name to verify (DNS name or IP address); None = no name check.
+    pub name: Option<String>,
+    /// The time to verify at (Unix seconds).
+    pub at: i64,
+    /// The distro / image, for wording fixes.
+    pub distro: Option<Distro>,
+}
+
+/// The outcome: one verdict per store, findings with fixes, the chain as presented.
+#[derive(Debug, Clone)]
+pub struct Diagnosis {
+    pub verdicts: Vec<VerdictDoc>,
+    pub findings: Vec<Finding>,
+    pub chain: Vec<CertDoc>,
+}
+
+/// OpenSSL's canonical name encoding (x509_name_canon), when available.
+pub fn canon_name(name_der: &[u8]) -> Option<Vec<u8>> {
+    crate::trust::openssl::canonical_name(name_der)
+}
+
+/// A not-before this close to "now" is most likely clock skew.
+pub const CLOCK_SKEW_SECS: i64 = 15 * 60;
+
+/// Order the presented certificates: the leaf first, then the others as presented.
+pub fn order_presented(chain: &[Arc<CertInfo>]) -> Vec<usize> {
+    let n = chain.len();
+    if n == 0 {
+        return vec![];
+    }
+    // A certificate that issues another presented certificate is not the leaf.
+    let issues_other = |i: usize| {
+        (0..n).any(|j| j != i && chain[j].issuer_der == chain[i].subject_der && !chain[j].self_issued)
+    };
+    let leaf = if !issues_other(0) {
+        0
+    } else {
+        (0..n)
+            .filter(|&i| !issues_other(i))
+            .min_by_key(|&i| chain[i].is_ca())
+            .unwrap_or(0)
+    };
+    let mut v = vec![leaf];
+    v.extend((0..n).filter(|&i| i != leaf));
+    v
+}
+
+/// Per-runtime result before it becomes a `VerdictDoc`.
+#[derive(Debug, Clone)]
+struct Verdict {
+    runtime: Runtime,
+    trusted: bool,
+    name_ok: bool,
+    causes: Vec<(Cause, String)>,
+    message: String,
+    anchor: Option<usize>,
+    /// Arena index of the failing certificate.
+    failing: Option<usize>,
+}
+
+impl Verdict {
+    fn add(&mut self, c: Cause, detail: String) {
+        if !self.causes.iter().any(|(x, _)| *x == c) {
+            self.causes.push((c, detail));
+        }
+    }
+}
+
+struct Env<'a> {
+    arena: Arena,
+    input: &'a Input,
+    /// Arena indices: leaf first.
+    pres: Vec<usize>,
+    /// arena index -> index in input.chain
+    pres_pos: Vec<(usize, usize)>,
+    stores: &'a [TrustStore],
+    store_idx: Vec<Vec<usize>>,
+    nanos: u32,
+}
+
+fn human_duration(secs: i64) -> String {
+    let s = secs.abs();
+    if s < 120 {
+        format!("{s} seconds")
+    } else if s < 7200 {
+        format!("{} minutes", s / 60)
+    } else if s < 172_800 {
+        format!("{} hours", s / 3600)
+    } else {
+        format!("{} days", s / 86400)
+    }
+}
+
+impl Env<'_> {
+    fn cert(&self, i: usize) -> &CertInfo {
+        &self.arena.get(i).info
+    }
+
+    fn label(&self, i: usize) -> String {
+        format!("\"{}\"", self.cert(i).short_name())
+    }
+
+    fn position(&self, arena_idx: usize) -> Option<usize> {
+        self.pres_pos
+            .iter()
+            .find(|(a, _)| *a == arena_idx)
+            .map(|(_, p)| *p)
+    }
+
+    fn expired_detail(&self, i: usize) -> String {
+        let c = self.cert(i);
+        format!(
+            "{} expired at {} ({} before the time checked, {})",
+            self.label(i),
+            c.not_after_rfc3339(),
+            human_duration(self.input.at - c.not_after),
+            crate::x509::rfc3339(self.input.at)
+        )
+    }
+
+    fn not_yet_detail(&self, i: usize) -> String {
+        let c = self.cert(i);
+        let ahead = c.not_before - self.input.at;
+        let skew = if ahead <= CLOCK_SKEW_SECS {
+            " — only minutes ahead: most likely a clock skew between this machine and the CA"
+        } else {
+            ""
+        };
+        format!(
+            "{} is valid only from {} ({} after the time checked){skew}",
+            self.label(i),
+            c.not_before_rfc3339(),
+            human_duration(ahead)
+        )
+    }
+
+    fn name_detail(&self, runtime: Runtime) -> String {
+        let leaf = self.cert(self.pres[0]);
+        let want = self.input.name.clone().unwrap_or_default();
+        let mut names: Vec<String> = leaf.dns_names.clone();
+        names.extend(leaf.ip_addresses.iter().cloned());
+        let cn = if runtime == Runtime::Openssl && leaf.dns_names.is_empty() {
+            leaf.subject_cn
+                .iter()
+                .map(|c| format!("CN {c}"))
+                .collect::<Vec<_>>()
+        } else {
+            vec![]
+        };
+        names.extend(cn);
+        if names.is_empty() {
+            format!("expected {want}; the certificate has no names this runtime checks")
+        } else {
+            format!(
+                "expected {want}; the certificate is valid for {}",
+                names.join(", ")
+            )
+        }
+    }
+
+    /// Where is a certificate with this subject trusted?
+    fn stores_with_subject(&self, subject_der: &[u8]) -> Vec<Runtime> {
+        let mut v = vec![];
+        for (s, idx) in self.stores.iter().zip(&self.store_idx) {
+            if idx.iter().any(|&a| self.cert(a).subject_der == subject_der) {
+                v.push(s.runtime);
+            }
+        }
+        v
+    }
+
+    /// The top of the presented chain, walking issuers among presented certificates.
+    fn presented_top(&self) -> usize {
+        let mut chain = vec![self.pres[0]];
+        loop {
+            let top = *chain.last().unwrap();
+            if self.cert(top).self_signed {
+                return top;
+            }
+            let next = self.pres.iter().copied().find(|&p| {
+                !chain.contains(&p)
+                    && self.cert(p).subject_der == self.cert(top).issuer_der
+                    && self.arena.sig(top, p) != facts::SigCheck::Invalid
+            });
+            match next {
+                Some(n) => chain.push(n),
+                None => return top,
+            }
+        }
+    }
+
+    /// missing-intermediate / unknown-authority / self-signed, with the explaining detail.
+    fn classify_unknown(&self, runtime: Runtime, top: usize) -> (Cause, String) {
+        let c = self.cert(top);
+        let leaf = self.pres[0];
+        if top == leaf && c.self_signed {
+            return (
+                Cause::SelfSigned,
+                format!(
+                    "{} is self-signed and not in the {} store",
+                    self.label(top),
+                    runtime.code()
+                ),
+            );
+        }
+        if c.self_signed {
+            return (
+                Cause::UnknownAuthority,
+                format!(
+                    "the chain ends at the root {} (presented by the server), which is not in the {} store",
+                    self.label(top),
+                    runtime.code()
+                ),
+            );
+        }
+        // The issuer was presented but could not be used: say why.
+        if let Some(&p) = self
+            .pres
+            .iter()
+            .find(|&&p| p != top && self.cert(p).subject_der == c.issuer_der)
+        {
+            let pc = self.cert(p);
+            let not_ca = !pc.is_ca() || (pc.key_usage.is_some() && !pc.has_key_usage("keyCertSign"));
+            if not_ca {
+                return (
+                    Cause::NotACa,
+                    format!(
+                        "the presented issuer {} of {} is not a CA certificate (basicConstraints CA:TRUE and keyCertSign needed)",
+                        self.label(p),
+                        self.label(top)
+                    ),
+                );
+            }
+            if self.arena.sig(top, p) == facts::SigCheck::Invalid {
+                return (
+                    Cause::BadSignature,
+                    format!(
+                        "the presented {} has the right name but did not sign {} (a different key: wrong or outdated intermediate)",
+                        self.label(p),
+                        self.label(top)
+                    ),
+                );
+            }
+        }
+        let elsewhere = self.stores_with_subject(&c.issuer_der);
+        let aia = c
+            .aia_ca_issuers
+            .first()
+            .map(|u| format!(" (AIA caIssuers: {u})"))
+            .unwrap_or_default();
+        if !elsewhere.is_empty() {
+            let names: Vec<&str> = elsewhere.iter().map(|r| r.code()).collect();
+            return (
+                Cause::UnknownAuthority,
+                format!(
+                    "the issuer \"{}\" of {} is trusted by {} but not by {}",
+                    issuer_short(c),
+                    self.label(top),
+                    names.join(", "),
+                    runtime.code()
+                ),
+            );
+        }
+        if top == leaf {
+            (
+                Cause::MissingIntermediate,
+                format!(
+                    "the server did not send the certificate of \"{}\", which issued {}, and no store has it{aia}",
+                    issuer_short(c),
+                    self.label(top)
+                ),
+            )
+        } else {
+            // The server sent intermediates; the one at the top names an issuer that is
+            // nowhere: usually a root that was never installed.
+            (
+                Cause::UnknownAuthority,
+                format!(
+                    "the chain ends at {}, whose issuer \"{}\" is in no store: install that root CA \
+                     (if it is itself an intermediate, the server must send it too){aia}",
+                    self.label(top),
+                    issuer_short(c),
+                ),
+            )
+        }
+    }
+}
+
+fn issuer_short(c: &CertInfo) -> String {
+    c.issuer
+        .split(", ")
+        .find_map(|p| p.strip_prefix("CN="))
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| c.issuer.clone())
+}
+
+/// Evaluate a chain against each store.
+pub fn evaluate(input: &Input, stores: &[TrustStore]) -> Diagnosis {
+    evaluate_precise(input, stores, 0)
+}
+
+/// Like [`evaluate`], with sub-second precision for the time (`input.at` + `nanos`).
+pub fn evaluate_precise(input: &Input, stores: &[TrustStore], nanos: u32) -> Diagnosis {
+    let mut arena = Arena::new();
+    let order = order_presented(&input.chain);
+    let mut pres = vec![];
+    let mut pres_pos = vec![];
+    for &i in &order {
+        let a = arena.add(&input.chain[i]);
+        pres.push(a);
+        pres_pos.push((a, i));
+    }
+    let mut store_idx = vec![];
+    for s in stores {
+        store_idx.push(s.anchors.iter().map(|a| arena.add(&a.cert)).collect::<Vec<_>>());
+    }
+    let env = Env {
+        arena,
+        input,
+        pres,
+        pres_pos,
+        stores,
+        store_idx,
+        nanos,
+    };
+    let chain_docs: Vec<CertDoc> = input
+        .chain
+        .iter()
+        .enumerate()
+        .map(|(i, c)| CertDoc::from_cert(i, c))
+        .collect();
+    if env.pres.is_empty() {
+        return Diagnosis {
+            verdicts: vec![],
+            findings: vec![Finding::new(
+                "empty-chain",
+                Severity::Error,
+                "no certificate to verify",
+            )],
+            chain: chain_docs,
+        };
+    }
+    let product = intercept::detect(&input.chain);
+    let mut verdicts = vec![];
+    for (si, store) in stores.iter().enumerate() {
+        let mut v = match store.runtime {
+            Runtime::Go => eval_go(&env, si),
+            Runtime::Openssl => eval_openssl(&env, si),
+            Runtime::RustlsNative | Runtime::WebpkiRoots => eval_webpki(&env, si),
+        };
+        if !v.trusted {
+            if let Some((p, _)) = product {
+                let unknownish = v.causes.iter().any(|(c, _)| {
+                    matches!(
+                        c,
+                        Cause::UnknownAuthority | Cause::MissingIntermediate | Cause::SelfSigned
+                    )
+                });
+                if unknownish {
+                    v.causes.insert(
+                        0,
+                        (
+                            Cause::UntrustedIntercept,
+                            format!(
+                                "the chain was minted by {} (TLS inspection), whose root is not in the {} store",
+                                p.name,
+                                store.runtime.code()
+                            ),
+                        ),
+                    );
+                }
+            }
+        }
+        verdicts.push(v);
+    }
+    let findings = findings(&env, stores, &verdicts, product.map(|p| p.0));
+    let docs = verdicts
+        .iter()
+        .zip(stores)
+        .map(|(v, s)| verdict_doc(&env, v, s))
+        .collect();
+    Diagnosis {
+        verdicts: docs,
+        findings,
+        chain: chain_docs,
+    }
+}
+
+fn verdict_doc(env: &Env, v: &Verdict, s: &TrustStore) -> VerdictDoc {
+    // A failing certificate that was not presented is a store anchor: report it as the
+    // anchor the path ended at.
+    let anchor_idx = match v.failing {
+        Some(f) if !v.trusted && env.position(f).is_none() => Some(f),
+        _ => v.anchor,
+    };
+    let anchor = anchor_idx.map(|a| {
+        let c = env.cert(a);
+        let source = s
+            .anchors
+            .iter()
+            .find(|x| x.cert.der == c.der)
+            .map(|x| x.provenance.path.clone())
+            .unwrap_or_else(|| "presented".into());
+        AnchorDoc {
+            subject: c.subject.clone(),
+            sha256: c.sha256.clone(),
+            source,
+        }
+    });
+    let causes: Vec<(Cause, String)> = if v.trusted {
+        vec![(Cause::Ok, String::new())]
+    } else {
+        v.causes.clone()
+    };
+    let primary = causes.first().map(|c| c.0).unwrap_or(Cause::UnknownAuthority);
+    VerdictDoc {
+        runtime: v.runtime.code().to_string(),
+        trusted: v.trusted,
+        name_ok: v.name_ok,
+        cause: primary.code().to_string(),
+        causes: causes.iter().map(|c| c.0.code().to_string()).collect(),
+        message: v.message.clone(),
+        anchor,
+        store: StoreSummaryDoc {
+            anchors: s.anchors.len(),
+            sources: s.sources(),
+            explicit: s.explicit,
+        },
+        details: causes
+            .iter()
+            .filter(|c| !c.1.is_empty())
+            .map(|c| CauseDetailDoc {
+                cause: c.0.code().to_string(),
+                detail: c.1.clone(),
+            })
+            .collect(),
+        failing_index: v.failing.and_then(|f| env.position(f)),
+    }
+}
+
+fn eval_go(env: &Env, si: usize) -> Verdict {
+    let store = &env.stores[si];
+    let roots = &env.store_idx[si];
+    let out = go::verify(
+        &env.arena,
+        &env.pres,
+        roots,
+        env.input.name.as_deref(),
+        (env.input.at, env.nanos),
+    );
+    let name_ok = !out
+        .all
+        .iter()
+        .any(|e| matches!(e.cause, Cause::NameMismatch | Cause::LegacyCommonName));
+    let mut v = Verdict {
+        runtime: Runtime::Go,
+        trusted: out.error.is_none(),
+        name_ok,
+        causes: vec![],
+        message: String::new(),
+        anchor: out.chain.as_ref().and_then(|c| c.last().copied()),
+        failing: out.error.as_ref().and_then(|e| e.hint_cert.or(e.cert)),
+    };
+    if let Some(err) = &out.error {
+        v.message = err.msg.clone();
+        if roots.is_empty() {
+            if let Some(e) = &store.error {
+                v.message = format!("x509: failed to load system roots and no roots provided; {e}");
+            }
+        }
+    }
+    for e in &out.all {
+        let (cause, detail) = go_cause(env, Runtime::Go, e);
+        v.add(cause, detail);
+    }
+    v
+}
+
+fn go_cause(env: &Env, rt: Runtime, e: &go::GoErr) -> (Cause, String) {
+    match e.cause {
+        Cause::Expired => (
+            Cause::Expired,
+            e.cert.map(|c| env.expired_detail(c)).unwrap_or_default(),
+        ),
+        Cause::NotYetValid => (
+            Cause::NotYetValid,
+            e.cert.map(|c| env.not_yet_detail(c)).unwrap_or_default(),
+        ),
+        Cause::NameMismatch => (Cause::NameMismatch, env.name_detail(rt)),
+        Cause::LegacyCommonName => (
+            Cause::LegacyCommonName,
+            format!(
+                "{} carries {} only in its subject CN (no subjectAltName); Go ignores the CN",
+                env.label(env.pres[0]),
+                env.input.name.clone().unwrap_or_default()
+            ),
+        ),
+        Cause::UnknownAuthority if e.unknown => {
+            if let Some(h) = e.hint_cause {
+                (h, format!("an issuer was found by name but rejected: {}", e.msg))
+            } else {
+                env.classify_unknown(rt, e.cert.unwrap_or(env.pres[0]))
+            }
+        }
+        c => (
+            c,
+            match e.cert {
+                Some(i) => format!("{}: {}", env.label(i), e.msg),
+                None => e.msg.clone(),
+            },
+        ),
+    }
+}
+
+fn ossl_cause(env: &Env, out: &openssl::OsslOutcome, e: &openssl::OsslErr) -> Option<(Cause, String)> {
+    let at = |c: Option<usize>| c.map(|i| env.label(i)).unwrap_or_default();
+    let d = |x: String| format!("{x} (error {} at depth {})", e.code, e.depth);
+    Some(match e.code {
+        2 => {
+            let top = e.cert.unwrap_or(env.pres[0]);
+            (
+                Cause::UnknownAuthority,
+                d(format!(
+                    "the chain reaches {} in the store, but it is not self-signed and OpenSSL (without partial-chain) \
+                     needs the self-signed root \"{}\" as anchor",
+                    env.label(top),
+                    issuer_short(env.cert(top))
+                )),
+            )
+        }
+        18..=20 => {
+            let top = e.cert.unwrap_or(env.pres[0]);
+            let (c, x) = env.classify_unknown(Runtime::Openssl, top);
+            (c, d(x))
+        }
+        21 => return None,
+        9 => (Cause::NotYetValid, d(e.cert.map(|c| env.not_yet_detail(c)).unwrap_or_default())),
+        10 => (Cause::Expired, d(e.cert.map(|c| env.expired_detail(c)).unwrap_or_default())),
+        62 | 64 => (Cause::NameMismatch, d(env.name_detail(Runtime::Openssl))),
+        26 => (
+            Cause::BadEku,
+            d(format!(
+                "{} is not usable for a TLS server (extendedKeyUsage without serverAuth, or keyUsage without a TLS usage)",
+                at(e.cert)
+            )),
+        ),
+        24 | 79 | 32 => (Cause::NotACa, d(format!("{} is not a valid CA certificate", at(e.cert)))),
+        25 | 22 => (Cause::PathTooLong, d(format!("{}: {}", at(e.cert), e.text()))),
+        34 => (Cause::UnhandledCriticalExtension, d(format!("{}: {}", at(e.cert), e.text()))),
+        7 => (Cause::BadSignature, d(format!("the signature of {} does not verify", at(e.cert)))),
+        47 | 48 | 51 | 53 => (Cause::NameConstraints, d(format!("{}: {}", at(e.cert), e.text()))),
+        66..=68 => (Cause::WeakSignature, d(format!("{}: {}", at(e.cert), e.text()))),
+        94 => (Cause::MalformedCertificate, d(format!("{}: {}", at(e.cert), e.text()))),
+        _ => {
+            let _ = out;
+            (Cause::MalformedCertificate, d(format!("{}: {}", at(e.cert), e.text())))
+        }
+    })
+}
+
+fn eval_openssl(env: &Env, si: usize) -> Verdict {
+    let out = openssl::verify(
+        &env.arena,
+        &env.pres,
+        &env.store_idx[si],
+        env.input.name.as_deref(),
+        env.input.at,
+    );
+    let first = out.first().cloned();
+    let mut v = Verdict {
+        runtime: Runtime::Openssl,
+        trusted: first.is_none(),
+        name_ok: !out.errors.iter().any(|e| e.code == 62 || e.code == 64),
+        causes: vec![],
+        message: first.as_ref().map(|e| e.message()).unwrap_or_default(),
+        anchor: if first.is_none() {
+            out.chain.last().copied()
+        } else {
+            None
+        },
+        failing: first.as_ref().and_then(|e| e.cert),
+    };
+    for e in &out.errors {
+        if let Some((c, d)) = ossl_cause(env, &out, e) {
+            v.add(c, d);
+        }
+    }
+    if out.cn_fallback && v.trusted {
+        v.message = String::new();
+    }
+    v
+}
+
+fn eval_webpki(env: &Env, si: usize) -> Verdict {
+    let store = &env.stores[si];
+    let presented: Vec<Vec<u8>> = env.pres.iter().map(|&i| env.cert(i).der.clone()).collect();
+    let anchors: Vec<Vec<u8>> = env.store_idx[si]
+        .iter()
+        .map(|&i| env.cert(i).der.clone())
+        .collect();
+    let builtin = store.runtime == Runtime::WebpkiRoots && !store.explicit;
+    let out = webpki::verify(
+        &presented,
+        &anchors,
+        builtin,
+        env.input.name.as_deref(),
+        env.input.at,
+    );
+    let mut v = Verdict {
+        runtime: store.runtime,
+        trusted: out.error.is_none(),
+        name_ok: out.name_ok,
+        causes: vec![],
+        message: out.error.clone().unwrap_or_default(),
+        anchor: None,
+        failing: None,
+    };
+    if v.trusted {
+        // Which anchor? The one that issued the top of the presented chain.
+        let top = env.presented_top();
+        v.anchor = env.store_idx[si].iter().copied().find(|&a| {
+            env.cert(a).subject_der == env.cert(top).issuer_der || env.cert(a).der == env.cert(top).der
+        });
+        return v;
+    }
+    let leaf = env.pres[0];
+    // All causes: time of every presented certificate, the name, then the path.
+    for &p in &env.pres {
+        let c = env.cert(p);
+        if c.not_after < env.input.at {
+            v.add(Cause::Expired, env.expired_detail(p));
+            v.failing.get_or_insert(p);
+        } else if c.not_before > env.input.at {
+            v.add(Cause::NotYetValid, env.not_yet_detail(p));
+            v.failing.get_or_insert(p);
+        }
+    }
+    if !out.name_ok {
+        let leafc = env.cert(leaf);
+        let legacy = leafc.dns_names.is_empty()
+            && env
+                .input
+                .name
+                .as_ref()
+                .is_some_and(|n| leafc.subject_cn.iter().any(|c| c.eq_ignore_ascii_case(n)));
+        if legacy {
+            v.add(
+                Cause::LegacyCommonName,
+                format!(
+                    "{} carries the name only in its subject CN; rustls ignores the CN",
+                    env.label(leaf)
+                ),
+            );
+        } else {
+            v.add(Cause::NameMismatch, env.name_detail(store.runtime));
+        }
+        v.failing.get_or_insert(leaf);
+    }
+    match out.cause {
+        Cause::UnknownAuthority => {
+            let top = env.presented_top();
+            let (c, d) = env.classify_unknown(store.runtime, top);
+            v.add(c, d);
+            v.failing.get_or_insert(top);
+        }
+        Cause::Expired | Cause::NotYetValid | Cause::NameMismatch => {}
+        Cause::BadSignature
+            if env.pres.iter().any(|&p| {
+                let c = env.cert(p);
+                c.signature_hash == "SHA1"
+                    || c.signature_hash == "MD5"
+                    || (c.key_algorithm == crate::x509::KeyAlgorithm::Rsa && c.key_bits < 2048)
+            }) =>
+        {
+            v.add(
+                Cause::WeakSignature,
+                format!(
+                    "rustls refuses SHA-1/MD5 signatures and RSA keys under 2048 bits: {}",
+                    out.error.clone().unwrap_or_default()
+                ),
+            );
+            v.failing.get_or_insert(leaf);
+        }
+        c => {
+            v.add(c, out.error.clone().unwrap_or_default());
+            v.failing.get_or_insert(leaf);
+        }
+    }
+    // Order: the cause rustls itself reported first.
+    let reported = match out.cause {
+        Cause::UnknownAuthority => None,
+        Cause::BadSignature if v.causes.iter().any(|(c, _)| *c == Cause::WeakSignature) => {
+            Some(Cause::WeakSignature)
+        }
+        c => Some(c),
+    };
+    if let Some(r) = reported {
+        if let Some(pos) = v.causes.iter().position(|(c, _)| *c == r) {
+            let x = v.causes.remove(pos);
+            v.causes.insert(0, x);
+        }
+    } else if let Some(pos) = v.causes.iter().position(|(c, _)| {
+        matches!(
+            c,
+            Cause::UnknownAuthority | Cause::MissingIntermediate | Cause::SelfSigned
+        )
+    }) {
+        let x = v.causes.remove(pos);
+        v.causes.insert(0, x);
+    }
+    if v.causes.is_empty() {
+        v.add(out.cause, out.error.clone().unwrap_or_default());
+    }
+    v
+}
+
+fn findings(
+    env: &Env,
+    stores: &[TrustStore],
+    verdicts: &[Verdict],
+    product: Option<intercept::Product>,
+) -> Vec<Finding> {
+    let mut out: Vec<Finding> = vec![];
+    let distro = env.input.distro.unwrap_or(Distro::Unknown);
+    let leaf = env.cert(env.pres[0]);
+    // Interception, trusted or not.
+    if let Some(p) = product {
+        let untrusted: Vec<&str> = verdicts
+            .iter()
+            .filter(|v| !v.trusted)
+            .map(|v| v.runtime.code())
+            .collect();
+        let sev = if untrusted.is_empty() {
+            Severity::Warning
+        } else {
+            Severity::Error
+        };
+        let msg = if untrusted.is_empty() {
+            format!(
+                "This chain comes from a TLS-inspecting proxy ({}); its root is trusted here, so connections work, \
+                 but the traffic is decrypted by the proxy.",
+                p.name
+            )
+        } else {
+            format!(
+                "This chain comes from a TLS-inspecting proxy ({}), not from the server itself; its root is not \
+                 trusted by {}.",
+                p.name,
+                untrusted.join(", ")
+            )
+        };
+        let rt = verdicts
+            .iter()
+            .find(|v| !v.trusted)
+            .map(|v| v.runtime)
+            .unwrap_or(Runtime::Openssl);
+        let ctx = fix::FixCtx {
+            product: Some(p.name),
+            runtimes: verdicts
+                .iter()
+                .filter(|v| !v.trusted)
+                .map(|v| v.runtime)
+                .collect(),
+            ..Default::default()
+        };
+        let mut f = Finding::new("tls-interception", sev, msg);
+        if !untrusted.is_empty() {
+            if let Some(fx) = fix::fix_for(Cause::UntrustedIntercept, rt, distro, &ctx) {
+                f = f.fix(fx);
+            }
+            f = f.runtimes(&untrusted);
+        }
+        out.push(f);
+    }
+    // One finding per cause, across the runtimes it applies to.
+    let mut seen: Vec<Cause> = vec![];
+    for v in verdicts.iter().filter(|v| !v.trusted) {
+        for (c, _) in &v.causes {
+            if seen.contains(c) || *c == Cause::UntrustedIntercept {
+                continue;
+            }
+            seen.push(*c);
+            let rts: Vec<&Verdict> = verdicts
+                .iter()
+                .filter(|w| !w.trusted && w.causes.iter().any(|(x, _)| x == c))
+                .collect();
+            let detail = rts
+                .iter()
+                .find_map(|w| w.causes.iter().find(|(x, _)| x == c).map(|x| x.1.clone()))
+                .unwrap_or_default();
+            let missing_issuer = Some(issuer_short(env.cert(env.presented_top())));
+            let top = env.cert(env.presented_top());
+            let ctx = fix::FixCtx {
+                missing_issuer,
+                aia: top.aia_ca_issuers.first().cloned(),
+                name: env.input.name.clone(),
+                product: product.map(|p| p.name),
+                clock_skew: leaf.not_before > env.input.at
+                    && leaf.not_before - env.input.at <= CLOCK_SKEW_SECS,
+                explicit: stores.iter().any(|s| s.explicit),
+                runtimes: rts.iter().map(|w| w.runtime).collect(),
+            };
+            let names: Vec<&str> = rts.iter().map(|w| w.runtime.code()).collect();
+            let mut f = Finding::new(c.code(), Severity::Error, detail).runtimes(&names);
+            if let Some(fx) = fix::fix_for(*c, rts[0].runtime, distro, &ctx) {
+                f = f.fix(fx);
+            }
+            out.push(f);
+        }
+    }
+    // Legacy CN: OpenSSL accepts through the CN while others refuse.
+    let cn_only = leaf.dns_names.is_empty()
+        && env.input.name.as_ref().is_some_and(|n| {
+            leaf.subject_cn
+                .iter()
+                .any(|c| name::openssl_equal_wildcard(c.as_bytes(), n.as_bytes()))
+        });
+    if cn_only && !seen.contains(&Cause::LegacyCommonName) {
+        out.push(
+            Finding::new(
+                "legacy-common-name",
+                Severity::Warning,
+                format!(
+                    "{} carries the name only in its subject CN: OpenSSL-based clients accept it, Go and rustls do not.",
+                    env.label(env.pres[0])
+                ),
+            )
+            .fix(fix::fix_for(Cause::LegacyCommonName, Runtime::Go, distro, &Default::default()).unwrap_or_default()),
+        );
+    }
+    // Clock skew hint.
+    if leaf.not_before > env.input.at && leaf.not_before - env.input.at <= CLOCK_SKEW_SECS {
+        out.push(
+            Finding::new(
+                "clock-skew",
+                Severity::Warning,
+                format!(
+                    "The leaf becomes valid at {}, {} after the time checked: this clock is probably behind.",
+                    leaf.not_before_rfc3339(),
+                    human_duration(leaf.not_before - env.input.at)
+                ),
+            )
+            .fix("Synchronise the clock (NTP: `timedatectl set-ntp true`, chrony)."),
+        );
+    }
+    // Weak keys/signatures that some runtime still accepts.
+    for &p in &env.pres {
+        let c = env.cert(p);
+        if seen.contains(&Cause::WeakSignature) {
+            break;
+        }
+        let weak_sig = (c.signature_hash == "SHA1" || c.signature_hash == "MD5") && !c.self_signed;
+        let small_rsa = c.key_algorithm == crate::x509::KeyAlgorithm::Rsa && c.key_bits < 2048;
+        if weak_sig || small_rsa {
+            let what = if weak_sig {
+                format!("is signed with {} ({})", c.signature_hash, c.signature)
+            } else {
+                format!(
+                    "has a {} key (OpenSSL at security level 2 needs 2048 bits)",
+                    c.key
+                )
+            };
+            let fx = fix::fix_for(
+                Cause::WeakSignature,
+                Runtime::Openssl,
+                distro,
+                &Default::default(),
+            );
+            let mut f = Finding::new(
+                "weak-signature",
+                Severity::Warning,
+                format!("{} {what}", env.label(p)),
+            );
+            if let Some(fx) = fx {
+                f = f.fix(fx);
+            }
+            out.push(f);
+            break;
+        }
+    }
+    out
+}

@@ -1,5 +1,6 @@
 //! report — human text and JSON renderers over one data model.
 
+pub mod human;
 pub mod json;
 pub mod sanitize;
 pub mod store;

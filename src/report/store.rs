@@ -269,9 +269,10 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
             sanitize(&sources.join(" + "))
         };
         let head = format!(
-            "{mark} {:<name_w$}  {:>5} anchors  ",
+            "{mark} {:<name_w$}  {:>5} anchor{}  ",
             r.runtime,
             r.anchors,
+            if r.anchors == 1 { " " } else { "s" },
             name_w = name_w
         );
         let head_len = 2 + name_w + 2 + 5 + 10;

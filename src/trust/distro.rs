@@ -46,6 +46,25 @@ impl Distro {
         }
     }
 
+    /// The system CA bundle's path on this distribution.
+    pub fn system_bundle(self) -> &'static str {
+        match self {
+            Distro::Rhel => "/etc/pki/tls/certs/ca-bundle.crt",
+            _ => "/etc/ssl/certs/ca-certificates.crt",
+        }
+    }
+
+    /// How to get a current system bundle (new roots, expired ones removed).
+    pub fn upgrade_bundle(self) -> &'static str {
+        match self {
+            Distro::Debian => "`apt-get update && apt-get install --only-upgrade ca-certificates`",
+            Distro::Alpine => "`apk upgrade ca-certificates`",
+            Distro::Rhel => "`dnf update ca-certificates` (or yum)",
+            Distro::Distroless | Distro::Scratch => "rebuild the image from a current base image",
+            Distro::Unknown => "upgrade the distribution's ca-certificates package",
+        }
+    }
+
     /// How to add a CA to the system store here.
     pub fn install_ca(self) -> &'static str {
         match self {

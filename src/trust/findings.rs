@@ -33,8 +33,8 @@ pub fn env_source_problem(cx: &Cx, var: &str, p: &Path, loaded: &Loaded, rt: &[&
             "missing",
             format!("{var}={path}: the file does not exist, so it contributes nothing."),
             format!(
-                "point {var} at an existing PEM bundle, or unset it; {}",
-                cx.distro.install_ca()
+                "point {var} at an existing PEM bundle (the system one here is {}), or unset it",
+                cx.distro.system_bundle()
             ),
         ),
         Err(ReadErr::IsDir) => (
@@ -81,14 +81,25 @@ pub fn env_source_problem(cx: &Cx, var: &str, p: &Path, loaded: &Loaded, rt: &[&
 }
 
 pub fn dir_missing(cx: &Cx, var: &str, d: &str, rt: &[&str]) -> Finding {
-    Finding::new(
+    // With SSL_CERT_FILE set, a nonexistent SSL_CERT_DIR is the usual way to switch the
+    // default directories off: worth saying, not an error.
+    let deliberate = var == "SSL_CERT_DIR" && cx.world().var_nonempty("SSL_CERT_FILE").is_some();
+    let f = Finding::new(
         &format!("{}-missing", var_code(var)),
-        Severity::Error,
-        format!("{var} names {d}, which does not exist."),
+        if deliberate { Severity::Info } else { Severity::Error },
+        if deliberate {
+            format!("{var} names {d}, which does not exist: no directory is searched there (fine if meant to trust only SSL_CERT_FILE).")
+        } else {
+            format!("{var} names {d}, which does not exist.")
+        },
     )
-    .fix(format!("create it or fix {var}; {}", cx.distro.install_ca()))
     .runtimes(rt)
-    .path(d.to_string())
+    .path(d.to_string());
+    if deliberate {
+        f
+    } else {
+        f.fix(format!("create it or fix {var}; {}", cx.distro.install_ca()))
+    }
 }
 
 pub fn dir_broken(_cx: &Cx, var: &str, d: &str, e: &ReadErr, rt: &[&str]) -> Finding {
@@ -303,20 +314,30 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
     let rt = [store.runtime.code()];
     let w = cx.world();
     if store.anchors.is_empty() {
-        let msg = match &store.error {
-            Some(e) => format!(
-                "{} has no trust anchors at all ({e}): every TLS connection will fail verification.",
-                store.runtime.title()
+        // A bundle this runtime does not look at, but that exists here?
+        let elsewhere = if store.explicit || store.runtime == Runtime::WebpkiRoots {
+            None
+        } else {
+            super::go::FILES.iter().find(
+                |f| matches!(&*cx.loader.file(Path::new(f)), Ok(c) if c.pem_certificates().next().is_some()),
+            )
+        };
+        let fix = match (elsewhere, store.runtime) {
+            (Some(b), Runtime::Openssl) => format!(
+                "a bundle exists at {b}, but OpenSSL does not look there: set SSL_CERT_FILE={b} \
+                 (or link OPENSSLDIR/cert.pem to it)"
             ),
-            None => format!(
-                "{} has no trust anchors at all: every TLS connection will fail verification.",
-                store.runtime.title()
-            ),
+            (Some(b), _) => format!("a bundle exists at {b}: set SSL_CERT_FILE={b}"),
+            (None, _) => cx.distro.install_ca().to_string(),
         };
         store.findings.push(
-            Finding::new("empty-store", Severity::Error, msg)
-                .fix(cx.distro.install_ca())
-                .runtimes(&rt),
+            Finding::new(
+                "empty-store",
+                Severity::Error,
+                "No trust anchors at all: every TLS connection will fail verification.",
+            )
+            .fix(fix)
+            .runtimes(&rt),
         );
     }
     let expired: Vec<&super::Anchor> = store
@@ -329,15 +350,16 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
         store.findings.push(
             Finding::new(
                 "expired-anchor",
-                Severity::Warning,
+                Severity::Info,
                 format!(
-                    "{} anchor(s) have expired ({}{}); chains ending there fail.",
+                    "{} anchor(s) have expired ({}{}): harmless unless a server still chains to them, \
+                     and then every runtime rejects it.",
                     expired.len(),
                     names.join(", "),
                     if expired.len() > 3 { ", …" } else { "" }
                 ),
             )
-            .fix(cx.distro.refresh())
+            .fix(format!("keep the bundle current: {}", cx.distro.upgrade_bundle()))
             .runtimes(&rt)
             .path(expired[0].provenance.path.clone()),
         );
@@ -345,7 +367,14 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
     if store.runtime != Runtime::WebpkiRoots {
         let non_ca: Vec<&super::Anchor> = store.anchors.iter().filter(|a| !a.cert.is_ca()).collect();
         if !non_ca.is_empty() {
-            let names: Vec<String> = non_ca.iter().take(3).map(|a| a.cert.short_name()).collect();
+            let names: Vec<String> = non_ca
+                .iter()
+                .take(3)
+                .map(|a| {
+                    let b = a.provenance.block.map(|b| format!("#{b}")).unwrap_or_default();
+                    format!("{} in {}{b}", a.cert.short_name(), a.provenance.path)
+                })
+                .collect();
             store.findings.push(
                 Finding::new(
                     "not-a-ca-anchor",
@@ -360,6 +389,30 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
                 .fix("put the issuing CA certificate in the bundle instead of the server certificate")
                 .runtimes(&rt)
                 .path(non_ca[0].provenance.path.clone()),
+            );
+        }
+    }
+    if store.runtime == Runtime::Go {
+        let neg: Vec<String> = store
+            .anchors
+            .iter()
+            .filter(|a| a.cert.serial_negative)
+            .map(|a| a.cert.short_name())
+            .collect();
+        if !neg.is_empty() {
+            store.findings.push(
+                Finding::new(
+                    "negative-serial-anchor",
+                    Severity::Warning,
+                    format!(
+                        "{} anchor(s) have a negative serial number ({}): Go 1.23+ cannot parse them and drops \
+                         them from the pool (older Go keeps them).",
+                        neg.len(),
+                        neg.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .fix("re-issue the CA with a positive serial, or run Go with GODEBUG=x509negativeserial=1")
+                .runtimes(&rt),
             );
         }
     }
@@ -380,9 +433,9 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
                     "staged-not-installed",
                     Severity::Warning,
                     format!(
-                        "{} is staged at {p} but is not in {}'s store: the CA update tool has not run since it was added.",
-                        cert.short_name(),
-                        store.runtime.title()
+                        "{} is staged at {p} but is not in the store: the CA update tool has not run since it \
+                         was added.",
+                        cert.short_name()
                     ),
                 )
                 .fix(cx.distro.refresh())
@@ -416,11 +469,10 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
                                 "k8s-sa-ca-not-trusted",
                                 Severity::Info,
                                 format!(
-                                    "The Kubernetes service-account CA ({}) at {k} is not in {}'s store: fine for \
+                                    "The Kubernetes service-account CA ({}) at {k} is not in the store: fine for \
                                      public endpoints; in-cluster clients (the API server, services with cluster-issued \
                                      certificates) must load it explicitly.",
-                                    cert.short_name(),
-                                    store.runtime.title()
+                                    cert.short_name()
                                 ),
                             )
                             .fix(format!("pass {k} as the CA file of clients that talk to the API server"))

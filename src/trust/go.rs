@@ -127,6 +127,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
         }
     }
 
+    let from_file = pool.anchors.len();
     let env_dir = w.var_nonempty("SSL_CERT_DIR");
     let dirs: Vec<String> = match env_dir {
         Some(d) => d.split(':').map(str::to_string).collect(),
@@ -229,8 +230,19 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                     store.findings.push(
                         Finding::new(
                             "ssl-cert-dir-empty",
-                            Severity::Error,
-                            format!("SSL_CERT_DIR element {d} holds no PEM certificate."),
+                            if env_file.is_some() {
+                                Severity::Info
+                            } else {
+                                Severity::Warning
+                            },
+                            format!(
+                                "SSL_CERT_DIR element {d} holds no PEM certificate{}.",
+                                if env_file.is_some() {
+                                    " (fine if meant to trust only SSL_CERT_FILE)"
+                                } else {
+                                    ""
+                                }
+                            ),
                         )
                         .fix(cx.distro.install_ca())
                         .runtimes(&rt)
@@ -243,12 +255,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
 
     // SSL_CERT_FILE without SSL_CERT_DIR: the system directories still count.
     if env_file.is_some() && env_dir.is_none() {
-        let from_dirs: usize = store
-            .steps
-            .iter()
-            .filter(|s| s.kind == StepKind::Dir)
-            .map(|s| s.anchors)
-            .sum();
+        let from_dirs = pool.anchors.len() - from_file;
         if from_dirs > 0 {
             store.findings.push(
                 Finding::new(

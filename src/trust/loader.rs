@@ -109,8 +109,17 @@ impl FileContent {
             })
     }
 
-    /// `CERTIFICATE` blocks that do not decode.
+    /// Certificate blocks (`CERTIFICATE`, `TRUSTED CERTIFICATE`, …) that do not decode.
     pub fn bad_cert_blocks(&self) -> impl Iterator<Item = (&Block, &str)> {
+        self.blocks.iter().filter_map(|b| match &b.cert {
+            Some(Err(e)) if b.label != "DER" && b.is_cert_label() => Some((b, e.as_str())),
+            _ => None,
+        })
+    }
+
+    /// Blocks OpenSSL's `PEM_X509_INFO_read_bio` fails on: certificate blocks that do not
+    /// decode, and any block whose base64 is broken.
+    pub fn openssl_fatal_blocks(&self) -> impl Iterator<Item = (&Block, &str)> {
         self.blocks.iter().filter_map(|b| match &b.cert {
             Some(Err(e)) if b.label != "DER" => Some((b, e.as_str())),
             _ => None,
@@ -122,6 +131,8 @@ pub type Loaded = Rc<Result<FileContent, ReadErr>>;
 /// A cached directory listing.
 pub type Listing = Rc<Result<Vec<Entry>, ReadErr>>;
 type CertResult = Result<Arc<CertInfo>, String>;
+/// (host path, canonical World path).
+type Resolved = Result<(PathBuf, PathBuf), ReadErr>;
 
 /// The cache shared by the runtimes resolved together.
 pub struct Loader<'w> {
@@ -130,6 +141,7 @@ pub struct Loader<'w> {
     files: RefCell<HashMap<PathBuf, Loaded>>,
     dirs: RefCell<HashMap<PathBuf, Listing>>,
     certs: RefCell<HashMap<Vec<u8>, CertResult>>,
+    parents: RefCell<HashMap<PathBuf, Resolved>>,
 }
 
 impl<'w> Loader<'w> {
@@ -140,13 +152,15 @@ impl<'w> Loader<'w> {
             files: RefCell::new(HashMap::new()),
             dirs: RefCell::new(HashMap::new()),
             certs: RefCell::new(HashMap::new()),
+            parents: RefCell::new(HashMap::new()),
         }
     }
 
     /// Decode a certificate, once per distinct DER.
     pub fn cert(&self, der: &[u8]) -> Result<Arc<CertInfo>, String> {
-        if let Some(c) = self.certs.borrow().get(der) {
-            return c.clone();
+        let hit = self.certs.borrow().get(der).cloned();
+        if let Some(c) = hit {
+            return c;
         }
         let r = CertInfo::from_der_opts(der, self.check_self_signature)
             .map(Arc::new)
@@ -155,16 +169,55 @@ impl<'w> Loader<'w> {
         r
     }
 
+    /// (host path, canonical World path) of `p`, following symlinks inside the World like
+    /// [`World::resolve_both`], but resolving each parent directory only once.
+    pub fn resolve(&self, p: &Path) -> Result<(PathBuf, PathBuf), ReadErr> {
+        self.resolve_hops(p, 0)
+    }
+
+    fn resolve_hops(&self, p: &Path, hops: usize) -> Result<(PathBuf, PathBuf), ReadErr> {
+        if hops > 40 {
+            return Err(ReadErr::Loop);
+        }
+        let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
+            return self.world.resolve_both(p).map_err(ReadErr::from_resolve);
+        };
+        if name == ".." || name == "." || !p.is_absolute() {
+            return self.world.resolve_both(p).map_err(ReadErr::from_resolve);
+        }
+        let cached = self.parents.borrow().get(parent).cloned();
+        let (hp, cp) = match cached {
+            Some(r) => r?,
+            None => {
+                let r = self.world.resolve_both(parent).map_err(ReadErr::from_resolve);
+                self.parents.borrow_mut().insert(parent.to_path_buf(), r.clone());
+                r?
+            }
+        };
+        let h = hp.join(name);
+        match fs::symlink_metadata(&h) {
+            Ok(md) if md.file_type().is_symlink() => {
+                let t = fs::read_link(&h).map_err(|e| ReadErr::from_io(&e))?;
+                let next = if t.is_absolute() { t } else { cp.join(t) };
+                self.resolve_hops(&next, hops + 1)
+            }
+            Ok(_) => Ok((h, cp.join(name))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((h, cp.join(name))),
+            Err(e) => Err(ReadErr::from_io(&e)),
+        }
+    }
+
     /// What is at `p` (after symlinks), without opening it.
     pub fn kind(&self, p: &Path) -> Result<fs::Metadata, ReadErr> {
-        let (host, _) = self.world.resolve_both(p).map_err(ReadErr::from_resolve)?;
+        let (host, _) = self.resolve(p)?;
         fs::metadata(&host).map_err(|e| ReadErr::from_io(&e))
     }
 
     /// Read and parse a file (cached by World path).
     pub fn file(&self, p: &Path) -> Loaded {
-        if let Some(f) = self.files.borrow().get(p) {
-            return f.clone();
+        let hit = self.files.borrow().get(p).cloned();
+        if let Some(f) = hit {
+            return f;
         }
         let r = Rc::new(self.load(p));
         self.files.borrow_mut().insert(p.to_path_buf(), r.clone());
@@ -172,7 +225,7 @@ impl<'w> Loader<'w> {
     }
 
     fn load(&self, p: &Path) -> Result<FileContent, ReadErr> {
-        let (host, resolved) = self.world.resolve_both(p).map_err(ReadErr::from_resolve)?;
+        let (host, resolved) = self.resolve(p)?;
         let md = fs::metadata(&host).map_err(|e| ReadErr::from_io(&e))?;
         if md.is_dir() {
             return Err(ReadErr::IsDir);
@@ -238,8 +291,19 @@ impl<'w> Loader<'w> {
 
     /// List a directory (cached).
     pub fn dir(&self, p: &Path) -> Listing {
-        if let Some(d) = self.dirs.borrow().get(p) {
-            return d.clone();
+        let hit = self.dirs.borrow().get(p).cloned();
+        if let Some(d) = hit {
+            return d;
+        }
+        // The same directory reached by another name (/usr/lib/ssl/certs -> /etc/ssl/certs)
+        // is listed once.
+        let canon = self.resolve(p).map(|(_, c)| c).ok();
+        if let Some(c) = &canon {
+            let hit = self.dirs.borrow().get(c).cloned();
+            if let Some(d) = hit {
+                self.dirs.borrow_mut().insert(p.to_path_buf(), d.clone());
+                return d;
+            }
         }
         let r = match self.kind(p) {
             Err(e) => Err(e),
@@ -248,6 +312,9 @@ impl<'w> Loader<'w> {
         };
         let r = Rc::new(r);
         self.dirs.borrow_mut().insert(p.to_path_buf(), r.clone());
+        if let Some(c) = canon {
+            self.dirs.borrow_mut().insert(c, r.clone());
+        }
         r
     }
 }
@@ -255,4 +322,60 @@ impl<'w> Loader<'w> {
 /// Display a World path.
 pub fn disp(p: &Path) -> String {
     p.to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// The cached resolution must agree with `World::resolve_both` on tricky trees.
+    #[test]
+    fn cached_resolution_agrees_with_the_world() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        for dir in ["etc/ssl/certs", "usr/share/ca/moz", "usr/lib/ssl", "a/b"] {
+            fs::create_dir_all(r.join(dir)).unwrap();
+        }
+        fs::write(r.join("usr/share/ca/moz/x.crt"), "X").unwrap();
+        symlink("/usr/share/ca/moz/x.crt", r.join("etc/ssl/certs/x.pem")).unwrap();
+        symlink("x.pem", r.join("etc/ssl/certs/abcd1234.0")).unwrap();
+        symlink(
+            "../../../../../../usr/share/ca/moz/x.crt",
+            r.join("etc/ssl/certs/up.pem"),
+        )
+        .unwrap();
+        symlink("/etc/ssl/certs", r.join("usr/lib/ssl/certs")).unwrap();
+        symlink("./loop2", r.join("a/loop1")).unwrap();
+        symlink("./loop1", r.join("a/loop2")).unwrap();
+        symlink("/nowhere/file", r.join("a/dangling")).unwrap();
+        symlink("../a/b", r.join("a/b/../sib")).unwrap();
+        let w = World::fixture(r, &[]);
+        let l = Loader::new(&w, false);
+        for p in [
+            "/etc/ssl/certs/x.pem",
+            "/etc/ssl/certs/abcd1234.0",
+            "/etc/ssl/certs/up.pem",
+            "/usr/lib/ssl/certs/abcd1234.0",
+            "/usr/lib/ssl/certs",
+            "/a/dangling",
+            "/a/sib",
+            "/missing/deeper/file",
+        ] {
+            let ours = l.resolve(Path::new(p)).unwrap();
+            let world = w.resolve_both(Path::new(p)).unwrap();
+            assert_eq!(ours, world, "{p}");
+        }
+        assert_eq!(l.resolve(Path::new("/a/loop1")), Err(ReadErr::Loop));
+        assert!(matches!(*l.file(Path::new("/a/loop1")), Err(ReadErr::Loop)));
+        let c = l.file(Path::new("/usr/lib/ssl/certs/abcd1234.0"));
+        assert_eq!(
+            c.as_ref().as_ref().unwrap().resolved,
+            PathBuf::from("/usr/share/ca/moz/x.crt")
+        );
+        // One listing for two names of the same directory.
+        let a = l.dir(Path::new("/usr/lib/ssl/certs"));
+        let b = l.dir(Path::new("/etc/ssl/certs"));
+        assert!(Rc::ptr_eq(&a, &b));
+    }
 }

@@ -257,11 +257,22 @@ pub fn from_ca_files(runtime: Runtime, files: &[PathBuf]) -> anyhow::Result<Trus
     let mut store = TrustStore::empty(runtime);
     store.explicit = true;
     let mut seen = HashSet::new();
+    let rt = [runtime.code()];
     for f in files {
         let data = std::fs::read(f)
             .map_err(|e| anyhow::anyhow!("--ca {}: {}", f.display(), crate::world::describe_io(&e)))?;
         let content = loader.parse_content(f.clone(), &data);
-        let mut n = 0;
+        let path = f.display().to_string();
+        let total = content
+            .blocks
+            .iter()
+            .filter(|b| matches!(b.cert, Some(Ok(_))))
+            .count();
+        anyhow::ensure!(
+            total > 0,
+            "--ca {}: no certificate (PEM or DER) found in it",
+            f.display()
+        );
         let bad: Vec<String> = content
             .bad_cert_blocks()
             .map(|(b, e)| {
@@ -272,52 +283,95 @@ pub fn from_ca_files(runtime: Runtime, files: &[PathBuf]) -> anyhow::Result<Trus
                 )
             })
             .collect();
-        if runtime == Runtime::Openssl && !bad.is_empty() {
-            anyhow::bail!(
-                "--ca {}: OpenSSL would refuse this file: {}",
-                f.display(),
+        let openssl_refuses =
+            runtime == Runtime::Openssl && (!bad.is_empty() || content.shape == pem::Shape::Der);
+        let mut n = 0;
+        if !openssl_refuses {
+            for b in &content.blocks {
+                let Some(Ok(cert)) = &b.cert else { continue };
+                let accepted = match runtime {
+                    // -CAfile: PEM certificate blocks, TRUSTED CERTIFICATE included.
+                    Runtime::Openssl => b.label != "DER",
+                    // AppendCertsFromPEM / rustls-pemfile: CERTIFICATE blocks only.
+                    _ => b.label == "CERTIFICATE" && !b.has_headers,
+                };
+                if !accepted {
+                    continue;
+                }
+                n += 1;
+                if seen.insert(cert.sha256.clone()) {
+                    store.anchors.push(Anchor {
+                        cert: cert.clone(),
+                        provenance: Provenance {
+                            path: path.clone(),
+                            resolved: None,
+                            block: b.index,
+                            line: b.line,
+                        },
+                        hash_name: None,
+                        trusted_cert_block: b.label == "TRUSTED CERTIFICATE",
+                    });
+                }
+            }
+        }
+        let reason = if n > 0 {
+            "given with --ca".to_string()
+        } else if content.shape == pem::Shape::Der {
+            "given with --ca, but it is DER: read as PEM, it holds nothing".to_string()
+        } else if openssl_refuses {
+            format!(
+                "given with --ca, but OpenSSL refuses the whole file ({})",
                 bad.join("; ")
-            );
-        }
-        for b in &content.blocks {
-            let Some(Ok(cert)) = &b.cert else { continue };
-            let accepted = match runtime {
-                Runtime::Openssl => true,
-                // Go's AppendCertsFromPEM / rustls: CERTIFICATE blocks only; DER files
-                // are taken as one certificate when the program reads DER (we accept it).
-                _ => (b.label == "CERTIFICATE" && !b.has_headers) || b.label == "DER",
-            };
-            if !accepted {
-                continue;
-            }
-            n += 1;
-            if seen.insert(cert.sha256.clone()) {
-                store.anchors.push(Anchor {
-                    cert: cert.clone(),
-                    provenance: Provenance {
-                        path: f.display().to_string(),
-                        resolved: None,
-                        block: b.index,
-                        line: b.line,
-                    },
-                    hash_name: None,
-                    trusted_cert_block: b.label == "TRUSTED CERTIFICATE",
-                });
-            }
-        }
+            )
+        } else {
+            "given with --ca, but no certificate this runtime reads is in it".to_string()
+        };
         store.steps.push(Step {
-            source: f.display().to_string(),
+            source: path.clone(),
             kind: StepKind::Explicit,
             outcome: if n > 0 { Outcome::Loaded } else { Outcome::Error },
             anchors: n,
-            reason: Some(if n > 0 {
-                "given with --ca".to_string()
-            } else {
-                "given with --ca, but no certificate in it".to_string()
-            }),
+            reason: Some(reason.clone()),
         });
-        if n == 0 {
-            anyhow::bail!("--ca {}: no certificate found in it", f.display());
+        if content.shape == pem::Shape::Der {
+            store.findings.push(
+                Finding::new(
+                    "ca-file-der",
+                    crate::finding::Severity::Error,
+                    format!(
+                        "--ca {path} is a DER certificate; {} reads CA files as PEM and finds nothing in it.",
+                        runtime.title()
+                    ),
+                )
+                .fix(format!(
+                    "convert it: `openssl x509 -inform der -in {path} -out ca.pem`"
+                ))
+                .runtimes(&rt)
+                .path(path.clone()),
+            );
+        } else if !bad.is_empty() {
+            store.findings.push(
+                Finding::new(
+                    "bundle-bad-block",
+                    if openssl_refuses {
+                        crate::finding::Severity::Error
+                    } else {
+                        crate::finding::Severity::Warning
+                    },
+                    format!(
+                        "--ca {path} has undecodable CERTIFICATE block(s): {}. {}",
+                        bad.join("; "),
+                        if openssl_refuses {
+                            "OpenSSL refuses the whole file."
+                        } else {
+                            "They are skipped."
+                        }
+                    ),
+                )
+                .fix(format!("remove the broken block(s) from {path}"))
+                .runtimes(&rt)
+                .path(path.clone()),
+            );
         }
     }
     Ok(store)
@@ -367,6 +421,11 @@ impl TrustStore {
             explicit: false,
             error: None,
         }
+    }
+
+    /// Anchors in `pool` that came from a hashed directory (OpenSSL).
+    pub(crate) fn anchors_from_dirs(&self, pool: &Pool) -> usize {
+        pool.anchors.iter().filter(|a| a.hash_name.is_some()).count()
     }
 
     /// Is this certificate (by SHA-256) an anchor?

@@ -93,7 +93,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
     let fname = disp(&file);
     match &*loaded {
         Ok(c) => {
-            let bad: Vec<_> = c.bad_cert_blocks().collect();
+            let bad: Vec<_> = c.openssl_fatal_blocks().collect();
             if let Some((b, e)) = bad.first() {
                 store.steps.push(Step {
                     source: fname.clone(),
@@ -112,7 +112,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                         "bundle-bad-block",
                         Severity::Error,
                         format!(
-                            "{fname} has {} undecodable CERTIFICATE block(s) (first: block {} at line {}): OpenSSL \
+                            "{fname} has {} undecodable PEM block(s) (first: block {} at line {}): OpenSSL \
                              refuses the whole file, so its {good} good certificate(s) are not trusted either \
                              (Go would skip just the bad block).",
                             bad.len(),
@@ -297,6 +297,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
         }
         // Files OpenSSL never opens: their certificates are invisible unless also hashed.
         let mut not_hashed: Vec<(String, String)> = Vec::new();
+        let mut seen_unhashed: HashSet<String> = HashSet::new();
         for e in &others {
             if let Ok(c) = &*cx.loader.file(&e.path) {
                 for b in &c.blocks {
@@ -304,6 +305,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                         if b.label != "DER"
                             && !findable.contains(&cert.sha256)
                             && !pool.contains(&cert.sha256)
+                            && seen_unhashed.insert(cert.sha256.clone())
                         {
                             not_hashed.push((e.name.clone(), cert.short_name()));
                         }
@@ -396,6 +398,24 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                 .fix(cx.distro.rehash(d))
                 .runtimes(&rt)
                 .path(d.clone()),
+            );
+        }
+    }
+    if env_file.is_some() && env_dir.is_none() {
+        let from_dir = store.anchors_from_dirs(&pool);
+        if from_dir > 0 {
+            store.findings.push(
+                Finding::new(
+                    "ssl-cert-file-without-dir",
+                    Severity::Warning,
+                    format!(
+                        "SSL_CERT_FILE is set but SSL_CERT_DIR is not: OpenSSL still searches {} and can find \
+                         {from_dir} certificate(s) there.",
+                        disp(&dir.join("certs"))
+                    ),
+                )
+                .fix("to trust only SSL_CERT_FILE, also set SSL_CERT_DIR to an empty or nonexistent directory")
+                .runtimes(&rt),
             );
         }
     }

@@ -1,0 +1,402 @@
+//! Raw facts about a certificate that path validation needs beyond [`CertInfo`]: the signed
+//! bytes and signature, key identifiers in full, typed SANs and name constraints, the list
+//! of extensions, and signature verification with `ring`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use x509_parser::prelude::*;
+
+use crate::x509::CertInfo;
+
+/// A general name, as far as path validation cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gn {
+    Dns(String),
+    Ip(Vec<u8>),
+    Email(String),
+    Uri(String),
+    /// Raw DER of a directoryName.
+    Dir(Vec<u8>),
+    /// otherName type OID.
+    Other(String),
+    /// Any other kind (x400, ediParty, registeredID).
+    Unsupported,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Nc {
+    pub critical: bool,
+    pub permitted: Vec<Gn>,
+    pub excluded: Vec<Gn>,
+    /// The extension was present with neither subtree (or both empty).
+    pub empty: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Ext {
+    pub oid: String,
+    pub critical: bool,
+    pub value: Vec<u8>,
+    /// x509-parser could not decode the value.
+    pub parse_error: bool,
+}
+
+/// Everything about one certificate, decoded once.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub info: Arc<CertInfo>,
+    pub tbs: Vec<u8>,
+    pub sig_oid: String,
+    /// The algorithm inside the TBS (must equal the outer one).
+    pub inner_sig_oid: String,
+    pub inner_sig_params: Vec<u8>,
+    pub sig_params: Vec<u8>,
+    pub sig_value: Vec<u8>,
+    pub spki_alg_oid: String,
+    pub spki_curve_oid: Option<String>,
+    pub spki_params_present: bool,
+    pub spki_key: Vec<u8>,
+    pub skid: Option<Vec<u8>>,
+    pub akid_keyid: Option<Vec<u8>>,
+    /// authorityCertIssuer directory names (raw DER).
+    pub akid_issuer: Option<Vec<Vec<u8>>>,
+    pub akid_serial: Option<Vec<u8>>,
+    pub exts: Vec<Ext>,
+    pub san: Vec<Gn>,
+    pub san_ext: Option<Vec<u8>>,
+    pub nc: Option<Nc>,
+    /// The subject's emailAddress attributes.
+    pub subject_emails: Vec<String>,
+    /// Number of attributes in the subject.
+    pub subject_entries: usize,
+    pub serial_raw: Vec<u8>,
+}
+
+pub const OID_SAN: &str = "2.5.29.17";
+pub const OID_NC: &str = "2.5.29.30";
+pub const OID_AKI: &str = "2.5.29.35";
+pub const OID_SKI: &str = "2.5.29.14";
+pub const OID_KU: &str = "2.5.29.15";
+pub const OID_BC: &str = "2.5.29.19";
+pub const OID_EKU: &str = "2.5.29.37";
+pub const OID_AIA: &str = "1.3.6.1.5.5.7.1.1";
+
+fn gn(g: &GeneralName) -> Gn {
+    match g {
+        GeneralName::DNSName(d) => Gn::Dns(d.to_string()),
+        GeneralName::IPAddress(b) => Gn::Ip(b.to_vec()),
+        GeneralName::RFC822Name(e) => Gn::Email(e.to_string()),
+        GeneralName::URI(u) => Gn::Uri(u.to_string()),
+        GeneralName::DirectoryName(n) => Gn::Dir(n.as_raw().to_vec()),
+        GeneralName::OtherName(oid, _) => Gn::Other(oid.to_id_string()),
+        _ => Gn::Unsupported,
+    }
+}
+
+impl Facts {
+    pub fn new(info: Arc<CertInfo>) -> Facts {
+        let mut f = Facts {
+            info: info.clone(),
+            tbs: vec![],
+            sig_oid: String::new(),
+            inner_sig_oid: String::new(),
+            inner_sig_params: vec![],
+            sig_params: vec![],
+            sig_value: vec![],
+            spki_alg_oid: String::new(),
+            spki_curve_oid: None,
+            spki_params_present: false,
+            spki_key: vec![],
+            skid: None,
+            akid_keyid: None,
+            akid_issuer: None,
+            akid_serial: None,
+            exts: vec![],
+            san: vec![],
+            san_ext: None,
+            nc: None,
+            subject_emails: vec![],
+            subject_entries: 0,
+            serial_raw: vec![],
+        };
+        let Ok((_, cert)) = X509Certificate::from_der(&info.der) else {
+            return f;
+        };
+        let tbs = &cert.tbs_certificate;
+        f.tbs = tbs.as_ref().to_vec();
+        f.sig_oid = cert.signature_algorithm.algorithm.to_id_string();
+        f.sig_params = cert
+            .signature_algorithm
+            .parameters
+            .as_ref()
+            .map(|p| {
+                let mut v = vec![p.tag().0 as u8];
+                v.extend_from_slice(p.data);
+                v
+            })
+            .unwrap_or_default();
+        f.inner_sig_oid = tbs.signature.algorithm.to_id_string();
+        f.inner_sig_params = tbs
+            .signature
+            .parameters
+            .as_ref()
+            .map(|p| {
+                let mut v = vec![p.tag().0 as u8];
+                v.extend_from_slice(p.data);
+                v
+            })
+            .unwrap_or_default();
+        f.sig_value = cert.signature_value.data.to_vec();
+        let spki = tbs.public_key();
+        f.spki_alg_oid = spki.algorithm.algorithm.to_id_string();
+        f.spki_params_present = spki.algorithm.parameters.is_some();
+        f.spki_curve_oid = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .filter(|p| p.tag().0 == 6)
+            .and_then(|p| p.as_oid().ok())
+            .map(|o| o.to_id_string());
+        f.spki_key = spki.subject_public_key.data.to_vec();
+        f.serial_raw = tbs.raw_serial().to_vec();
+        for rdn in tbs.subject.iter_rdn() {
+            for atv in rdn.iter() {
+                f.subject_entries += 1;
+                if atv.attr_type().to_id_string() == "1.2.840.113549.1.9.1" {
+                    f.subject_emails
+                        .push(String::from_utf8_lossy(atv.attr_value().data).into_owned());
+                }
+            }
+        }
+        for ext in tbs.extensions() {
+            let oid = ext.oid.to_id_string();
+            let parse_error = matches!(ext.parsed_extension(), ParsedExtension::ParseError { .. });
+            f.exts.push(Ext {
+                oid: oid.clone(),
+                critical: ext.critical,
+                value: ext.value.to_vec(),
+                parse_error,
+            });
+            match ext.parsed_extension() {
+                ParsedExtension::SubjectKeyIdentifier(k) => f.skid = Some(k.0.to_vec()),
+                ParsedExtension::AuthorityKeyIdentifier(a) => {
+                    f.akid_keyid = a.key_identifier.as_ref().map(|k| k.0.to_vec());
+                    f.akid_serial = a.authority_cert_serial.map(|s| s.to_vec());
+                    f.akid_issuer = a.authority_cert_issuer.as_ref().map(|v| {
+                        v.iter()
+                            .filter_map(|g| match g {
+                                GeneralName::DirectoryName(n) => Some(n.as_raw().to_vec()),
+                                _ => None,
+                            })
+                            .collect()
+                    });
+                }
+                ParsedExtension::SubjectAlternativeName(san) => {
+                    f.san = san.general_names.iter().map(gn).collect();
+                    f.san_ext = Some(ext.value.to_vec());
+                }
+                ParsedExtension::NameConstraints(nc) => {
+                    let conv = |s: &Option<Vec<GeneralSubtree>>| -> Vec<Gn> {
+                        s.iter().flatten().map(|t| gn(&t.base)).collect()
+                    };
+                    let permitted = conv(&nc.permitted_subtrees);
+                    let excluded = conv(&nc.excluded_subtrees);
+                    f.nc = Some(Nc {
+                        critical: ext.critical,
+                        empty: permitted.is_empty() && excluded.is_empty(),
+                        permitted,
+                        excluded,
+                    });
+                }
+                _ => {}
+            }
+            if oid == OID_SAN && f.san_ext.is_none() {
+                f.san_ext = Some(ext.value.to_vec());
+            }
+        }
+        f
+    }
+
+    pub fn has_ext(&self, oid: &str) -> bool {
+        self.exts.iter().any(|e| e.oid == oid)
+    }
+
+    pub fn dns_sans(&self) -> impl Iterator<Item = &str> {
+        self.san.iter().filter_map(|g| match g {
+            Gn::Dns(d) => Some(d.as_str()),
+            _ => None,
+        })
+    }
+
+    pub fn ip_sans(&self) -> impl Iterator<Item = &[u8]> {
+        self.san.iter().filter_map(|g| match g {
+            Gn::Ip(d) => Some(d.as_slice()),
+            _ => None,
+        })
+    }
+
+    /// Hash bits of the signature algorithm, if known (for security levels).
+    pub fn sig_hash_bits(&self) -> Option<u32> {
+        match self.info.signature_hash.as_str() {
+            "MD5" => Some(128),
+            "SHA1" => Some(160),
+            "SHA224" => Some(224),
+            "SHA256" => Some(256),
+            "SHA384" => Some(384),
+            "SHA512" => Some(512),
+            _ => None,
+        }
+    }
+}
+
+/// The outcome of checking one signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigCheck {
+    Valid,
+    Invalid,
+    /// The combination cannot be checked here (DSA, P-521, SHA-1 ECDSA …).
+    Unsupported,
+    /// The signature algorithm does not fit the issuer's key type.
+    KeyMismatch,
+}
+
+/// Which kind of key a signature algorithm needs.
+pub fn sig_key_kind(sig_oid: &str) -> Option<&'static str> {
+    Some(match sig_oid {
+        "1.2.840.113549.1.1.4"
+        | "1.2.840.113549.1.1.5"
+        | "1.2.840.113549.1.1.11"
+        | "1.2.840.113549.1.1.12"
+        | "1.2.840.113549.1.1.13"
+        | "1.2.840.113549.1.1.14"
+        | "1.3.14.3.2.29"
+        | "1.2.840.113549.1.1.10" => "rsa",
+        "1.2.840.10045.4.1"
+        | "1.2.840.10045.4.3.1"
+        | "1.2.840.10045.4.3.2"
+        | "1.2.840.10045.4.3.3"
+        | "1.2.840.10045.4.3.4" => "ec",
+        "1.3.101.112" => "ed25519",
+        "1.3.101.113" => "ed448",
+        "1.2.840.10040.4.3" | "2.16.840.1.101.3.4.3.1" | "2.16.840.1.101.3.4.3.2" => "dsa",
+        _ => return None,
+    })
+}
+
+pub fn key_kind(spki_oid: &str) -> &'static str {
+    match spki_oid {
+        "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => "rsa",
+        "1.2.840.10045.2.1" => "ec",
+        "1.3.101.112" => "ed25519",
+        "1.3.101.113" => "ed448",
+        "1.2.840.10040.4.1" => "dsa",
+        _ => "other",
+    }
+}
+
+/// Hash named in RSASSA-PSS parameters (default SHA-1).
+fn pss_hash(params: &[u8]) -> &'static str {
+    // Look for the hash OID bytes inside the parameters.
+    const SHA256: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
+    const SHA384: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02];
+    const SHA512: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03];
+    let has = |n: &[u8]| params.windows(n.len()).any(|w| w == n);
+    if has(SHA256) {
+        "SHA256"
+    } else if has(SHA384) {
+        "SHA384"
+    } else if has(SHA512) {
+        "SHA512"
+    } else {
+        "SHA1"
+    }
+}
+
+/// Verify `child`'s signature with `issuer`'s key.
+pub fn verify_sig(child: &Facts, issuer: &Facts) -> SigCheck {
+    use ring::signature as s;
+    let Some(need) = sig_key_kind(&child.sig_oid) else {
+        return SigCheck::Unsupported;
+    };
+    let have = key_kind(&issuer.spki_alg_oid);
+    if need != have {
+        return SigCheck::KeyMismatch;
+    }
+    let alg: &dyn s::VerificationAlgorithm = match child.sig_oid.as_str() {
+        "1.2.840.113549.1.1.5" | "1.3.14.3.2.29" => &s::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
+        "1.2.840.113549.1.1.11" => &s::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
+        "1.2.840.113549.1.1.12" => &s::RSA_PKCS1_2048_8192_SHA384,
+        "1.2.840.113549.1.1.13" => &s::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY,
+        "1.2.840.113549.1.1.10" => match pss_hash(&child.sig_params) {
+            "SHA256" => &s::RSA_PSS_2048_8192_SHA256,
+            "SHA384" => &s::RSA_PSS_2048_8192_SHA384,
+            "SHA512" => &s::RSA_PSS_2048_8192_SHA512,
+            _ => return SigCheck::Unsupported,
+        },
+        "1.2.840.10045.4.3.2" | "1.2.840.10045.4.3.3" => {
+            let sha384 = child.sig_oid.ends_with(".3");
+            match (issuer.spki_curve_oid.as_deref(), sha384) {
+                (Some("1.2.840.10045.3.1.7"), false) => &s::ECDSA_P256_SHA256_ASN1,
+                (Some("1.2.840.10045.3.1.7"), true) => &s::ECDSA_P256_SHA384_ASN1,
+                (Some("1.3.132.0.34"), false) => &s::ECDSA_P384_SHA256_ASN1,
+                (Some("1.3.132.0.34"), true) => &s::ECDSA_P384_SHA384_ASN1,
+                _ => return SigCheck::Unsupported,
+            }
+        }
+        "1.3.101.112" => &s::ED25519,
+        _ => return SigCheck::Unsupported,
+    };
+    if issuer.info.key_algorithm == crate::x509::KeyAlgorithm::Rsa && issuer.info.key_bits < 1024 {
+        return SigCheck::Unsupported;
+    }
+    let key = s::UnparsedPublicKey::new(alg, &issuer.spki_key);
+    match key.verify(&child.tbs, &child.sig_value) {
+        Ok(()) => SigCheck::Valid,
+        Err(_) => SigCheck::Invalid,
+    }
+}
+
+/// An arena of certificates with cached signature checks.
+pub struct Arena {
+    pub certs: Vec<Facts>,
+    sigs: std::cell::RefCell<HashMap<(usize, usize), SigCheck>>,
+}
+
+impl Arena {
+    pub fn new() -> Arena {
+        Arena {
+            certs: vec![],
+            sigs: Default::default(),
+        }
+    }
+
+    /// Add (or find, by DER) a certificate; returns its index.
+    pub fn add(&mut self, info: &Arc<CertInfo>) -> usize {
+        if let Some(i) = self.certs.iter().position(|c| c.info.der == info.der) {
+            return i;
+        }
+        self.certs.push(Facts::new(info.clone()));
+        self.certs.len() - 1
+    }
+
+    pub fn get(&self, i: usize) -> &Facts {
+        &self.certs[i]
+    }
+
+    /// Does `issuer` sign `child`? Cached.
+    pub fn sig(&self, child: usize, issuer: usize) -> SigCheck {
+        if let Some(s) = self.sigs.borrow().get(&(child, issuer)) {
+            return *s;
+        }
+        let r = verify_sig(&self.certs[child], &self.certs[issuer]);
+        self.sigs.borrow_mut().insert((child, issuer), r);
+        r
+    }
+}
+
+impl Default for Arena {
+    fn default() -> Self {
+        Arena::new()
+    }
+}

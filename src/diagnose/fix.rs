@@ -1,0 +1,184 @@
+//! Remediation text per cause, worded for the runtime and the detected distro or image.
+
+pub use crate::trust::distro::Distro;
+use crate::trust::Runtime;
+
+use super::cause::Cause;
+
+/// How to install a CA into the system store on this distro (image build step).
+pub fn install_ca(d: Distro, ca: &str) -> String {
+    match d {
+        Distro::Debian | Distro::Unknown => format!(
+            "copy {ca} to /usr/local/share/ca-certificates/<name>.crt (the .crt suffix matters) and run \
+             `update-ca-certificates` (in the image build, e.g. a Dockerfile RUN step)"
+        ),
+        Distro::Alpine => format!(
+            "`apk add ca-certificates`, copy {ca} to /usr/local/share/ca-certificates/ and run \
+             `update-ca-certificates` in the image build"
+        ),
+        Distro::Rhel => format!(
+            "copy {ca} to /etc/pki/ca-trust/source/anchors/ and run `update-ca-trust extract` in the image build"
+        ),
+        Distro::Distroless => format!(
+            "distroless has no update tool: build /etc/ssl/certs/ca-certificates.crt in a builder stage \
+             (Debian: add {ca} and run update-ca-certificates) and COPY it into the image, or point \
+             SSL_CERT_FILE at a bundle that contains {ca}"
+        ),
+        Distro::Scratch => format!(
+            "a scratch image has no CA store at all: COPY a bundle containing {ca} to \
+             /etc/ssl/certs/ca-certificates.crt (or set SSL_CERT_FILE to it)"
+        ),
+    }
+}
+
+/// Kubernetes form: mount the CA and point the runtime at it.
+pub fn kubernetes(runtime: Runtime) -> String {
+    kubernetes_for(&[runtime])
+}
+
+/// Kubernetes form for several runtimes at once.
+pub fn kubernetes_for(runtimes: &[Runtime]) -> String {
+    let mut envs: Vec<&str> = vec![];
+    for r in runtimes {
+        let e = match r {
+            Runtime::Go => {
+                "for Go SSL_CERT_FILE=/etc/tlsdoctor-ca/ca.crt (Go also keeps scanning /etc/ssl/certs)"
+            }
+            Runtime::Openssl => {
+                "for OpenSSL SSL_CERT_FILE=/etc/tlsdoctor-ca/ca.crt (or SSL_CERT_DIR to a directory \
+                 rehashed with `openssl rehash`)"
+            }
+            Runtime::RustlsNative => {
+                "for rustls-native-certs SSL_CERT_FILE=/etc/tlsdoctor-ca/ca.crt (it then uses only that file)"
+            }
+            Runtime::WebpkiRoots => {
+                "nothing for webpki-roots: it ignores the system; the program must add the CA in code"
+            }
+        };
+        if !envs.contains(&e) {
+            envs.push(e);
+        }
+    }
+    format!(
+        "Kubernetes: put the CA bundle (full system bundle plus your CA) in a ConfigMap or Secret, mount it \
+         read-only (e.g. at /etc/tlsdoctor-ca/), and set {}. Do not run update-ca-certificates at container \
+         start: the root filesystem is often read-only and the pod may not run as root; bake it into the image instead.",
+        envs.join("; ")
+    )
+}
+
+/// The fix for one cause, for one runtime.
+pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> Option<String> {
+    let issuer = ctx.missing_issuer.as_deref().unwrap_or("the issuing CA");
+    Some(match cause {
+        Cause::Ok => return None,
+        Cause::MissingIntermediate => {
+            let aia = ctx
+                .aia
+                .as_ref()
+                .map(|u| format!(" The issuer certificate can be downloaded from {u} (AIA caIssuers)."))
+                .unwrap_or_default();
+            format!(
+                "Fix the server: configure it to send the full chain (leaf followed by the intermediate \
+                 \"{issuer}\"), e.g. nginx ssl_certificate with fullchain.pem, Apache SSLCertificateFile \
+                 with the chain appended.{aia} Clients should not need the intermediate installed."
+            )
+        }
+        Cause::UnknownAuthority | Cause::SelfSigned => {
+            let how = match runtime {
+                Runtime::WebpkiRoots => {
+                    "webpki-roots only contains Mozilla's public CAs: the program must add this CA \
+                     (RootCertStore::add) or switch to rustls-native-certs / rustls-platform-verifier."
+                        .to_string()
+                }
+                Runtime::Go if ctx.explicit => {
+                    "the program sets tls.Config.RootCAs from --ca: add the CA to that file (the system \
+                     pool and SSL_CERT_FILE are not consulted)."
+                        .to_string()
+                }
+                Runtime::Openssl if ctx.explicit => {
+                    format!("add the root CA \"{issuer}\" to the -CAfile bundle given to the program (OpenSSL needs the self-signed root: an intermediate alone is no anchor without X509_V_FLAG_PARTIAL_CHAIN).")
+                }
+                _ => format!(
+                    "trust \"{issuer}\" if it is yours: {}. {}",
+                    install_ca(distro, "the CA certificate"),
+                    kubernetes_for(if ctx.runtimes.is_empty() { std::slice::from_ref(&runtime) } else { &ctx.runtimes })
+                ),
+            };
+            if cause == Cause::SelfSigned {
+                format!(
+                    "The server uses a self-signed certificate. Prefer a certificate from a CA the clients trust; \
+                     otherwise {how}"
+                )
+            } else {
+                format!("No trusted anchor for this chain: {how}")
+            }
+        }
+        Cause::UntrustedIntercept => format!(
+            "A TLS-inspecting proxy ({}) re-signs this connection. Get its root CA from your IT department \
+             (or the product's admin console) and trust it: {}. {} Alternatively ask for this host to be \
+             excluded from inspection.",
+            ctx.product.unwrap_or("an inspection product"),
+            install_ca(distro, "the proxy's root CA"),
+            kubernetes_for(if ctx.runtimes.is_empty() { std::slice::from_ref(&runtime) } else { &ctx.runtimes })
+        ),
+        Cause::Expired => "Renew the certificate on the server (and reload the server so it serves the new one); \
+             check automation (certbot/cert-manager) logs. If only an old intermediate expired, update the chain file."
+            .into(),
+        Cause::NotYetValid => {
+            if ctx.clock_skew {
+                "The certificate becomes valid in a few minutes: this machine's clock (or the server's) is likely \
+                 wrong. Check NTP (`timedatectl`, `chronyc tracking`) on the client."
+                    .into()
+            } else {
+                "The certificate is not valid yet: check the client's clock, or the certificate's notBefore.".into()
+            }
+        }
+        Cause::NameMismatch => format!(
+            "Connect with a name the certificate covers, or reissue the certificate with a subjectAltName \
+             for {}.",
+            ctx.name.as_deref().unwrap_or("the name you use")
+        ),
+        Cause::LegacyCommonName => "Reissue the certificate with the host name in a subjectAltName (DNS) entry: \
+             Go (since 1.15) and rustls ignore the subject CN; OpenSSL still falls back to it."
+            .into(),
+        Cause::NotACa => "An issuing certificate lacks basicConstraints CA:TRUE (or keyCertSign): reissue the \
+             intermediate as a CA certificate."
+            .into(),
+        Cause::BadEku => "Reissue the server certificate with extendedKeyUsage serverAuth (or without an EKU \
+             extension), and make sure no CA in the chain restricts EKU to something else."
+            .into(),
+        Cause::WeakSignature => "Reissue with SHA-256 (or better) signatures and RSA ≥ 2048 or ECDSA P-256 keys; \
+             SHA-1 and MD5 signatures and 1024-bit RSA are refused."
+            .into(),
+        Cause::BadSignature => "A signature does not verify: the chain file probably mixes certificates from \
+             different CAs (an old intermediate). Serve the intermediate that actually issued the leaf."
+            .into(),
+        Cause::NameConstraints => "A CA in the chain has name constraints that exclude this name: use a \
+             certificate from a CA allowed to issue for it."
+            .into(),
+        Cause::PathTooLong => "The chain exceeds a pathLenConstraint (or a runtime limit): remove extra \
+             intermediates or reissue from a CA higher in the hierarchy."
+            .into(),
+        Cause::UnhandledCriticalExtension => "A certificate carries a critical extension this runtime does not \
+             understand: reissue without it or mark it non-critical."
+            .into(),
+        Cause::MalformedCertificate => "A certificate cannot be parsed by this runtime: reissue it with a \
+             standard-conforming CA."
+            .into(),
+        _ => return None,
+    })
+}
+
+/// Context for wording a fix.
+#[derive(Debug, Clone, Default)]
+pub struct FixCtx {
+    pub missing_issuer: Option<String>,
+    pub aia: Option<String>,
+    pub name: Option<String>,
+    pub product: Option<&'static str>,
+    pub clock_skew: bool,
+    pub explicit: bool,
+    /// Every runtime the fix is for (Kubernetes wording).
+    pub runtimes: Vec<Runtime>,
+}

@@ -1,0 +1,373 @@
+//! Human text for the `connect` / `verify` document, ordered like a doctor's note: one
+//! verdict line per runtime, then the chain with the failing element marked, then findings
+//! with their fixes. Fits 80 columns; every string from a certificate or peer is sanitized.
+
+use crate::finding::Severity;
+use crate::report::json::{CertDoc, Document, VerdictDoc};
+use crate::report::sanitize::sanitize;
+
+/// Rendering options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HumanOpts {
+    pub color: bool,
+    pub verbose: u8,
+    pub quiet: bool,
+}
+
+pub const WIDTH: usize = 80;
+
+struct Pen {
+    color: bool,
+}
+
+impl Pen {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn red(&self, s: &str) -> String {
+        self.paint("31", s)
+    }
+    fn green(&self, s: &str) -> String {
+        self.paint("32", s)
+    }
+    fn yellow(&self, s: &str) -> String {
+        self.paint("33", s)
+    }
+    fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+    fn dim(&self, s: &str) -> String {
+        self.paint("2", s)
+    }
+}
+
+/// Word-wrap `text` to `WIDTH`, first line prefixed by `first`, the rest by `indent`.
+pub fn wrap(text: &str, first: &str, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = first.to_string();
+    let mut line_len = first.chars().count();
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        let wl = word.chars().count();
+        let indent_len = indent.chars().count();
+        if (!empty && line_len + 1 + wl > WIDTH) || (empty && line_len + wl > WIDTH && line_len > indent_len)
+        {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = indent.to_string();
+            line_len = indent.chars().count();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+            line_len += 1;
+        }
+        // A single word longer than the line: hard-break it.
+        if line_len + wl > WIDTH && wl > WIDTH - indent.chars().count() {
+            let mut chunk = String::new();
+            for c in word.chars() {
+                if line_len + chunk.chars().count() >= WIDTH {
+                    line.push_str(&chunk);
+                    out.push_str(&line);
+                    out.push('\n');
+                    line = indent.to_string();
+                    line_len = indent.chars().count();
+                    chunk.clear();
+                }
+                chunk.push(c);
+            }
+            line.push_str(&chunk);
+            line_len += chunk.chars().count();
+        } else {
+            line.push_str(word);
+            line_len += wl;
+        }
+        empty = false;
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
+}
+
+fn day(s: &str) -> &str {
+    s.get(..10).unwrap_or(s)
+}
+
+fn verdict_line(p: &Pen, v: &VerdictDoc) -> String {
+    let mark = if v.trusted { p.green("✔") } else { p.red("✘") };
+    let cause = if v.trusted {
+        match &v.anchor {
+            Some(a) => format!("ok — anchor {}", short_dn(&a.subject)),
+            None => "ok".to_string(),
+        }
+    } else {
+        let extra = if v.causes.len() > 1 {
+            format!(" (+{})", v.causes[1..].join(", "))
+        } else {
+            String::new()
+        };
+        format!("{}{extra}", v.cause)
+    };
+    let head = format!("{mark} {:<14} ", v.runtime);
+    let plain_head = format!("x {:<14} ", v.runtime);
+    let body = wrap(&sanitize(&cause), &plain_head, &" ".repeat(17));
+    // Replace the plain head with the painted one (same width).
+    let body = body.replacen(&plain_head, &head, 1);
+    let body = if !v.trusted {
+        // Paint the primary cause.
+        body.replacen(&v.cause, &p.bold(&v.cause), 1)
+    } else {
+        body
+    };
+    let mut s = body;
+    if !v.trusted && !v.message.is_empty() {
+        s.push_str(&p.dim(&wrap(&sanitize(&v.message), "    ", "      ")));
+        if v.runtime == "go" && v.message.starts_with("x509: ") {
+            // crypto/tls wraps Verify errors since Go 1.20; Go 1.19 logs the bare text.
+            s.push_str(&p.dim("    (Go ≥ 1.20 logs it after \"tls: failed to verify certificate: \")\n"));
+        }
+    }
+    s
+}
+
+fn short_dn(dn: &str) -> String {
+    let cn = dn
+        .split(", ")
+        .find_map(|x| x.strip_prefix("CN="))
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| {
+            if dn.is_empty() {
+                "(empty)".into()
+            } else {
+                dn.to_string()
+            }
+        });
+    format!("\"{}\"", sanitize(&cn))
+}
+
+fn cert_block(p: &Pen, c: &CertDoc, blame: &[&str], evaluated_at: Option<i64>) -> String {
+    let mut s = String::new();
+    let head = format!("  [{}] ", c.index);
+    let mut subject = sanitize(&c.subject);
+    if subject.is_empty() {
+        subject = "(empty subject)".into();
+    }
+    let mark = if blame.is_empty() {
+        String::new()
+    } else {
+        format!("  ◀ {}", blame.join(", "))
+    };
+    let line = wrap(&format!("{subject}{mark}"), &head, "      ");
+    let line = if blame.is_empty() {
+        line
+    } else {
+        line.replacen("◀", &p.red("◀"), 1)
+    };
+    s.push_str(&line);
+    s.push_str(&wrap(
+        &format!("issuer {}", sanitize(&c.issuer)),
+        "      ",
+        "        ",
+    ));
+    let mut validity = format!("valid {} .. {}", day(&c.not_before), day(&c.not_after));
+    if let Some(at) = evaluated_at {
+        let nb = parse(&c.not_before);
+        let na = parse(&c.not_after);
+        if let (Some(nb), Some(na)) = (nb, na) {
+            if na <= at {
+                validity.push_str(&format!(" ({})", p.red(&format!("expired {} ago", ago(at - na)))));
+            } else if nb > at {
+                validity.push_str(&format!(" ({})", p.red(&format!("valid in {}", ago(nb - at)))));
+            }
+        }
+    }
+    s.push_str(&format!("      {validity}\n"));
+    let mut names = c.dns_names.clone();
+    names.extend(c.ip_addresses.iter().cloned());
+    if !names.is_empty() {
+        s.push_str(&wrap(
+            &sanitize(&names.join(", ")),
+            "      names ",
+            "            ",
+        ));
+    }
+    let kind = if c.self_signed {
+        "self-signed CA"
+    } else if c.is_ca {
+        "CA"
+    } else {
+        "leaf"
+    };
+    s.push_str(&format!(
+        "      {kind}, {}, {}\n",
+        sanitize(&c.key),
+        sanitize(&c.signature)
+    ));
+    s
+}
+
+fn parse(s: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
+fn ago(secs: i64) -> String {
+    let s = secs.abs();
+    if s < 120 {
+        format!("{s} s")
+    } else if s < 7200 {
+        format!("{} min", s / 60)
+    } else if s < 172_800 {
+        format!("{} h", s / 3600)
+    } else {
+        format!("{} days", s / 86400)
+    }
+}
+
+/// Render the verdicts, chain and findings.
+pub fn render(doc: &Document, opts: &HumanOpts) -> String {
+    let p = Pen { color: opts.color };
+    let mut out = String::new();
+    if let Some(e) = &doc.error {
+        out.push_str(&wrap(
+            &format!("{}: {}", e.cause, sanitize(&e.message)),
+            &format!("{} ", p.red("✘")),
+            "  ",
+        ));
+    }
+    if doc.verdicts.is_empty() && doc.error.is_none() {
+        out.push_str("no runtime selected (no trust store could be resolved)\n");
+    }
+    for v in &doc.verdicts {
+        out.push_str(&verdict_line(&p, v));
+    }
+    if opts.quiet {
+        return out;
+    }
+    if !doc.chain.is_empty() {
+        out.push('\n');
+        out.push_str(&p.bold("Chain (as presented)"));
+        out.push('\n');
+        let at = doc.evaluated_at.as_deref().and_then(parse);
+        for c in &doc.chain {
+            let blame: Vec<&str> = doc
+                .verdicts
+                .iter()
+                .filter(|v| !v.trusted && v.failing_index == Some(c.index))
+                .map(|v| v.runtime.as_str())
+                .collect();
+            out.push_str(&cert_block(&p, c, &blame, at));
+        }
+        // A store anchor to blame (the path reached it, then failed there).
+        let mut anchors: Vec<(&str, Vec<&str>)> = vec![];
+        for v in doc
+            .verdicts
+            .iter()
+            .filter(|v| !v.trusted && v.failing_index.is_none())
+        {
+            if let Some(a) = &v.anchor {
+                match anchors.iter_mut().find(|x| x.0 == a.subject) {
+                    Some(x) => x.1.push(&v.runtime),
+                    None => anchors.push((&a.subject, vec![&v.runtime])),
+                }
+            }
+        }
+        for (subject, rts) in anchors {
+            let line = wrap(
+                &format!("{}  ◀ {}", sanitize(subject), rts.join(", ")),
+                "  [anchor] ",
+                "      ",
+            );
+            out.push_str(&line.replacen("◀", &p.red("◀"), 1));
+        }
+        if let Some(at) = &doc.evaluated_at {
+            out.push_str(&p.dim(&format!("  evaluated at {at}\n")));
+        }
+    }
+    let untrusted: Vec<&VerdictDoc> = doc.verdicts.iter().filter(|v| !v.trusted).collect();
+    if !untrusted.is_empty() {
+        out.push('\n');
+        out.push_str(&p.bold("Why"));
+        out.push('\n');
+        for v in &untrusted {
+            for d in &v.details {
+                out.push_str(&wrap(
+                    &sanitize(&d.detail),
+                    &format!("  {:<13} {:<20} ", v.runtime, d.cause),
+                    &" ".repeat(6),
+                ));
+                if opts.verbose == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    if !doc.findings.is_empty() {
+        out.push('\n');
+        out.push_str(&p.bold("Findings"));
+        out.push('\n');
+        for f in &doc.findings {
+            let sev = match f.severity {
+                Severity::Error => p.red("error"),
+                Severity::Warning => p.yellow("warn "),
+                Severity::Info => "info ".to_string(),
+            };
+            let rts = if f.runtimes.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", f.runtimes.join(", "))
+            };
+            out.push_str(&format!("  {sev} {}{rts}\n", f.code));
+            out.push_str(&wrap(&sanitize(&f.message), "        ", "        "));
+            if let Some(fix) = &f.fix {
+                out.push_str(&wrap(&sanitize(fix), "        fix: ", "             "));
+            }
+        }
+    }
+    if opts.verbose > 0 {
+        out.push('\n');
+        out.push_str(&p.bold("Stores"));
+        out.push('\n');
+        for v in &doc.verdicts {
+            let src = if v.store.sources.is_empty() {
+                "(none)".to_string()
+            } else {
+                v.store.sources.join(", ")
+            };
+            out.push_str(&wrap(
+                &format!(
+                    "{} anchors{} from {}",
+                    v.store.anchors,
+                    if v.store.explicit { " (explicit --ca)" } else { "" },
+                    sanitize(&src)
+                ),
+                &format!("  {:<13} ", v.runtime),
+                &" ".repeat(16),
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_fits() {
+        let t = "a ".repeat(100) + &"x".repeat(150);
+        for l in wrap(&t, "  ", "    ").lines() {
+            assert!(l.chars().count() <= WIDTH, "{l:?}");
+        }
+        // A long label prefix followed by a long first word moves the word down.
+        let p = format!("  {:<13} {:<28} ", "go", "unhandled-critical-extension");
+        let w = wrap("\"x509-limbo-intermediate-pathlen-None\": text", &p, "      ");
+        assert!(w.lines().all(|l| l.chars().count() <= WIDTH), "{w}");
+        assert!(w.starts_with("  go"));
+    }
+}
