@@ -500,10 +500,7 @@ pub fn render_connect_header(doc: &Document, quiet: bool) -> String {
             }
         }
     }
-    if let Some(e) = &doc.error {
-        o.push_str(&format!("✘ {}: {}\n", e.cause, sanitize(&e.message)));
-    }
-    if !quiet {
+    if !quiet && !o.is_empty() {
         o.push('\n');
     }
     o
@@ -527,44 +524,43 @@ fn resolve_stores(runtimes: &[Runtime], ctx: &Ctx) -> Vec<TrustStore> {
     };
     // Anchor self-signatures are not checked: no runtime checks them when verifying.
     let stores = crate::trust::resolve_many_opts(&wanted, &ctx.world, &ctx.trust, false);
-    if runtimes.is_empty() && stores.iter().any(|s| !s.anchors.is_empty()) {
-        stores.into_iter().filter(|s| !s.anchors.is_empty()).collect()
+    if runtimes.is_empty() {
+        // As `verify`: Go stays even when empty ("failed to load system roots").
+        stores
+            .into_iter()
+            .filter(|s| !s.anchors.is_empty() || s.runtime == Runtime::Go)
+            .collect()
     } else {
         stores
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// STAND-IN until the diagnose helper lands on main (then diagnose::evaluate and
-// report::human::render).
-
+/// Diagnose the presented chain against every store.
 fn evaluate(
     certs: &[Arc<CertInfo>],
-    _name: &str,
-    _at: i64,
-    _stores: &[TrustStore],
-    _ctx: &Ctx,
+    name: &str,
+    at: i64,
+    stores: &[TrustStore],
+    ctx: &Ctx,
 ) -> (Vec<VerdictDoc>, Vec<Finding>, Vec<CertDoc>) {
-    let chain = certs
-        .iter()
-        .enumerate()
-        .map(|(i, c)| CertDoc::from_cert(i, c))
-        .collect();
-    (Vec::new(), Vec::new(), chain)
+    let input = crate::diagnose::Input {
+        chain: certs.to_vec(),
+        name: Some(name.to_string()),
+        at,
+        distro: Some(crate::trust::distro::detect(&ctx.world)),
+    };
+    let d = crate::diagnose::evaluate(&input, stores);
+    (d.verdicts, d.findings, d.chain)
 }
 
-fn render_body(doc: &Document, _ctx: &Ctx) -> String {
-    let mut o = String::new();
-    for c in &doc.chain {
-        o.push_str(&format!(
-            "  #{} {} ← {}\n",
-            c.index,
-            sanitize(&c.subject),
-            sanitize(&c.issuer)
-        ));
-    }
-    for f in &doc.findings {
-        o.push_str(&format!("{}: {}\n", f.severity.as_str(), f.message));
-    }
-    o
+/// The shared verdict/chain/findings text.
+fn render_body(doc: &Document, ctx: &Ctx) -> String {
+    crate::report::human::render(
+        doc,
+        &crate::report::human::HumanOpts {
+            color: ctx.color,
+            verbose: ctx.verbose,
+            quiet: ctx.quiet,
+        },
+    )
 }
