@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use servers::{tlsdoctor, Issued, Run};
+use tlsdoctor::report::json::Document;
 
 /// Accept `n` connections on 127.0.0.1 and hand each to `f`.
 fn peer<F>(n: usize, f: F) -> u16
@@ -33,12 +34,28 @@ where
     port
 }
 
+/// A fixture World (never the host's stores) shared by the tests of this binary.
+fn world() -> String {
+    static W: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    W.get_or_init(servers::unrelated_world)
+        .path()
+        .display()
+        .to_string()
+}
+
 fn connect(port: u16, extra: &[&str]) -> Run {
     let target = format!("127.0.0.1:{port}");
+    connect_to(&target, extra)
+}
+
+fn connect_to(target: &str, extra: &[&str]) -> Run {
+    let root = world();
     let mut args = vec![
         "--json",
+        "--root",
+        root.as_str(),
         "connect",
-        target.as_str(),
+        target,
         "--timeout",
         "2s",
         "--no-proxy",
@@ -592,8 +609,17 @@ fn https_proxy_from_environment() {
     let proxy = connect_proxy(backend, tx);
     let proxy_url = format!("http://127.0.0.1:{proxy}");
     // svc.test does not resolve: only the proxy can reach it, as in a corporate network.
+    let root = world();
     let r = tlsdoctor(
-        &["--json", "connect", "https://svc.test/", "--timeout", "3s"],
+        &[
+            "--json",
+            "--root",
+            &root,
+            "connect",
+            "https://svc.test/",
+            "--timeout",
+            "3s",
+        ],
         &[("HTTPS_PROXY", &proxy_url), ("NO_PROXY", "localhost,.internal")],
     );
     assert_eq!(
@@ -613,7 +639,15 @@ fn https_proxy_from_environment() {
 
     // NO_PROXY covers it: direct, and svc.test does not resolve.
     let r = tlsdoctor(
-        &["--json", "connect", "https://svc.test/", "--timeout", "2s"],
+        &[
+            "--json",
+            "--root",
+            &root,
+            "connect",
+            "https://svc.test/",
+            "--timeout",
+            "2s",
+        ],
         &[("HTTPS_PROXY", &proxy_url), ("NO_PROXY", "*.test")],
     );
     let doc = r.doc();
@@ -666,4 +700,186 @@ fn usage_errors_exit_2() {
         assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
         assert!(r.stderr.starts_with("tlsdoctor: error: "), "{}", r.stderr);
     }
+}
+
+/// A scripted peer: for each step, read until `expect` has arrived (empty = read nothing)
+/// and answer `reply`; then run TLS.
+fn script_peer(steps: Vec<(&'static str, &'static str)>, cfg: Arc<rustls::ServerConfig>) -> u16 {
+    peer(1, move |mut s| {
+        for (expect, reply) in &steps {
+            let mut got = Vec::new();
+            let mut b = [0u8; 1];
+            while !String::from_utf8_lossy(&got).contains(expect) {
+                if s.read(&mut b).unwrap_or(0) != 1 || got.len() > 4096 {
+                    return;
+                }
+                got.push(b[0]);
+            }
+            if s.write_all(reply.as_bytes()).is_err() {
+                return;
+            }
+        }
+        serve_tls(cfg.clone(), s, None);
+    })
+}
+
+fn mail_cfg() -> Arc<rustls::ServerConfig> {
+    let root = servers::ca("Dialogue Root", None);
+    let leaf = servers::leaf("mail.test", &["mail.test"], &root, 2020, 2040);
+    server_config(&[&leaf], &leaf)
+}
+
+fn completed(r: &Run) -> Document {
+    within_budget(r);
+    let doc = r.doc();
+    assert!(doc.error.is_none(), "{}", r.stdout);
+    assert!(doc.handshake.as_ref().unwrap().completed, "{}", r.stdout);
+    assert!(
+        doc.findings.iter().all(|f| f.code != "bytes-after-starttls"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(doc.chain[0].subject, "O=tlsdoctor tests, CN=mail.test");
+    doc
+}
+
+#[test]
+fn imap_starttls() {
+    let port = script_peer(
+        vec![
+            ("", "* OK IMAP4rev1 ready\r\n"),
+            (
+                "a CAPABILITY\r\n",
+                "* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\na OK done\r\n",
+            ),
+            ("b STARTTLS\r\n", "b OK Begin TLS negotiation now\r\n"),
+        ],
+        mail_cfg(),
+    );
+    let doc = completed(&connect(port, &["--starttls", "imap"]));
+    assert_eq!(doc.server.unwrap()["starttls_offered"], true);
+    // Refused: no STARTTLS capability.
+    let port = script_peer(
+        vec![
+            ("", "* OK ready\r\n"),
+            ("a CAPABILITY\r\n", "* CAPABILITY IMAP4rev1\r\na OK done\r\n"),
+        ],
+        mail_cfg(),
+    );
+    expect_error(
+        &connect(port, &["--starttls", "imap"]),
+        "starttls-refused",
+        "IMAP",
+    );
+}
+
+#[test]
+fn pop3_stls() {
+    let port = script_peer(
+        vec![("", "+OK POP3 ready\r\n"), ("STLS\r\n", "+OK Begin TLS\r\n")],
+        mail_cfg(),
+    );
+    let doc = completed(&connect(port, &["--starttls", "pop3"]));
+    assert_eq!(
+        doc.network.unwrap().server_greeting.as_deref(),
+        Some("POP3: +OK POP3 ready")
+    );
+    let port = script_peer(
+        vec![("", "+OK ready\r\n"), ("STLS\r\n", "-ERR not here\r\n")],
+        mail_cfg(),
+    );
+    expect_error(
+        &connect(port, &["--starttls", "pop3"]),
+        "starttls-refused",
+        "-ERR not here",
+    );
+}
+
+#[test]
+fn ftp_auth_tls() {
+    let port = script_peer(
+        vec![
+            ("", "220-Welcome\r\n220 FTP ready\r\n"),
+            ("AUTH TLS\r\n", "234 AUTH TLS OK.\r\n"),
+        ],
+        mail_cfg(),
+    );
+    completed(&connect(port, &["--starttls", "ftp"]));
+    let port = script_peer(
+        vec![("", "220 FTP ready\r\n"), ("AUTH TLS\r\n", "500 no\r\n")],
+        mail_cfg(),
+    );
+    expect_error(
+        &connect(port, &["--starttls", "ftp"]),
+        "starttls-refused",
+        "500 no",
+    );
+}
+
+#[test]
+fn xmpp_starttls() {
+    let port = script_peer(
+        vec![
+            (
+                "version='1.0'>",
+                "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='mail.test' id='x' version='1.0'><stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>",
+            ),
+            ("xmpp-tls'/>", "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"),
+        ],
+        mail_cfg(),
+    );
+    let doc = completed(&connect_to(
+        &format!("127.0.0.1:{port}"),
+        &["--starttls", "xmpp", "--name", "mail.test"],
+    ));
+    assert_eq!(doc.server.unwrap()["starttls_offered"], true);
+}
+
+#[test]
+fn ldap_starttls() {
+    let cfg = mail_cfg();
+    let ok = peer(1, move |mut s| {
+        let mut req = [0u8; 31];
+        if s.read_exact(&mut req).is_err() || &req[9..] != b"1.3.6.1.4.1.1466.20037" {
+            return;
+        }
+        let _ = s.write_all(&[
+            0x30, 0x0c, 0x02, 0x01, 0x01, 0x78, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00,
+        ]);
+        serve_tls(cfg.clone(), s, None);
+    });
+    completed(&connect(ok, &["--starttls", "ldap"]));
+    let refused = peer(1, |mut s| {
+        let mut req = [0u8; 31];
+        let _ = s.read_exact(&mut req);
+        let _ = s.write_all(&[
+            0x30, 0x10, 0x02, 0x01, 0x01, 0x78, 0x0b, 0x0a, 0x01, 0x02, 0x04, 0x00, 0x04, 0x04, b'n', b'o',
+            b'p', b'e',
+        ]);
+        std::thread::sleep(Duration::from_millis(300));
+    });
+    expect_error(
+        &connect(refused, &["--starttls", "ldap"]),
+        "starttls-refused",
+        "resultCode 2 nope",
+    );
+}
+
+#[test]
+fn ipv6_literal_target() {
+    let Ok(l) = TcpListener::bind("[::1]:0") else {
+        eprintln!("\n!!! SKIPPED ipv6_literal_target: no IPv6 loopback here !!!\n");
+        return;
+    };
+    let port = l.local_addr().unwrap().port();
+    let cfg = mail_cfg();
+    std::thread::spawn(move || {
+        if let Ok((s, _)) = l.accept() {
+            serve_tls(cfg, s, None);
+        }
+    });
+    let doc = completed(&connect_to(&format!("[::1]:{port}"), &["--name", "mail.test"]));
+    let net = doc.network.unwrap();
+    assert_eq!(net.addresses, vec![format!("[::1]:{port}")]);
+    assert_eq!(net.connected_to, Some(format!("[::1]:{port}")));
 }

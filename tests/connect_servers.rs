@@ -431,3 +431,59 @@ fn mariadb_without_tls_is_starttls_refused_with_version() {
         r.stdout
     );
 }
+
+#[test]
+fn human_report_reads_like_a_transcript() {
+    let Some(srv) = s_server("wrong", true, &[]) else {
+        return;
+    };
+    let root = fx().world.path().display().to_string();
+    let target = srv.addr();
+    let r = tlsdoctor(
+        &[
+            "--root",
+            &root,
+            "--color",
+            "never",
+            "connect",
+            &target,
+            "--name",
+            "db.test",
+            "--ca",
+            &p("root.pem"),
+            "--at",
+            AT,
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[0], format!("connect {target} → {target}"));
+    assert!(lines[1].starts_with("  TLS: TLSv1.3 TLS13_"), "{}", r.stdout);
+    assert!(lines[1].ends_with(", SNI db.test"), "{}", r.stdout);
+    assert!(r.stdout.contains("✘ go"), "{}", r.stdout);
+    assert!(r.stdout.contains("name-mismatch"), "{}", r.stdout);
+    assert!(
+        r.stdout.lines().all(|l| l.chars().count() <= 80),
+        "wider than 80 columns:\n{}",
+        r.stdout
+    );
+    // Quiet: verdict lines only, no header.
+    let q = tlsdoctor(
+        &[
+            "--root",
+            &root,
+            "-q",
+            "connect",
+            &target,
+            "--name",
+            "db.test",
+            "--ca",
+            &p("root.pem"),
+            "--at",
+            AT,
+        ],
+        &[],
+    );
+    assert!(q.stdout.starts_with("✘ go"), "{}", q.stdout);
+}
