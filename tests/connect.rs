@@ -883,3 +883,35 @@ fn ipv6_literal_target() {
     assert_eq!(net.addresses, vec![format!("[::1]:{port}")]);
     assert_eq!(net.connected_to, Some(format!("[::1]:{port}")));
 }
+
+#[test]
+fn server_first_dialogue_against_a_silent_server_ends_early() {
+    let port = peer(1, |s| {
+        std::thread::sleep(Duration::from_secs(8));
+        drop(s);
+    });
+    let target = format!("127.0.0.1:{port}");
+    let root = world();
+    let r = tlsdoctor(
+        &[
+            "--json",
+            "--root",
+            &root,
+            "connect",
+            &target,
+            "--starttls",
+            "mysql",
+            "--timeout",
+            "6s",
+        ],
+        &[],
+    );
+    assert!(r.elapsed < Duration::from_secs(3), "{:?}", r.elapsed);
+    let e = r.doc().error.unwrap();
+    assert_eq!(e.cause, "timeout");
+    assert!(
+        e.message.contains("sent nothing within 2s") && e.message.contains("--starttls none"),
+        "{}",
+        e.message
+    );
+}

@@ -416,6 +416,8 @@ pub struct Conn {
     captured: Vec<u8>,
     total_read: usize,
     cap: usize,
+    /// For dialogues where the server speaks first: how long to wait for its first byte.
+    first_byte: Option<(std::time::Instant, Duration)>,
 }
 
 impl Conn {
@@ -427,7 +429,15 @@ impl Conn {
             captured: Vec::new(),
             total_read: 0,
             cap: READ_CAP,
+            first_byte: None,
         }
+    }
+
+    /// Wait at most `wait` (within the deadline) for the server's first byte: a server
+    /// that waits for the client instead (TLS from the first byte) is then told apart
+    /// quickly from a slow one.
+    pub fn expect_greeting_within(&mut self, wait: Duration) {
+        self.first_byte = Some((std::time::Instant::now() + wait, wait));
     }
 
     pub fn into_stream(self) -> TcpStream {
@@ -479,7 +489,30 @@ impl Conn {
     /// Read once more into `pending` (dialogue phase). Returns the bytes added; EOF is an error.
     pub fn fill(&mut self, step: &str) -> Result<usize, ProbeError> {
         let mut buf = [0u8; 4096];
-        match self.read(&mut buf) {
+        let limit = match self.first_byte {
+            Some((until, _)) if self.total_read == 0 => {
+                Some(until.saturating_duration_since(std::time::Instant::now()))
+            }
+            _ => None,
+        };
+        let r = match limit {
+            Some(l) => self.read_inner(&mut buf, Some(l)),
+            None => self.read(&mut buf),
+        };
+        if let (Some((_, wait)), Err(e)) = (self.first_byte, &r) {
+            if self.total_read == 0 && matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock)
+            {
+                return Err(ProbeError::new(
+                    Cause::Timeout,
+                    format!(
+                        "{step}: the server sent nothing within {}; this protocol's server speaks first — \
+                         a server that waits for the client may expect TLS from the first byte (--starttls none)",
+                        super::fmt_duration(wait)
+                    ),
+                ));
+            }
+        }
+        match r {
             Ok(0) => Err(ProbeError::new(
                 Cause::HandshakeFailure,
                 format!("{step}: the server closed the connection"),

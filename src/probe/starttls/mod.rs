@@ -48,6 +48,12 @@ impl Dialogue {
 
 /// Speak `which` on `conn` until the server's go-ahead for TLS.
 pub fn run(which: Starttls, conn: &mut Conn, target: &Target) -> Result<Dialogue, ProbeError> {
+    if which.server_speaks_first() {
+        // A third of the budget, at least 2 s: enough for a slow greeting, short enough to
+        // leave time to say what is wrong.
+        let third = conn.deadline().total() / 3;
+        conn.expect_greeting_within(third.max(std::time::Duration::from_secs(2)));
+    }
     match which {
         Starttls::None | Starttls::Auto => Ok(Dialogue::default()),
         Starttls::Mysql => mysql::run(conn),
