@@ -564,3 +564,100 @@ fn render_body(doc: &Document, ctx: &Ctx) -> String {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn self_signed(cn: &str) -> Arc<CertInfo> {
+        let mut p = rcgen::CertificateParams::new(vec![]).unwrap();
+        p.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        let k = rcgen::KeyPair::generate().unwrap();
+        let c = p.self_signed(&k).unwrap();
+        Arc::new(CertInfo::from_der(c.der()).unwrap())
+    }
+
+    fn facts(product: &str, version: &str) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("product".into(), json!(product));
+        m.insert("server_version".into(), json!(version));
+        m
+    }
+
+    #[test]
+    fn recognises_mariadb_zero_configuration_certificate() {
+        let leaf = self_signed("b6f3c1d2");
+        let mut f = Vec::new();
+        recognise_generated_certs(&[leaf.clone()], &facts("MariaDB", "5.5.5-11.4.2-MariaDB"), &mut f);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].code, "mariadb-auto-generated-cert");
+        let mut f = Vec::new();
+        recognise_generated_certs(&[leaf], &facts("MariaDB", "5.5.5-10.11.6-MariaDB"), &mut f);
+        assert!(f.is_empty(), "10.11 does not generate certificates");
+        let mut f = Vec::new();
+        let mysql = self_signed("MySQL_Server_8.0.36_Auto_Generated_Server_Certificate");
+        recognise_generated_certs(&[mysql], &facts("MySQL", "8.0.36"), &mut f);
+        assert_eq!(f[0].code, "mysql-auto-generated-ca");
+    }
+
+    fn verdict(runtime: &str, causes: &[&str]) -> VerdictDoc {
+        VerdictDoc {
+            runtime: runtime.into(),
+            trusted: causes.is_empty(),
+            name_ok: !causes.iter().any(|c| c.contains("name") || c.contains("common")),
+            cause: causes.first().copied().unwrap_or("ok").into(),
+            causes: causes.iter().map(|c| c.to_string()).collect(),
+            message: "verify error:num=62:hostname mismatch".into(),
+            anchor: None,
+            store: crate::report::json::StoreSummaryDoc {
+                anchors: 1,
+                sources: vec![],
+                explicit: true,
+            },
+            details: vec![],
+            failing_index: None,
+        }
+    }
+
+    #[test]
+    fn libpq_and_mysql_conclusions_follow_the_openssl_verdict() {
+        let probe = Probe {
+            handshake: Some(probe::Handshake {
+                completed: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let run = |dialogue, causes: &[&str]| {
+            let mut server = Map::new();
+            let mut findings = Vec::new();
+            database_conclusions(
+                dialogue,
+                &probe,
+                &[verdict("openssl", causes)],
+                &[],
+                &mut server,
+                &mut findings,
+            );
+            server
+        };
+        let pg = run(Starttls::Postgres, &[]);
+        assert_eq!(pg["libpq"]["sslmode=verify-full"], "connects");
+        // CN-only: libpq falls back to the CN when there is no DNS SAN.
+        let pg = run(Starttls::Postgres, &["legacy-common-name"]);
+        assert_eq!(pg["libpq"]["sslmode=verify-full"], "connects");
+        let pg = run(Starttls::Postgres, &["name-mismatch"]);
+        assert_eq!(pg["libpq"]["sslmode=verify-ca"], "connects");
+        assert!(pg["libpq"]["sslmode=verify-full"]
+            .as_str()
+            .unwrap()
+            .contains("does not match host name"));
+        let my = run(Starttls::Mysql, &["unknown-authority"]);
+        assert!(my["ssl_mode"]["REQUIRED"]
+            .as_str()
+            .unwrap()
+            .starts_with("connects"));
+        assert!(my["ssl_mode"]["VERIFY_CA"].as_str().unwrap().starts_with("fails"));
+        assert!(run(Starttls::None, &[]).is_empty());
+    }
+}
