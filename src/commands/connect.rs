@@ -588,7 +588,11 @@ mod tests {
     fn recognises_mariadb_zero_configuration_certificate() {
         let leaf = self_signed("b6f3c1d2");
         let mut f = Vec::new();
-        recognise_generated_certs(&[leaf.clone()], &facts("MariaDB", "5.5.5-11.4.2-MariaDB"), &mut f);
+        recognise_generated_certs(
+            std::slice::from_ref(&leaf),
+            &facts("MariaDB", "5.5.5-11.4.2-MariaDB"),
+            &mut f,
+        );
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].code, "mariadb-auto-generated-cert");
         let mut f = Vec::new();
