@@ -90,22 +90,24 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
             ProxyChoice::Explicit(u.to_string())
         }
     };
-    // --ca is read up front: an unreadable file is a usage error, before any network.
-    let ca_stores = if req.ca.is_empty() {
-        None
+    // --ca: read up front (an unreadable file is a usage error, before any network) for
+    // the rustls verifier's roots; each runtime's store is built off the critical path.
+    let mut verifier_roots: Vec<Vec<u8>> = Vec::new();
+    for f in &req.ca {
+        let data = std::fs::read(f)
+            .map_err(|e| anyhow::anyhow!("--ca {}: {}", f.display(), crate::world::describe_io(&e)))?;
+        use rustls::pki_types::pem::PemObject as _;
+        verifier_roots.extend(
+            rustls::pki_types::CertificateDer::pem_slice_iter(&data)
+                .filter_map(Result::ok)
+                .map(|c| c.as_ref().to_vec()),
+        );
+    }
+    let ca_runtimes = if req.runtimes.is_empty() {
+        Runtime::ALL.to_vec()
     } else {
-        let runtimes = if req.runtimes.is_empty() {
-            Runtime::ALL.to_vec()
-        } else {
-            req.runtimes.clone()
-        };
-        Some(stores_from_ca(&runtimes, &req.ca)?)
+        req.runtimes.clone()
     };
-    let verifier_roots: Vec<Vec<u8>> = ca_stores
-        .as_ref()
-        .and_then(|s| s.first())
-        .map(|s| s.anchors.iter().map(|a| a.cert.der.clone()).collect())
-        .unwrap_or_default();
     let opts = ProbeOptions {
         servername: req.servername.clone().or_else(|| req.name.clone()),
         alpn: req.alpn.clone(),
@@ -118,18 +120,23 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
         },
         verifier_roots,
     };
-    // The stores resolve while the network is busy.
-    let (probe, stores) = std::thread::scope(|s| {
-        let stores = s.spawn(|| match ca_stores {
-            Some(st) => st,
-            None => resolve_stores(&req.runtimes, ctx),
+    // The stores resolve (and the distribution is detected) while the network is busy.
+    let (probe, prepared) = std::thread::scope(|s| {
+        let prepared = s.spawn(|| {
+            let stores = if req.ca.is_empty() {
+                Ok(resolve_stores(&req.runtimes, ctx))
+            } else {
+                stores_from_ca(&ca_runtimes, &req.ca)
+            };
+            (stores, crate::trust::distro::detect(&ctx.world))
         });
         let probe = probe::run(&target, &opts, &ctx.world);
-        let stores = stores.join().unwrap_or_default();
-        (probe, stores)
+        (probe, prepared.join())
     });
+    let (stores, distro) = prepared.map_err(|_| anyhow::anyhow!("resolving the trust stores failed"))?;
+    let stores = stores?;
     let probe = probe?;
-    Ok(build_document(&target, &name, at, &probe, &stores, ctx))
+    Ok(build_document(&target, &name, at, &probe, &stores, distro))
 }
 
 /// Assemble the document from the probe and the stores.
@@ -139,7 +146,7 @@ fn build_document(
     at: i64,
     probe: &Probe,
     stores: &[TrustStore],
-    ctx: &Ctx,
+    distro: crate::trust::distro::Distro,
 ) -> Document {
     let mut findings: Vec<Finding> = probe.findings.clone();
     let mut certs: Vec<Arc<CertInfo>> = Vec::new();
@@ -159,7 +166,7 @@ fn build_document(
     let (verdicts, diag_findings, chain) = if certs.is_empty() {
         (Vec::new(), Vec::new(), Vec::new())
     } else {
-        evaluate(&certs, name, at, stores, ctx)
+        evaluate(&certs, name, at, stores, distro)
     };
     findings.extend(diag_findings);
     let dialogue = probe.starttls.unwrap_or(target.effective_starttls());
@@ -541,13 +548,13 @@ fn evaluate(
     name: &str,
     at: i64,
     stores: &[TrustStore],
-    ctx: &Ctx,
+    distro: crate::trust::distro::Distro,
 ) -> (Vec<VerdictDoc>, Vec<Finding>, Vec<CertDoc>) {
     let input = crate::diagnose::Input {
         chain: certs.to_vec(),
         name: Some(name.to_string()),
         at,
-        distro: Some(crate::trust::distro::detect(&ctx.world)),
+        distro: Some(distro),
     };
     let d = crate::diagnose::evaluate(&input, stores);
     (d.verdicts, d.findings, d.chain)
