@@ -330,8 +330,12 @@ fn plain_http_is_no_tls() {
 #[test]
 fn refused_port() {
     let port = servers::free_port();
-    let r = connect(port, &[]);
+    let r = connect(port, &["--name", "db.test"]);
     expect_error(&r, "connection-refused", "connection refused");
+    // The report still says which SNI would have been sent.
+    let doc = r.doc();
+    assert_eq!(doc.target.unwrap().server_name.as_deref(), Some("db.test"));
+    assert!(doc.handshake.is_none() && doc.chain.is_empty() && doc.verdicts.is_empty());
 }
 
 #[test]

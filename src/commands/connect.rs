@@ -136,7 +136,8 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
     let (stores, distro) = prepared.map_err(|_| anyhow::anyhow!("resolving the trust stores failed"))?;
     let stores = stores?;
     let probe = probe?;
-    Ok(build_document(&target, &name, at, &probe, &stores, distro))
+    let sni = probe::tls::server_name_for(&target, &opts).1;
+    Ok(build_document(&target, &name, at, &probe, &stores, distro, sni))
 }
 
 /// Assemble the document from the probe and the stores.
@@ -147,6 +148,7 @@ fn build_document(
     probe: &Probe,
     stores: &[TrustStore],
     distro: crate::trust::distro::Distro,
+    sni: Option<String>,
 ) -> Document {
     let mut findings: Vec<Finding> = probe.findings.clone();
     let mut certs: Vec<Arc<CertInfo>> = Vec::new();
@@ -214,7 +216,7 @@ fn build_document(
             host: target.host.clone(),
             port: target.port,
             name: name.to_string(),
-            server_name: probe.handshake.as_ref().and_then(|h| h.sni.clone()),
+            server_name: sni.clone(),
             starttls: dialogue.code().to_string(),
         }),
         network: Some(network),

@@ -138,18 +138,7 @@ impl ClientSetup {
             None => None,
             Some((cert, key)) => Some(load_client_key(&provider, cert, key)?),
         };
-        let name = opts.servername.clone().unwrap_or_else(|| target.host.clone());
-        let (server_name, sni) = match name.parse::<IpAddr>() {
-            Ok(ip) => (ServerName::IpAddress(ip.into()), None),
-            Err(_) => match ServerName::try_from(name.clone()) {
-                Ok(n) => (n, Some(name)),
-                // Not a valid DNS name: send no SNI rather than refuse to probe.
-                Err(_) => (
-                    ServerName::IpAddress(IpAddr::V4(Ipv4Addr::UNSPECIFIED).into()),
-                    None,
-                ),
-            },
-        };
+        let (server_name, sni) = server_name_for(target, opts);
         Ok(ClientSetup {
             provider,
             real,
@@ -254,6 +243,22 @@ impl ClientSetup {
         }
         conn.shutdown();
         (hs, seen.chain, err)
+    }
+}
+
+/// The rustls server name and the SNI actually sent: `--servername`, else the name, else
+/// the host; an IP address (or a name that is not a valid DNS name) sends no SNI.
+pub fn server_name_for(target: &Target, opts: &ProbeOptions) -> (ServerName<'static>, Option<String>) {
+    let name = opts.servername.clone().unwrap_or_else(|| target.host.clone());
+    match name.parse::<IpAddr>() {
+        Ok(ip) => (ServerName::IpAddress(ip.into()), None),
+        Err(_) => match ServerName::try_from(name.clone()) {
+            Ok(n) => (n, Some(name)),
+            Err(_) => (
+                ServerName::IpAddress(IpAddr::V4(Ipv4Addr::UNSPECIFIED).into()),
+                None,
+            ),
+        },
     }
 }
 
