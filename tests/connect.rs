@@ -36,7 +36,7 @@ where
 
 /// A fixture World (never the host's stores) shared by the tests of this binary.
 fn world() -> String {
-    static W: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    static W: std::sync::OnceLock<servers::Scratch> = std::sync::OnceLock::new();
     W.get_or_init(servers::unrelated_world)
         .path()
         .display()

@@ -15,7 +15,7 @@ use tlsdoctor::report::json::Document;
 struct Fx {
     pki: Pki,
     /// World root whose stores hold only an unrelated CA.
-    world: tempfile::TempDir,
+    world: servers::Scratch,
 }
 
 fn fx() -> &'static Fx {

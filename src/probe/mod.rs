@@ -297,7 +297,13 @@ fn attempt_inner(
     if let Some(err) = dlg.refused {
         return Err(err);
     }
-    if let Some(extra) = conn.leftover() {
+    // Only a dialogue has a go-ahead; with plain TLS, bytes a server sends first are
+    // left for the handshake to fail on and the sniffer to name.
+    let spoke = !matches!(
+        dialogue,
+        Starttls::None | Starttls::Auto | Starttls::PostgresDirect
+    );
+    if let Some(extra) = spoke.then(|| conn.leftover()).flatten() {
         probe.findings.push(
             Finding::new(
                 "bytes-after-starttls",

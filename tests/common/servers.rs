@@ -93,7 +93,7 @@ pub fn leaf(cn: &str, sans: &[&str], issuer: &Issued, from: i32, to: i32) -> Iss
 
 /// A generated PKI written to a temp dir: root → intermediate → leaves per scenario.
 pub struct Pki {
-    pub dir: tempfile::TempDir,
+    pub dir: Scratch,
     pub root: Issued,
     pub int: Issued,
 }
@@ -102,7 +102,7 @@ impl Pki {
     pub fn new() -> Pki {
         let root = ca("tlsdoctor Test Root", None);
         let int = ca("tlsdoctor Test Intermediate", Some(&root));
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = scratch("pki");
         let pki = Pki { dir, root, int };
         pki.write("root.pem", &pki.root.pem());
         pki.write("int.pem", &pki.int.pem());
@@ -287,6 +287,35 @@ fn pg_bin(name: &str) -> Option<PathBuf> {
     }
 }
 
+/// A directory for a shared server's data that outlives every test of this binary (the
+/// servers die with it): `target/tmp/connect-servers/KIND-PID`. Directories of earlier runs
+/// whose process is gone are removed first.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+fn scratch(kind: &str) -> Scratch {
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("connect-servers");
+    std::fs::create_dir_all(&base).expect("scratch base");
+    if let Ok(rd) = std::fs::read_dir(&base) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid = name.rsplit('-').next().and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    let d = base.join(format!("{kind}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("scratch dir");
+    Scratch(d)
+}
+
 /// Two PostgreSQL servers from one initdb: `ssl=on` with `chain`/`key` and `ssl=off`.
 pub struct Postgres {
     pub tls: Server,
@@ -313,7 +342,7 @@ fn start_postgres(chain_pem: &str, key_pem: &str) -> Option<Postgres> {
     let initdb = pg_bin("initdb")?;
     let postgres = pg_bin("postgres")?;
     need("setpriv")?;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = scratch("postgres");
     let base = dir.path().join("base");
     std::fs::create_dir(&base).unwrap();
     std::fs::write(dir.path().join("server.crt"), chain_pem).unwrap();
@@ -398,9 +427,7 @@ fn start_postgres(chain_pem: &str, key_pem: &str) -> Option<Postgres> {
     };
     let tls = start(&base, true, "tls");
     let plain = start(&plain_dir, false, "plain");
-    // The temp dir must outlive the servers: leak it (removed with the servers' data when
-    // the machine's /tmp is cleaned; the processes die with the test binary).
-    std::mem::forget(dir);
+
     Some(Postgres { tls, plain })
 }
 
@@ -432,7 +459,7 @@ pub fn mariadb(chain_pem: &str, key_pem: &str) -> Option<&'static Mariadb> {
 fn start_mariadb(chain_pem: &str, key_pem: &str) -> Option<Mariadb> {
     let bin = need("mariadbd").or_else(|| need("mysqld"))?;
     need("setpriv")?;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = scratch("mariadb");
     std::fs::write(dir.path().join("server.crt"), chain_pem).unwrap();
     std::fs::write(dir.path().join("server.key"), key_pem).unwrap();
     let start = |name: &str, ssl: bool| -> Server {
@@ -480,7 +507,6 @@ fn start_mariadb(chain_pem: &str, key_pem: &str) -> Option<Mariadb> {
     };
     let tls = start("tls", true);
     let plain = start("plain", false);
-    std::mem::forget(dir);
     Some(Mariadb { tls, plain })
 }
 
@@ -531,9 +557,9 @@ pub fn tlsdoctor(args: &[&str], env: &[(&str, &str)]) -> Run {
 }
 
 /// A fixture World root with a CA bundle that holds an unrelated CA (so the resolved stores
-/// are real, small and never the host's).
-pub fn unrelated_world() -> tempfile::TempDir {
-    let w = tempfile::tempdir().expect("tempdir");
+/// are real, small and never the host's). Kept for the whole test binary.
+pub fn unrelated_world() -> Scratch {
+    let w = scratch("world");
     let other = ca("Unrelated Root", None);
     for d in ["etc/ssl/certs", "usr/lib/ssl"] {
         std::fs::create_dir_all(w.path().join(d)).unwrap();
