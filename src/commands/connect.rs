@@ -449,69 +449,72 @@ pub fn render_human(doc: &Document, ctx: &Ctx) -> String {
 
 /// What happened on the wire, in a few lines (80 columns).
 pub fn render_connect_header(doc: &Document, quiet: bool) -> String {
+    use crate::report::human::wrap;
     let mut o = String::new();
     let Some(t) = &doc.target else { return o };
+    if quiet {
+        return o;
+    }
     let net = doc.network.as_ref();
     let hp = if t.host.contains(':') {
         format!("[{}]:{}", t.host, t.port)
     } else {
         format!("{}:{}", t.host, t.port)
     };
-    if !quiet {
-        let via = net
-            .and_then(|n| n.connected_to.clone())
-            .map(|a| format!(" → {a}"))
-            .unwrap_or_default();
-        let dlg = if t.starttls == "none" {
-            String::new()
-        } else {
-            format!(" ({})", t.starttls)
-        };
-        o.push_str(&format!("connect {}{dlg}{via}\n", sanitize(&hp)));
-        if let Some(n) = net {
-            if n.addresses.len() > 1 {
-                o.push_str(&format!("  addresses: {}\n", n.addresses.join(", ")));
-            }
-            if let Some(p) = &n.proxy {
-                o.push_str(&format!("  proxy: {p} (HTTP CONNECT)\n"));
-            }
-            if let Some(g) = &n.server_greeting {
-                o.push_str(&format!("  server: {}\n", sanitize(g)));
-            }
+    let via = net
+        .and_then(|n| n.connected_to.clone())
+        .map(|a| format!(" → {a}"))
+        .unwrap_or_default();
+    let dlg = if t.starttls == "none" {
+        String::new()
+    } else {
+        format!(" ({})", t.starttls)
+    };
+    o.push_str(&wrap(&format!("{}{dlg}{via}", sanitize(&hp)), "connect ", "  "));
+    if let Some(n) = net {
+        if n.addresses.len() > 1 {
+            o.push_str(&wrap(&n.addresses.join(", "), "  addresses: ", "    "));
         }
-        if let Some(h) = &doc.handshake {
-            let mut line = format!(
-                "  TLS: {} {}",
-                h.version.as_deref().unwrap_or("?"),
-                h.cipher.as_deref().unwrap_or("?")
-            );
-            if let Some(a) = &h.alpn {
-                line.push_str(&format!(", ALPN {a}"));
-            }
-            match &t.server_name {
-                Some(s) => line.push_str(&format!(", SNI {}", sanitize(s))),
-                None => line.push_str(", no SNI"),
-            }
-            if !h.completed {
-                line.push_str(" (handshake not completed)");
-            }
-            o.push_str(&line);
-            o.push('\n');
-            if h.client_cert_requested {
-                if h.acceptable_client_cas.is_empty() {
-                    o.push_str("  client certificate requested (any CA)\n");
-                } else {
-                    o.push_str("  client certificate requested; accepted CAs:\n");
-                    for ca in &h.acceptable_client_cas {
-                        o.push_str(&format!("    {}\n", sanitize(ca)));
-                    }
+        if let Some(p) = &n.proxy {
+            o.push_str(&wrap(
+                &format!("{} (HTTP CONNECT)", sanitize(p)),
+                "  proxy: ",
+                "    ",
+            ));
+        }
+        if let Some(g) = &n.server_greeting {
+            o.push_str(&wrap(&sanitize(g), "  server: ", "    "));
+        }
+    }
+    if let Some(h) = &doc.handshake {
+        let mut line = format!(
+            "{} {}",
+            h.version.as_deref().unwrap_or("?"),
+            h.cipher.as_deref().unwrap_or("?")
+        );
+        if let Some(a) = &h.alpn {
+            line.push_str(&format!(", ALPN {}", sanitize(a)));
+        }
+        match &t.server_name {
+            Some(s) => line.push_str(&format!(", SNI {}", sanitize(s))),
+            None => line.push_str(", no SNI"),
+        }
+        if !h.completed {
+            line.push_str(" (handshake not completed)");
+        }
+        o.push_str(&wrap(&line, "  TLS: ", "    "));
+        if h.client_cert_requested {
+            if h.acceptable_client_cas.is_empty() {
+                o.push_str("  client certificate requested (any CA)\n");
+            } else {
+                o.push_str("  client certificate requested; accepted CAs:\n");
+                for ca in &h.acceptable_client_cas {
+                    o.push_str(&wrap(&sanitize(ca), "    ", "      "));
                 }
             }
         }
     }
-    if !quiet && !o.is_empty() {
-        o.push('\n');
-    }
+    o.push('\n');
     o
 }
 
