@@ -619,12 +619,18 @@ fn https_proxy_from_environment() {
             "--json",
             "--root",
             &root,
+            // --root starts from an empty environment: the image's variables come
+            // with --env (the shell's own are the host's).
+            "--env",
+            &format!("HTTPS_PROXY={proxy_url}"),
+            "--env",
+            "NO_PROXY=localhost,.internal",
             "connect",
             "https://svc.test/",
             "--timeout",
             "3s",
         ],
-        &[("HTTPS_PROXY", &proxy_url), ("NO_PROXY", "localhost,.internal")],
+        &[],
     );
     assert_eq!(
         rx.recv_timeout(Duration::from_secs(3)).unwrap(),
