@@ -394,6 +394,27 @@ fn static_binary_runs_in_a_minimal_read_only_root() {
         "no colour without a terminal"
     );
 
+    // `check` from a spec inside the root (threads, deadline and JSON Lines under musl).
+    std::fs::write(
+        root.dir.path().join("spec.toml"),
+        format!(
+            "[defaults]\nca = \"ca-bundle.pem\"\nruntimes = [\"go\", \"openssl\"]\nstarttls = \"none\"\n\
+             at = 2030-06-01T00:00:00Z\nmin_days = 30\n\
+             [[target]]\nid = \"db\"\ntarget = \"db.pod.test:{port}\"\n\
+             [[target]]\nid = \"db-again\"\ntarget = \"db.pod.test:{port}\"\n",
+            port = server.port
+        ),
+    )
+    .unwrap();
+    let o = root.run(&[], &["check", "/spec.toml", "--format", "jsonl"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines.iter().all(|l| l["status"] == "pass"), "{}", text(&o));
+
     // A name that only DNS knows, through /etc/resolv.conf (a DNS server on 127.0.0.53).
     match Dns::start("127.0.0.53", "dns-only.test") {
         Ok(dns) => {
