@@ -131,7 +131,8 @@ fn short_subject(c: &CertDoc) -> String {
     }
 }
 
-fn days_phrase(secs: i64) -> String {
+/// `in 3 days`, `in 5 h`, `2 days ago`.
+pub fn days_phrase(secs: i64) -> String {
     if secs >= 0 {
         let d = secs / 86_400;
         match d {
@@ -153,6 +154,11 @@ fn parse_time(s: &str) -> Option<i64> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .ok()
         .map(|t| t.unix_timestamp())
+}
+
+/// The earliest notAfter (Unix seconds) among the presented certificates.
+pub fn soonest_expiry(doc: &Document) -> Option<i64> {
+    doc.chain.iter().filter_map(|c| parse_time(&c.not_after)).min()
 }
 
 /// Evaluate every set expectation on `doc`, as of `at` (Unix seconds).

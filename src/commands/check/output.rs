@@ -233,14 +233,14 @@ fn note(t: &CheckTargetDoc) -> String {
                 if let Some(v) = d.handshake.as_ref().and_then(|h| h.version.as_deref()) {
                     parts.push(sanitize(v));
                 }
-                let trusted: Vec<&str> = d
-                    .verdicts
-                    .iter()
-                    .filter(|v| v.trusted)
-                    .map(|v| v.runtime.as_str())
-                    .collect();
-                if !trusted.is_empty() {
-                    parts.push(format!("trusted by {}", sanitize(&trusted.join(", "))));
+                let at = d
+                    .evaluated_at
+                    .as_deref()
+                    .and_then(|t| crate::commands::parse_at(t).ok());
+                if let Some(left) = at.and_then(|at| expect::soonest_expiry(d).map(|t| t - at)) {
+                    if left >= 0 {
+                        parts.push(format!("expires {}", expect::days_phrase(left)));
+                    }
                 }
             }
             if parts.is_empty() {
@@ -666,7 +666,7 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("✔ pass"), "{text}");
         assert!(
-            lines[0].contains("good.test:443  TLSv1.3, trusted by go"),
+            lines[0].ends_with("good.test:443  TLSv1.3, expires in 10 days"),
             "{text}"
         );
         assert!(
