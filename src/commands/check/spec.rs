@@ -264,6 +264,9 @@ fn build_job(s: Settings, base: &Path) -> anyhow::Result<Job> {
             )
         })?,
     };
+    // The target's syntax is checked now, so a typo stops the run before anything is contacted.
+    crate::probe::Target::parse(&target, crate::probe::Starttls::from(starttls))
+        .map_err(|e| anyhow::anyhow!("`target = {target:?}`: {e:#}"))?;
     let (runtimes, all_runtimes) = parse_runtimes(s.runtimes.as_deref().unwrap_or(&[]), "runtimes")?;
     let runtimes = if all_runtimes {
         Runtime::ALL.to_vec()
@@ -551,6 +554,14 @@ mod tests {
             ),
             ("[[target]]\ntarget = \"x:1\"\nat = \"yesterday\"\n", "`at`"),
             ("[[target]\ntarget = 1", "TOML parse error"),
+            (
+                "[[target]]\ntarget = \"db.example:99999\"\n",
+                "`target = \"db.example:99999\"`",
+            ),
+            (
+                "[[target]]\ntarget = \"gopher://x\"\n",
+                "`target = \"gopher://x\"`",
+            ),
         ] {
             let e = parse_err(text);
             assert!(e.contains(needle), "{text:?}: {e}");
