@@ -1564,3 +1564,74 @@ fn openssl_refuses_a_file_with_undecodable_trust_settings() {
         );
     }
 }
+
+#[test]
+fn cli_trust_settings_from_the_worlds_openssl_store() {
+    // The resolved OpenSSL store (SSL_CERT_FILE, then a hashed SSL_CERT_DIR) carries the
+    // trust settings of TRUSTED CERTIFICATE blocks into the verdict.
+    let pki = aux_pki();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("chain.pem"),
+        pki.certs["leaf"].clone() + &pki.certs["int"],
+    )
+    .unwrap();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("certs")).unwrap();
+    let rejected = verify_common::trusted_pem(
+        &pki.certs["root"],
+        &verify_common::aux_der(None, Some(&["serverAuth"])),
+    );
+    let root_info = &verify_common::pem_certs(&pki.certs["root"])[0];
+    let hash = tlsdoctor::trust::openssl::subject_hash(&root_info.subject_der).unwrap();
+    let run = |env: &str| {
+        let out = bin()
+            .arg("--root")
+            .arg(root.path())
+            .args(["--env", env])
+            .arg("verify")
+            .arg(dir.path().join("chain.pem"))
+            .args([
+                "--name",
+                "db.example.test",
+                "--at",
+                AT_RFC3339,
+                "--runtime",
+                "openssl",
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        let doc: Document = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), doc)
+    };
+    // A bundle file.
+    std::fs::write(root.path().join("bundle.pem"), &rejected).unwrap();
+    let (code, doc) = run("SSL_CERT_FILE=/bundle.pem");
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        doc.verdicts[0].message,
+        "verify error:num=28:certificate rejected"
+    );
+    assert!(doc.findings.iter().any(|f| f.code == "openssl-trust-rejected"));
+    // A hashed directory entry.
+    std::fs::write(root.path().join(format!("certs/{hash:08x}.0")), &rejected).unwrap();
+    let (code, doc) = run("SSL_CERT_DIR=/certs");
+    assert_eq!(code, Some(1), "{:?}", doc.verdicts);
+    assert_eq!(
+        doc.verdicts[0].message,
+        "verify error:num=28:certificate rejected"
+    );
+    // Trusted for serverAuth in the directory: accepted.
+    std::fs::write(
+        root.path().join(format!("certs/{hash:08x}.0")),
+        verify_common::trusted_pem(
+            &pki.certs["root"],
+            &verify_common::aux_der(Some(&["serverAuth"]), None),
+        ),
+    )
+    .unwrap();
+    let (code, doc) = run("SSL_CERT_DIR=/certs");
+    assert_eq!(code, Some(0), "{:?}", doc.verdicts);
+}
