@@ -61,6 +61,15 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
         all(false, "missing-intermediate"),
     );
     m.insert("self-signed", all(false, "self-signed"));
+    m.insert(
+        "self-signed-ca-certificate",
+        // rustls refuses a CA certificate as the server's own before anything else.
+        [
+            (false, "self-signed", &[]),
+            (false, "self-signed", &[]),
+            (false, "not-a-ca", &["self-signed"]),
+        ],
+    );
     m.insert("not-a-ca", all(false, "not-a-ca"));
     m.insert("bad-eku", all(false, "bad-eku"));
     m.insert(
@@ -1120,6 +1129,23 @@ fn missing_intermediate_unknown_authority_and_self_signed_are_told_apart() {
     for v in &d.verdicts {
         assert_eq!(v.causes, vec!["self-signed"], "{v:?}");
     }
+    // A self-signed CA certificate as the server's: rustls refuses it even when trusted.
+    let s = get("self-signed-ca-certificate");
+    let t = s.chain_infos();
+    let stores: Vec<_> = RUNTIMES.iter().map(|&r| store(r, &t, "ca.pem")).collect();
+    let d = evaluate(
+        &Input {
+            chain: s.chain_infos(),
+            name: Some(s.host.clone()),
+            at: AT,
+            distro: None,
+        },
+        &stores,
+    );
+    assert!(d.verdicts[0].trusted && d.verdicts[1].trusted);
+    assert_eq!(d.verdicts[2].causes, vec!["not-a-ca"], "{:?}", d.verdicts[2]);
+    let f = d.findings.iter().find(|f| f.code == "not-a-ca").unwrap();
+    assert!(f.fix.as_deref().unwrap().contains("CA:FALSE"), "{f:?}");
     // The issuer is in some store (not this runtime's): unknown-authority, not missing.
     let s = get("intermediate-sent-root-in-no-store");
     let root = get("ok").trusted_infos();

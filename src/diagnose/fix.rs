@@ -144,6 +144,10 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
         Cause::LegacyCommonName => "Reissue the certificate with the host name in a subjectAltName (DNS) entry: \
              Go (since 1.15) and rustls ignore the subject CN; OpenSSL still falls back to it."
             .into(),
+        Cause::NotACa if ctx.ca_as_leaf => "Reissue the server certificate with basicConstraints CA:FALSE \
+             (self-signed: `openssl req -x509 … -addext basicConstraints=critical,CA:FALSE`); rustls refuses a \
+             CA certificate as the server's own."
+            .into(),
         Cause::NotACa => "An issuing certificate lacks basicConstraints CA:TRUE (or keyCertSign): reissue the \
              intermediate as a CA certificate."
             .into(),
@@ -183,6 +187,8 @@ pub struct FixCtx {
     pub explicit: bool,
     /// The server sent intermediates (the top presented certificate is not the leaf).
     pub intermediates_sent: bool,
+    /// The server's own certificate is a CA certificate (basicConstraints CA:TRUE).
+    pub ca_as_leaf: bool,
     /// Every runtime the fix is for (Kubernetes wording).
     pub runtimes: Vec<Runtime>,
 }

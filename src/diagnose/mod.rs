@@ -762,6 +762,28 @@ fn eval_webpki(env: &Env, si: usize) -> Verdict {
             );
             v.failing.get_or_insert(leaf);
         }
+        Cause::NotACa
+            if out
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("CaUsedAsEndEntity")) =>
+        {
+            v.add(
+                Cause::NotACa,
+                format!(
+                    "{} is a CA certificate (basicConstraints CA:TRUE): rustls refuses a CA certificate \
+                     as the server's own certificate, even when it is trusted",
+                    env.label(leaf)
+                ),
+            );
+            v.failing.get_or_insert(leaf);
+            // A self-signed leaf that is not an anchor here is also self-signed.
+            let lc = env.cert(leaf);
+            if lc.self_signed && !env.store_idx[si].iter().any(|&a| env.cert(a).der == lc.der) {
+                let (c, d) = env.classify_unknown(leaf);
+                v.add(c, d);
+            }
+        }
         c => {
             v.add(c, out.error.clone().unwrap_or_default());
             v.failing.get_or_insert(leaf);
@@ -880,6 +902,7 @@ fn findings(
                     && leaf.not_before - env.input.at <= CLOCK_SKEW_SECS,
                 explicit: stores.iter().any(|s| s.explicit),
                 intermediates_sent: env.presented_top() != env.pres[0],
+                ca_as_leaf: leaf.is_ca(),
                 runtimes: rts.iter().map(|w| w.runtime).collect(),
             };
             let names: Vec<&str> = rts.iter().map(|w| w.runtime.code()).collect();

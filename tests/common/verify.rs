@@ -280,6 +280,19 @@ pub fn scenarios() -> Vec<Scenario> {
         s.self_signed()
     };
     v.push(sc("self-signed", vec![selfsigned.pem()], vec![root.pem()], &host));
+    // `openssl req -x509` style: the self-signed server certificate is a CA (CA:TRUE).
+    let selfsigned_ca = {
+        let mut s = Spec::leaf("db.example.test");
+        s.ca = Some(None);
+        s.ku = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyCertSign];
+        s.self_signed()
+    };
+    v.push(sc(
+        "self-signed-ca-certificate",
+        vec![selfsigned_ca.pem()],
+        vec![root.pem()],
+        &host,
+    ));
     let not_ca_int = {
         let mut s = Spec::ca("Example Not-A-CA");
         s.ca = None;
