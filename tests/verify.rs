@@ -1118,6 +1118,7 @@ fn missing_intermediate_unknown_authority_and_self_signed_are_told_apart() {
         fix.contains("Example Root CA") && fix.contains("http://pki.example.test/root.crt"),
         "{fix}"
     );
+    assert!(fix.contains("\n\nKubernetes: "), "{fix}");
     // Leaf + intermediate + a root that is not trusted: unknown-authority.
     let d = diagnose(get("unknown-authority"));
     for v in &d.verdicts {

@@ -77,8 +77,9 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
                 // intermediate, or a private root that no store has.
                 format!(
                     "If \"{issuer}\" is an intermediate, configure the server to send it after the \
-                     certificates it sends now.{aia} If it is your own root CA, trust it: {}.",
-                    install_ca(distro, "that root")
+                     certificates it sends now.{aia} If it is your own root CA, trust it: {}.\n\n{}",
+                    install_ca(distro, "that root"),
+                    kubernetes_for(if ctx.runtimes.is_empty() { std::slice::from_ref(&runtime) } else { &ctx.runtimes })
                 )
             } else {
                 format!(
