@@ -43,7 +43,8 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
-    /// Evaluate an unpacked container filesystem: trust paths resolve inside DIR.
+    /// Evaluate an unpacked container filesystem: trust paths resolve inside DIR. The
+    /// environment starts empty (the image's ENV is not known): add its variables with --env.
     #[arg(long, global = true, value_name = "DIR", conflicts_with = "pid")]
     pub root: Option<PathBuf>,
 

@@ -17,6 +17,13 @@ use tlsdoctor::trust::{self, distro, openssl, Runtime, TrustOptions, TrustStore}
 use tlsdoctor::world::World;
 
 fn codes(s: &TrustStore) -> Vec<String> {
+    for f in &s.findings {
+        assert!(
+            trust::findings::CODES.contains(&f.code.as_str()),
+            "finding code {:?} is not in trust::findings::CODES (the stable list)",
+            f.code
+        );
+    }
     s.findings.iter().map(|f| f.code.clone()).collect()
 }
 
@@ -492,15 +499,20 @@ fn alpine_distroless_scratch() {
     assert_eq!(code, 1);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], format!("Trust stores — root {root} · distroless"));
-    assert!(
-        lines[2].starts_with("✔ go                 1 anchor   /etc/ssl/certs/ca-certificates.crt"),
-        "{out}"
+    assert_eq!(
+        lines[1],
+        "  OPENSSLDIR /usr/lib/ssl (assumed; --openssldir to change)"
+    );
+    let lines = &lines[1..];
+    assert_eq!(
+        lines[2],
+        "✔ go              1 anchor   /etc/ssl/certs/ca-certificates.crt, /etc/ssl/certs"
     );
     assert_eq!(
         lines[3],
-        "✘ openssl            0 anchors  no source gave certificates"
+        "✘ openssl         0 anchors  no source gave certificates"
     );
-    assert!(lines[4].starts_with("✔ rustls-native      1 anchor "), "{out}");
+    assert!(lines[4].starts_with("✔ rustls-native   1 anchor "), "{out}");
     assert!(lines[5].starts_with("✔ webpki-roots "), "{out}");
     assert_eq!(lines[7], "Findings");
     assert!(
@@ -508,6 +520,23 @@ fn alpine_distroless_scratch() {
         "{out}"
     );
     assert!(lines.len() < 20, "short by default: {out}");
+    // -q: the verdict lines and the errors, nothing else.
+    let (code, out, _) = tlsdoctor(&["--root", root, "-q", "--color", "never"], &[]);
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = out.lines().filter(|l| !l.is_empty()).collect();
+    assert!(lines[0].starts_with("✔ go "), "{out}");
+    assert!(lines[4].starts_with("✘ empty-store"), "{out}");
+    assert!(
+        !out.contains("Trust stores") && !out.contains("Findings") && !out.contains("(-v"),
+        "{out}"
+    );
+    // -v: every step, with the assumptions.
+    let (_, out, _) = tlsdoctor(&["--root", root, "-v", "--color", "never"], &[]);
+    assert!(out.contains(" 1. file /usr/lib/ssl/cert.pem: missing"), "{out}");
+    assert!(
+        out.contains("assumed: OPENSSLDIR /usr/lib/ssl (distroless is Debian-based"),
+        "{out}"
+    );
 
     // scratch: nothing at all, and the CLI exits 1.
     let fs = Fs::new();
@@ -605,14 +634,13 @@ fn environment_findings() {
     assert!(r.anchors.is_empty() && r.error.is_some());
     let r = case(&[("SSL_CERT_DIR", "/ca")], Runtime::RustlsNative);
     assert!(has_anchor(&r, &b) && !has_anchor(&r, &a));
-    // …but when the variables give nothing and no error, it falls back to the system.
+    // An empty SSL_CERT_DIR names no directory: the system locations are used…
+    let r = case(&[("SSL_CERT_DIR", "")], Runtime::RustlsNative);
+    assert!(has_anchor(&r, &a), "{:?}", r.steps);
+    // …but an existing empty directory is used as is (0.8.5: no fallback).
     fs.mkdir("/ca-empty");
     let r = case(&[("SSL_CERT_DIR", "/ca-empty")], Runtime::RustlsNative);
-    assert!(has_anchor(&r, &a), "{:?}", r.steps);
-    assert!(r
-        .steps
-        .iter()
-        .any(|s| s.reason.as_deref().unwrap_or("").contains("falls back")));
+    assert!(r.anchors.is_empty(), "{:?}", r.steps);
     // A negative serial (made by openssl: rcgen only writes positive ones).
     if have("openssl") {
         let d = tempfile::tempdir().unwrap();
@@ -749,6 +777,7 @@ fn bad_input_is_reported_not_fatal() {
     fs.link("./loop1", "/etc/ssl/certs/loop2");
     fs.link("/nowhere/at/all.pem", "/etc/ssl/certs/dangling.pem");
     fs.mkdir("/etc/ssl/certs/subdir.pem");
+    fs.write("/etc/ssl/certs/corp.der", ca("Der In Dir").der());
     // A FIFO must never be opened (it would block).
     let fifo = fs.host("/etc/ssl/certs/fifo.pem");
     let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
@@ -776,6 +805,12 @@ fn bad_input_is_reported_not_fatal() {
         .expect("unreadable");
     assert!(unreadable.message.contains("loop"), "{}", unreadable.message);
     assert!(unreadable.message.contains("FIFO"), "{}", unreadable.message);
+    let der = g
+        .findings
+        .iter()
+        .find(|f| f.code == "der-in-cert-dir")
+        .expect("DER file in the dir");
+    assert!(der.message.contains("corp.der"), "{}", der.message);
     let empty = g
         .findings
         .iter()
@@ -1362,4 +1397,169 @@ fn cli_pid_reads_another_process() {
     let (code, _, err) = tlsdoctor(&["--pid", "999999999", "store"], &[]);
     assert_eq!(code, 2);
     assert!(err.contains("no process"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Cross-check against the real rustls-native-certs crate (0.8.x, a dev-dependency). It
+// reads the process environment, so it runs in a child: this test binary, re-invoked on
+// the ignored helper below with a cleared environment.
+
+#[test]
+#[ignore = "helper: run in a child process by rustls_native_counts_match_the_real_crate"]
+fn rustls_native_helper() {
+    if std::env::var_os("TLSDOCTOR_RUSTLS_HELPER").is_none() {
+        return;
+    }
+    let r = rustls_native_certs::load_native_certs();
+    // What `RootCertStore::add_parsable_certificates` keeps.
+    let usable = r
+        .certs
+        .iter()
+        .filter(|c| webpki::anchor_from_trusted_cert(c).is_ok())
+        .count();
+    println!(
+        "RUSTLS_NATIVE usable={usable} certs={} errors={}",
+        r.certs.len(),
+        r.errors.len()
+    );
+}
+
+fn rustls_native_says(env: &[(&str, String)]) -> (usize, usize) {
+    let mut c = Command::new(std::env::current_exe().unwrap());
+    c.env_clear().env("TLSDOCTOR_RUSTLS_HELPER", "1");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c
+        .args([
+            "rustls_native_helper",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let line = out
+        .lines()
+        .find_map(|l| l.find("RUSTLS_NATIVE ").map(|i| &l[i..]))
+        .unwrap_or_else(|| panic!("helper printed nothing: {out}"));
+    let field = |k: &str| -> usize {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(k))
+            .and_then(|v| v.parse().ok())
+            .unwrap()
+    };
+    (field("usable="), field("errors="))
+}
+
+#[test]
+fn rustls_native_counts_match_the_real_crate() {
+    let cas: Vec<Ca> = (0..5).map(|i| ca(&format!("Rustls Xcheck {i}"))).collect();
+    let fs = Fs::new();
+    let r = |p: &str| fs.host(p).to_str().unwrap().to_string();
+    fs.write("/f/bundle.pem", bundle(&[&cas[0], &cas[1], &cas[2]]));
+    fs.write("/f/dups.pem", bundle(&[&cas[0], &cas[0]]));
+    fs.write("/f/junkder.pem", format!("{}{}", cas[3].pem(), BAD_BLOCK));
+    fs.write(
+        "/f/badb64.pem",
+        format!(
+            "{}-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n{}",
+            cas[3].pem(),
+            cas[4].pem()
+        ),
+    );
+    fs.write("/f/ca.der", cas[4].der());
+    fs.write(
+        "/f/trusted.pem",
+        format!("{}{}", trusted_pem(&cas[4]), cas[2].pem()),
+    );
+    fs.mkdir("/f/emptydir");
+    fs.write("/d1/a.crt", cas[3].pem());
+    fs.write("/d1/b.pem", cas[4].pem());
+    fs.write("/d2/c.pem", cas[0].pem());
+    fs.link("c.pem", &format!("/d2/{}", cas[0].hash_name(0)));
+    fs.write("/d2/README", "not a certificate\n");
+    fs.mkdir("/d2/sub");
+    fs.write("/d2/sub/inner.pem", cas[1].pem());
+    fs.link(&r("/f/bundle.pem"), "/d3/abs-link.pem");
+    fs.link(&r("/nowhere.pem"), "/d3/dangling.pem");
+    fs.write("/d3/ca.der", cas[4].der());
+    let none = r("/does-not-exist");
+    let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
+        ("file only", vec![("SSL_CERT_FILE", r("/f/bundle.pem"))]),
+        ("dir only", vec![("SSL_CERT_DIR", r("/d1"))]),
+        (
+            "both",
+            vec![("SSL_CERT_FILE", r("/f/bundle.pem")), ("SSL_CERT_DIR", r("/d2"))],
+        ),
+        (
+            "colon list with empty part",
+            vec![("SSL_CERT_DIR", format!("{}::{}", r("/d1"), r("/d2")))],
+        ),
+        (
+            "missing file, good dir",
+            vec![("SSL_CERT_FILE", none.clone()), ("SSL_CERT_DIR", r("/d1"))],
+        ),
+        (
+            "empty SSL_CERT_FILE, good dir",
+            vec![("SSL_CERT_FILE", String::new()), ("SSL_CERT_DIR", r("/d1"))],
+        ),
+        ("existing empty dir", vec![("SSL_CERT_DIR", r("/f/emptydir"))]),
+        ("links, dangling, DER", vec![("SSL_CERT_DIR", r("/d3"))]),
+        ("junk DER block", vec![("SSL_CERT_FILE", r("/f/junkder.pem"))]),
+        ("bad base64 block", vec![("SSL_CERT_FILE", r("/f/badb64.pem"))]),
+        ("DER file", vec![("SSL_CERT_FILE", r("/f/ca.der"))]),
+        (
+            "TRUSTED CERTIFICATE",
+            vec![("SSL_CERT_FILE", r("/f/trusted.pem"))],
+        ),
+        (
+            "duplicates",
+            vec![("SSL_CERT_FILE", r("/f/dups.pem")), ("SSL_CERT_DIR", r("/d2"))],
+        ),
+        ("file is a directory", vec![("SSL_CERT_FILE", r("/f/emptydir"))]),
+    ];
+    for (label, env) in &cases {
+        let (real, errors) = rustls_native_says(env);
+        let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let ours = resolve(Runtime::RustlsNative, &World::fixture("/", &env_ref));
+        eprintln!(
+            "rustls-native cross-check {label:32} crate={real} (errors {errors}) tlsdoctor={}",
+            ours.anchors.len()
+        );
+        assert_eq!(ours.anchors.len(), real, "{label}: steps {:#?}", ours.steps);
+    }
+}
+
+/// `--root` evaluates an image: the shell's own SSL_CERT_FILE (this machine exports one)
+/// must not leak into it; `--env` is how the image's variables are given.
+#[test]
+fn root_starts_from_an_empty_environment() {
+    let fs = Fs::new();
+    let a = ca("Root Env Test CA");
+    debian(&fs, &[&a]);
+    let root = fs.root().to_str().unwrap();
+    let shell = [("SSL_CERT_FILE", "/nonexistent/shell-bundle.pem")];
+    let (_, out, _) = tlsdoctor(&["--root", root, "store", "--json"], &shell);
+    assert!(
+        !out.contains("shell-bundle"),
+        "the shell's variable leaked into --root: {out}"
+    );
+    let (_, out, _) = tlsdoctor(
+        &[
+            "--root",
+            root,
+            "--env",
+            "SSL_CERT_FILE=/nonexistent/image-bundle.pem",
+            "store",
+            "--json",
+        ],
+        &shell,
+    );
+    assert!(
+        out.contains("image-bundle"),
+        "--env must apply inside --root: {out}"
+    );
 }

@@ -56,6 +56,10 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
     );
     m.insert("not-yet-valid-clock-skew", all(false, "not-yet-valid"));
     m.insert("unknown-authority", all(false, "unknown-authority"));
+    m.insert(
+        "intermediate-sent-root-in-no-store",
+        all(false, "missing-intermediate"),
+    );
     m.insert("self-signed", all(false, "self-signed"));
     m.insert("not-a-ca", all(false, "not-a-ca"));
     m.insert("bad-eku", all(false, "bad-eku"));
@@ -95,6 +99,14 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
     );
     m.insert(
         "intercept-untrusted",
+        [
+            (false, "untrusted-intercept", &["missing-intermediate"]),
+            (false, "untrusted-intercept", &["missing-intermediate"]),
+            (false, "untrusted-intercept", &["missing-intermediate"]),
+        ],
+    );
+    m.insert(
+        "intercept-root-presented",
         [
             (false, "untrusted-intercept", &["unknown-authority"]),
             (false, "untrusted-intercept", &["unknown-authority"]),
@@ -983,14 +995,20 @@ fn cli_verify_uses_the_worlds_stores() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    // A Debian image without the CA: the fix says how to add it there.
+    // A Debian image without the CA: the intermediate was sent, its issuer is in no store
+    // (missing-intermediate); the fix says how to add that root there.
     std::fs::write(root.path().join("etc/ssl/certs/ca-certificates.crt"), "").unwrap();
     let (code, doc) = run(&["--env", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"]);
     assert_eq!(code, Some(1));
+    assert!(
+        doc.verdicts.iter().all(|v| v.cause == "missing-intermediate"),
+        "{:?}",
+        doc.verdicts
+    );
     let f = doc
         .findings
         .iter()
-        .find(|f| f.code == "unknown-authority")
+        .find(|f| f.code == "missing-intermediate")
         .expect("finding");
     assert!(
         f.fix.as_deref().unwrap().contains("update-ca-certificates"),
@@ -1056,4 +1074,135 @@ fn without_a_name_only_the_path_decides() {
             assert!(v.name_ok);
         }
     }
+}
+
+#[test]
+fn missing_intermediate_unknown_authority_and_self_signed_are_told_apart() {
+    let scs = scenarios();
+    let get = |n: &str| scs.iter().find(|s| s.name == n).unwrap();
+    // Leaf + intermediate presented, the root that issued the intermediate in no store.
+    let d = diagnose(get("intermediate-sent-root-in-no-store"));
+    for v in &d.verdicts {
+        assert_eq!(v.cause, "missing-intermediate", "{v:?}");
+        let det = &v.details[0].detail;
+        assert!(det.contains("\"Example Root CA\""), "issuer named: {det}");
+        assert!(det.contains("http://pki.example.test/root.crt"), "AIA URL: {det}");
+        assert!(det.contains("\"Example Issuing CA\""), "top named: {det}");
+    }
+    // The messages stay what each runtime prints.
+    assert_eq!(
+        d.verdicts[0].message,
+        "x509: certificate signed by unknown authority"
+    );
+    assert_eq!(
+        d.verdicts[1].message,
+        "verify error:num=20:unable to get local issuer certificate"
+    );
+    assert_eq!(d.verdicts[2].message, "invalid peer certificate: UnknownIssuer");
+    let f = d
+        .findings
+        .iter()
+        .find(|f| f.code == "missing-intermediate")
+        .unwrap();
+    let fix = f.fix.as_deref().unwrap();
+    assert!(
+        fix.contains("Example Root CA") && fix.contains("http://pki.example.test/root.crt"),
+        "{fix}"
+    );
+    // Leaf + intermediate + a root that is not trusted: unknown-authority.
+    let d = diagnose(get("unknown-authority"));
+    for v in &d.verdicts {
+        assert_eq!(v.causes, vec!["unknown-authority"], "{v:?}");
+        assert!(v.details[0].detail.contains("presented"), "{v:?}");
+    }
+    // A self-signed leaf: self-signed.
+    let d = diagnose(get("self-signed"));
+    for v in &d.verdicts {
+        assert_eq!(v.causes, vec!["self-signed"], "{v:?}");
+    }
+    // The issuer is in some store (not this runtime's): unknown-authority, not missing.
+    let s = get("intermediate-sent-root-in-no-store");
+    let root = get("ok").trusted_infos();
+    let stores = vec![
+        store(Runtime::Go, &root, "ca.pem"),
+        store(Runtime::Openssl, &s.trusted_infos(), "ca.pem"),
+    ];
+    let d = evaluate(
+        &Input {
+            chain: s.chain_infos(),
+            name: Some(s.host.clone()),
+            at: AT,
+            distro: None,
+        },
+        &stores,
+    );
+    assert!(d.verdicts[0].trusted);
+    assert_eq!(d.verdicts[1].cause, "unknown-authority");
+    assert!(
+        d.verdicts[1].details[0].detail.contains("trusted only by go"),
+        "{:?}",
+        d.verdicts[1].details
+    );
+}
+
+/// The "Why" section of human output.
+fn why_section(out: &str) -> Vec<String> {
+    out.lines()
+        .skip_while(|l| *l != "Why")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.to_string())
+        .collect()
+}
+
+#[test]
+fn cli_human_why_groups_runtimes_with_the_same_cause_and_detail() {
+    let scs = scenarios();
+    let get = |n: &str| scs.iter().find(|s| s.name == n).unwrap();
+    // Every runtime: the same missing issuer, one entry.
+    let s = get("intermediate-sent-root-in-no-store");
+    let dir = tempfile::tempdir().unwrap();
+    s.write(dir.path());
+    let (code, out, _) = run_verify(dir.path(), s, &["--color", "never"]);
+    assert_eq!(code, 1);
+    let why = why_section(&out);
+    let heads: Vec<&String> = why.iter().filter(|l| !l.starts_with("      ")).collect();
+    assert_eq!(heads.len(), 1, "one grouped entry:\n{out}");
+    assert!(
+        heads[0].starts_with("  go, openssl, rustls-native  missing-intermediate  "),
+        "{out}"
+    );
+    assert!(why.join(" ").contains("\"Example Root CA\""), "{out}");
+    // Different causes stay apart; the same cause and detail share an entry.
+    let s = get("expired-and-wrong-name");
+    s.write(dir.path());
+    let (_, out, _) = run_verify(dir.path(), s, &["--color", "never"]);
+    let why = why_section(&out);
+    let heads: Vec<String> = why
+        .iter()
+        .filter(|l| !l.starts_with("      "))
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        heads,
+        vec!["go, rustls-native expired", "openssl name-mismatch expected"],
+        "{out}"
+    );
+    // The Kubernetes form of a fix is its own short paragraph; everything in 80 columns.
+    let s = get("intercept-untrusted");
+    s.write(dir.path());
+    let (_, out, _) = run_verify(dir.path(), s, &["--color", "never", "-v"]);
+    assert!(
+        out.lines().any(|l| l.trim_start().starts_with("Kubernetes: ")),
+        "{out}"
+    );
+    assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+    assert!(!out.contains('\x1b'));
+    let why = why_section(&out);
+    assert!(
+        why.iter()
+            .filter(|l| !l.starts_with("      "))
+            .all(|l| l.starts_with("  go, openssl, rustls-native  ")),
+        "-v groups every cause too:\n{out}"
+    );
 }

@@ -34,7 +34,9 @@ impl Ctx {
             (Some(root), _) => {
                 let md = std::fs::metadata(root).with_context(|| format!("--root {}", root.display()))?;
                 anyhow::ensure!(md.is_dir(), "--root {}: not a directory", root.display());
-                World::with_root(root.clone(), World::host().env().clone())
+                // An unpacked image's ENV is not known here, and this shell's variables
+                // (SSL_CERT_FILE …) belong to the host: start empty, add with --env.
+                World::with_root(root.clone(), Default::default())
             }
             (None, Some(pid)) => World::from_pid(pid)?,
             (None, None) => World::host(),

@@ -60,7 +60,8 @@ pub fn examine(args: &StoreArgs, ctx: &Ctx) -> anyhow::Result<(StoreDoc, u8)> {
     let runtimes = RuntimeArg::expand(&args.runtimes, &Runtime::ALL);
     let query = args.find.as_deref().map(find::parse_query).transpose()?;
     // Listing does not need the self-signature checks; --find reports on specific certs.
-    let cx = Cx::new(&ctx.world, &ctx.trust, false);
+    let mut cx = Cx::new(&ctx.world, &ctx.trust, false);
+    cx.now = ctx.now;
     let stores: Vec<TrustStore> = runtimes.iter().map(|r| cx.resolve(*r)).collect();
     let found = query.as_ref().map(|q| find::find(&cx, &stores, q));
     let doc = document(&ctx.world, &cx, &stores, args, found.as_ref(), ctx.now);
@@ -234,6 +235,13 @@ pub fn document(
             env,
         },
         distro: cx.distro.code().into(),
+        openssldir: stores.iter().any(|s| s.runtime == Runtime::Openssl).then(|| {
+            crate::trust::openssl::openssldir(cx)
+                .0
+                .to_string_lossy()
+                .into_owned()
+        }),
+        openssldir_given: cx.opts.openssldir.is_some(),
         runtimes,
         findings: merge_findings(stores),
         find,

@@ -9,8 +9,8 @@ use super::cause::Cause;
 pub fn install_ca(d: Distro, ca: &str) -> String {
     match d {
         Distro::Debian | Distro::Unknown => format!(
-            "copy {ca} to /usr/local/share/ca-certificates/<name>.crt (the .crt suffix matters) and run \
-             `update-ca-certificates` (in the image build, e.g. a Dockerfile RUN step)"
+            "copy {ca} to /usr/local/share/ca-certificates/NAME.crt and run \
+             `update-ca-certificates` in the image build"
         ),
         Distro::Alpine => format!(
             "`apk add ca-certificates`, copy {ca} to /usr/local/share/ca-certificates/ and run \
@@ -20,12 +20,11 @@ pub fn install_ca(d: Distro, ca: &str) -> String {
             "copy {ca} to /etc/pki/ca-trust/source/anchors/ and run `update-ca-trust extract` in the image build"
         ),
         Distro::Distroless => format!(
-            "distroless has no update tool: build /etc/ssl/certs/ca-certificates.crt in a builder stage \
-             (Debian: add {ca} and run update-ca-certificates) and COPY it into the image, or point \
-             SSL_CERT_FILE at a bundle that contains {ca}"
+            "distroless has no update tool: add {ca} in a Debian builder stage (update-ca-certificates) \
+             and COPY its /etc/ssl/certs/ca-certificates.crt into the image"
         ),
         Distro::Scratch => format!(
-            "a scratch image has no CA store at all: COPY a bundle containing {ca} to \
+            "a scratch image has no CA store: COPY a bundle with {ca} to \
              /etc/ssl/certs/ca-certificates.crt (or set SSL_CERT_FILE to it)"
         ),
     }
@@ -36,34 +35,23 @@ pub fn kubernetes(runtime: Runtime) -> String {
     kubernetes_for(&[runtime])
 }
 
-/// Kubernetes form for several runtimes at once.
+/// Kubernetes form for several runtimes at once: one short paragraph.
 pub fn kubernetes_for(runtimes: &[Runtime]) -> String {
-    let mut envs: Vec<&str> = vec![];
-    for r in runtimes {
-        let e = match r {
-            Runtime::Go => {
-                "for Go SSL_CERT_FILE=/etc/tlsdoctor-ca/ca.crt (Go also keeps scanning /etc/ssl/certs)"
-            }
-            Runtime::Openssl => {
-                "for OpenSSL SSL_CERT_FILE=/etc/tlsdoctor-ca/ca.crt (or SSL_CERT_DIR to a directory \
-                 rehashed with `openssl rehash`)"
-            }
-            Runtime::RustlsNative => {
-                "for rustls-native-certs SSL_CERT_FILE=/etc/tlsdoctor-ca/ca.crt (it then uses only that file)"
-            }
-            Runtime::WebpkiRoots => {
-                "nothing for webpki-roots: it ignores the system; the program must add the CA in code"
-            }
-        };
-        if !envs.contains(&e) {
-            envs.push(e);
-        }
+    let webpki = runtimes.contains(&Runtime::WebpkiRoots);
+    if webpki && runtimes.iter().all(|r| *r == Runtime::WebpkiRoots) {
+        return "Kubernetes: webpki-roots ignores mounted CAs and SSL_CERT_FILE; the program must \
+                add the CA in code."
+            .into();
     }
     format!(
-        "Kubernetes: put the CA bundle (full system bundle plus your CA) in a ConfigMap or Secret, mount it \
-         read-only (e.g. at /etc/tlsdoctor-ca/), and set {}. Do not run update-ca-certificates at container \
-         start: the root filesystem is often read-only and the pod may not run as root; bake it into the image instead.",
-        envs.join("; ")
+        "Kubernetes: mount a bundle (system CAs plus this CA) from a ConfigMap or Secret at \
+         /etc/tlsdoctor-ca/ca.crt and set SSL_CERT_FILE to it{}; bake update-ca-certificates into \
+         the image, not at pod start (read-only root filesystem).",
+        if webpki {
+            " (webpki-roots ignores it: add the CA in code)"
+        } else {
+            ""
+        }
     )
 }
 
@@ -72,17 +60,33 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
     let issuer = ctx.missing_issuer.as_deref().unwrap_or("the issuing CA");
     Some(match cause {
         Cause::Ok => return None,
+        Cause::MissingIntermediate | Cause::UnknownAuthority | Cause::SelfSigned if ctx.product.is_some() => {
+            format!(
+                "The chain was minted by {}, not by the server: see the tls-interception fix.",
+                ctx.product.unwrap_or_default()
+            )
+        }
         Cause::MissingIntermediate => {
             let aia = ctx
                 .aia
                 .as_ref()
-                .map(|u| format!(" The issuer certificate can be downloaded from {u} (AIA caIssuers)."))
+                .map(|u| format!(" Its certificate is at {u} (AIA caIssuers)."))
                 .unwrap_or_default();
-            format!(
-                "Fix the server: configure it to send the full chain (leaf followed by the intermediate \
-                 \"{issuer}\"), e.g. nginx ssl_certificate with fullchain.pem, Apache SSLCertificateFile \
-                 with the chain appended.{aia} Clients should not need the intermediate installed."
-            )
+            if ctx.intermediates_sent {
+                // The server sent intermediates; the one it lacks may still be an
+                // intermediate, or a private root that no store has.
+                format!(
+                    "If \"{issuer}\" is an intermediate, configure the server to send it after the \
+                     certificates it sends now.{aia} If it is your own root CA, trust it: {}.",
+                    install_ca(distro, "that root")
+                )
+            } else {
+                format!(
+                    "Fix the server: send the full chain (leaf followed by the intermediate \
+                     \"{issuer}\"), e.g. nginx ssl_certificate with fullchain.pem.{aia} Clients \
+                     should not need the intermediate installed."
+                )
+            }
         }
         Cause::UnknownAuthority | Cause::SelfSigned => {
             let how = match runtime {
@@ -100,14 +104,14 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
                     format!("add the root CA \"{issuer}\" to the -CAfile bundle given to the program (OpenSSL needs the self-signed root: an intermediate alone is no anchor without X509_V_FLAG_PARTIAL_CHAIN).")
                 }
                 _ => format!(
-                    "trust \"{issuer}\" if it is yours: {}. {}",
+                    "trust \"{issuer}\" if it is yours: {}.\n\n{}",
                     install_ca(distro, "the CA certificate"),
                     kubernetes_for(if ctx.runtimes.is_empty() { std::slice::from_ref(&runtime) } else { &ctx.runtimes })
                 ),
             };
             if cause == Cause::SelfSigned {
                 format!(
-                    "The server uses a self-signed certificate. Prefer a certificate from a CA the clients trust; \
+                    "The server uses a self-signed certificate. Prefer one from a CA the clients trust; \
                      otherwise {how}"
                 )
             } else {
@@ -115,11 +119,9 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
             }
         }
         Cause::UntrustedIntercept => format!(
-            "A TLS-inspecting proxy ({}) re-signs this connection. Get its root CA from your IT department \
-             (or the product's admin console) and trust it: {}. {} Alternatively ask for this host to be \
-             excluded from inspection.",
-            ctx.product.unwrap_or("an inspection product"),
-            install_ca(distro, "the proxy's root CA"),
+            "Trust the root CA of {} (ask IT for it): {}. Or have this host excluded from inspection.\n\n{}",
+            ctx.product.unwrap_or("the inspecting proxy"),
+            install_ca(distro, "it"),
             kubernetes_for(if ctx.runtimes.is_empty() { std::slice::from_ref(&runtime) } else { &ctx.runtimes })
         ),
         Cause::Expired => "Renew the certificate on the server (and reload the server so it serves the new one); \
@@ -179,6 +181,8 @@ pub struct FixCtx {
     pub product: Option<&'static str>,
     pub clock_skew: bool,
     pub explicit: bool,
+    /// The server sent intermediates (the top presented certificate is not the leaf).
+    pub intermediates_sent: bool,
     /// Every runtime the fix is for (Kubernetes wording).
     pub runtimes: Vec<Runtime>,
 }

@@ -226,26 +226,21 @@ impl Env<'_> {
     }
 
     /// missing-intermediate / unknown-authority / self-signed, with the explaining detail.
-    fn classify_unknown(&self, runtime: Runtime, top: usize) -> (Cause, String) {
+    fn classify_unknown(&self, top: usize) -> (Cause, String) {
         let c = self.cert(top);
         let leaf = self.pres[0];
         if top == leaf && c.self_signed {
             return (
                 Cause::SelfSigned,
-                format!(
-                    "{} is self-signed and not in the {} store",
-                    self.label(top),
-                    runtime.code()
-                ),
+                format!("{} is self-signed and not a trusted certificate", self.label(top)),
             );
         }
         if c.self_signed {
             return (
                 Cause::UnknownAuthority,
                 format!(
-                    "the chain ends at the root {} (presented by the server), which is not in the {} store",
+                    "the chain ends at the root {} (presented by the server), which is not trusted",
                     self.label(top),
-                    runtime.code()
                 ),
             );
         }
@@ -279,46 +274,36 @@ impl Env<'_> {
             }
         }
         let elsewhere = self.stores_with_subject(&c.issuer_der);
-        let aia = c
-            .aia_ca_issuers
-            .first()
-            .map(|u| format!(" (AIA caIssuers: {u})"))
-            .unwrap_or_default();
         if !elsewhere.is_empty() {
             let names: Vec<&str> = elsewhere.iter().map(|r| r.code()).collect();
             return (
                 Cause::UnknownAuthority,
                 format!(
-                    "the issuer \"{}\" of {} is trusted by {} but not by {}",
+                    "the issuer \"{}\" of {} is trusted only by {}",
                     issuer_short(c),
                     self.label(top),
                     names.join(", "),
-                    runtime.code()
                 ),
             );
         }
-        if top == leaf {
-            (
-                Cause::MissingIntermediate,
-                format!(
-                    "the server did not send the certificate of \"{}\", which issued {}, and no store has it{aia}",
-                    issuer_short(c),
-                    self.label(top)
-                ),
-            )
+        // The top presented certificate is not self-signed and its issuer is in no
+        // store: a certificate is missing, whether the server sent intermediates or not.
+        let aia = match c.aia_ca_issuers.first() {
+            Some(u) => format!("its AIA caIssuers URL is {u}"),
+            None => format!("{} has no AIA caIssuers URL to fetch it from", self.label(top)),
+        };
+        let sent = if top == leaf {
+            "the server sent only the leaf".to_string()
         } else {
-            // The server sent intermediates; the one at the top names an issuer that is
-            // nowhere: usually a root that was never installed.
-            (
-                Cause::UnknownAuthority,
-                format!(
-                    "the chain ends at {}, whose issuer \"{}\" is in no store: install that root CA \
-                     (if it is itself an intermediate, the server must send it too){aia}",
-                    self.label(top),
-                    issuer_short(c),
-                ),
-            )
-        }
+            format!("the presented chain stops at {}", self.label(top))
+        };
+        (
+            Cause::MissingIntermediate,
+            format!(
+                "{sent}; its issuer \"{}\" was not sent and is in no store; {aia}",
+                issuer_short(c),
+            ),
+        )
     }
 }
 
@@ -398,9 +383,8 @@ pub fn evaluate_precise(input: &Input, stores: &[TrustStore], nanos: u32) -> Dia
                         (
                             Cause::UntrustedIntercept,
                             format!(
-                                "the chain was minted by {} (TLS inspection), whose root is not in the {} store",
+                                "the chain was minted by {} (TLS inspection), whose root is not trusted",
                                 p.name,
-                                store.runtime.code()
                             ),
                         ),
                     );
@@ -535,7 +519,7 @@ fn go_cause(env: &Env, rt: Runtime, e: &go::GoErr) -> (Cause, String) {
             if let Some(h) = e.hint_cause {
                 (h, format!("an issuer was found by name but rejected: {}", e.msg))
             } else {
-                env.classify_unknown(rt, e.cert.unwrap_or(env.pres[0]))
+                env.classify_unknown(e.cert.unwrap_or(env.pres[0]))
             }
         }
         c => (
@@ -550,46 +534,44 @@ fn go_cause(env: &Env, rt: Runtime, e: &go::GoErr) -> (Cause, String) {
 
 fn ossl_cause(env: &Env, out: &openssl::OsslOutcome, e: &openssl::OsslErr) -> Option<(Cause, String)> {
     let at = |c: Option<usize>| c.map(|i| env.label(i)).unwrap_or_default();
-    let d = |x: String| format!("{x} (error {} at depth {})", e.code, e.depth);
     Some(match e.code {
         2 => {
             let top = e.cert.unwrap_or(env.pres[0]);
             (
                 Cause::UnknownAuthority,
-                d(format!(
+                format!(
                     "the chain reaches {} in the store, but it is not self-signed and OpenSSL (without partial-chain) \
                      needs the self-signed root \"{}\" as anchor",
                     env.label(top),
                     issuer_short(env.cert(top))
-                )),
+                ),
             )
         }
         18..=20 => {
             let top = e.cert.unwrap_or(env.pres[0]);
-            let (c, x) = env.classify_unknown(Runtime::Openssl, top);
-            (c, d(x))
+            env.classify_unknown(top)
         }
         21 => return None,
-        9 => (Cause::NotYetValid, d(e.cert.map(|c| env.not_yet_detail(c)).unwrap_or_default())),
-        10 => (Cause::Expired, d(e.cert.map(|c| env.expired_detail(c)).unwrap_or_default())),
-        62 | 64 => (Cause::NameMismatch, d(env.name_detail(Runtime::Openssl))),
+        9 => (Cause::NotYetValid, e.cert.map(|c| env.not_yet_detail(c)).unwrap_or_default()),
+        10 => (Cause::Expired, e.cert.map(|c| env.expired_detail(c)).unwrap_or_default()),
+        62 | 64 => (Cause::NameMismatch, env.name_detail(Runtime::Openssl)),
         26 => (
             Cause::BadEku,
-            d(format!(
+            format!(
                 "{} is not usable for a TLS server (extendedKeyUsage without serverAuth, or keyUsage without a TLS usage)",
                 at(e.cert)
-            )),
+            ),
         ),
-        24 | 79 | 32 => (Cause::NotACa, d(format!("{} is not a valid CA certificate", at(e.cert)))),
-        25 | 22 => (Cause::PathTooLong, d(format!("{}: {}", at(e.cert), e.text()))),
-        34 => (Cause::UnhandledCriticalExtension, d(format!("{}: {}", at(e.cert), e.text()))),
-        7 => (Cause::BadSignature, d(format!("the signature of {} does not verify", at(e.cert)))),
-        47 | 48 | 51 | 53 => (Cause::NameConstraints, d(format!("{}: {}", at(e.cert), e.text()))),
-        66..=68 => (Cause::WeakSignature, d(format!("{}: {}", at(e.cert), e.text()))),
-        94 => (Cause::MalformedCertificate, d(format!("{}: {}", at(e.cert), e.text()))),
+        24 | 79 | 32 => (Cause::NotACa, format!("{} is not a valid CA certificate", at(e.cert))),
+        25 | 22 => (Cause::PathTooLong, format!("{}: {}", at(e.cert), e.text())),
+        34 => (Cause::UnhandledCriticalExtension, format!("{}: {}", at(e.cert), e.text())),
+        7 => (Cause::BadSignature, format!("the signature of {} does not verify", at(e.cert))),
+        47 | 48 | 51 | 53 => (Cause::NameConstraints, format!("{}: {}", at(e.cert), e.text())),
+        66..=68 => (Cause::WeakSignature, format!("{}: {}", at(e.cert), e.text())),
+        94 => (Cause::MalformedCertificate, format!("{}: {}", at(e.cert), e.text())),
         _ => {
             let _ = out;
-            (Cause::MalformedCertificate, d(format!("{}: {}", at(e.cert), e.text())))
+            (Cause::MalformedCertificate, format!("{}: {}", at(e.cert), e.text()))
         }
     })
 }
@@ -695,7 +677,7 @@ fn eval_webpki(env: &Env, si: usize) -> Verdict {
     match out.cause {
         Cause::UnknownAuthority => {
             let top = env.presented_top();
-            let (c, d) = env.classify_unknown(store.runtime, top);
+            let (c, d) = env.classify_unknown(top);
             v.add(c, d);
             v.failing.get_or_insert(top);
         }
@@ -834,6 +816,7 @@ fn findings(
                 clock_skew: leaf.not_before > env.input.at
                     && leaf.not_before - env.input.at <= CLOCK_SKEW_SECS,
                 explicit: stores.iter().any(|s| s.explicit),
+                intermediates_sent: env.presented_top() != env.pres[0],
                 runtimes: rts.iter().map(|w| w.runtime).collect(),
             };
             let names: Vec<&str> = rts.iter().map(|w| w.runtime.code()).collect();

@@ -20,6 +20,12 @@ pub struct StoreDoc {
     pub world: WorldDoc,
     /// Detected distribution code (`debian`, `alpine`, `rhel`, `distroless`, `scratch`, `unknown`).
     pub distro: String,
+    /// OPENSSLDIR as assumed for OpenSSL (detected or `--openssldir`), when OpenSSL is shown.
+    #[serde(default)]
+    pub openssldir: Option<String>,
+    /// True when OPENSSLDIR came from `--openssldir` rather than detection.
+    #[serde(default)]
+    pub openssldir_given: bool,
     pub runtimes: Vec<RuntimeDoc>,
     /// Every finding of every runtime, merged (identical findings list all their runtimes).
     pub findings: Vec<Finding>,
@@ -234,6 +240,17 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
             "",
             "  ",
         ));
+        if let Some(d) = &doc.openssldir {
+            out.push_str(&wrap(
+                &if doc.openssldir_given {
+                    format!("OPENSSLDIR {} (given with --openssldir)", sanitize(d))
+                } else {
+                    format!("OPENSSLDIR {} (assumed; --openssldir to change)", sanitize(d))
+                },
+                "  ",
+                "    ",
+            ));
+        }
         for k in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
             if let Some(v) = doc.world.env.get(k) {
                 out.push_str(&wrap(&format!("{k}={}", sanitize(v)), "  ", "    "));
@@ -244,6 +261,12 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
 
     // Verdict lines.
     let name_w = doc.runtimes.iter().map(|r| r.runtime.len()).max().unwrap_or(0);
+    let count_w = doc
+        .runtimes
+        .iter()
+        .map(|r| r.anchors.to_string().len())
+        .max()
+        .unwrap_or(1);
     for r in &doc.runtimes {
         let worst = r.findings.iter().map(|f| f.severity).max();
         let mark = if !r.ok {
@@ -253,12 +276,19 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
         } else {
             paint("✔", "32", c)
         };
-        let sources: Vec<&str> = r
+        let sources: Vec<String> = r
             .steps
             .iter()
             .filter(|s| s.outcome == "loaded" && s.anchors > 0)
-            .map(|s| s.source.as_str())
+            .map(|s| sanitize(&s.source))
             .collect();
+        let head = format!(
+            "{mark} {:<name_w$} {:>count_w$} anchor{}  ",
+            r.runtime,
+            r.anchors,
+            if r.anchors == 1 { " " } else { "s" },
+        );
+        let room = WIDTH.saturating_sub(2 + name_w + 1 + count_w + 8 + 2);
         let summary = if let Some(e) = &r.error {
             sanitize(e)
         } else if r.runtime == "webpki-roots" {
@@ -266,18 +296,19 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
         } else if sources.is_empty() {
             "no source gave certificates".to_string()
         } else {
-            sanitize(&sources.join(" + "))
+            let all = sources.join(", ");
+            if all.chars().count() <= room || sources.len() == 1 {
+                all
+            } else {
+                let more = format!(" (+{} more)", sources.len() - 1);
+                format!(
+                    "{}{more}",
+                    truncate(&sources[0], room.saturating_sub(more.chars().count()))
+                )
+            }
         };
-        let head = format!(
-            "{mark} {:<name_w$}  {:>5} anchor{}  ",
-            r.runtime,
-            r.anchors,
-            if r.anchors == 1 { " " } else { "s" },
-            name_w = name_w
-        );
-        let head_len = 2 + name_w + 2 + 5 + 10;
         out.push_str(&head);
-        out.push_str(&truncate(&summary, WIDTH.saturating_sub(head_len)));
+        out.push_str(&truncate(&summary, room));
         out.push('\n');
     }
 
@@ -374,6 +405,15 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
                     truncate(&sanitize(&a.subject), 50)
                 ));
                 if o.verbose > 0 {
+                    if let Some(l) = a.line {
+                        from.push_str(&format!(" (line {l})"));
+                    }
+                    if let Some(r) = &a.resolved {
+                        from.push_str(&format!(" -> {}", sanitize(r)));
+                    }
+                    if let Some(h) = &a.hash_name {
+                        from.push_str(&format!(" [hash {h}]"));
+                    }
                     out.push_str(&wrap(&format!("from {from}"), "      ", "        "));
                 }
             }

@@ -191,3 +191,50 @@ mod tests {
         assert_eq!(canonical_name(&[0x04, 0x00]), None);
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+
+    /// xorshift: deterministic pseudo-random bytes without a dependency.
+    fn rng(seed: &mut u64) -> u64 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        *seed
+    }
+
+    #[test]
+    fn mutated_names_and_pem_never_panic() {
+        // CN=Example, O=Org with a multi-valued RDN, as DER.
+        let name: Vec<u8> = vec![
+            0x30, 0x29, 0x31, 0x27, 0x30, 0x10, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x09, b'E', b'x', b'a',
+            b'm', b'p', b'l', b'e', b' ', b' ', 0x30, 0x13, 0x06, 0x03, 0x55, 0x04, 0x0a, 0x1e, 0x0c, 0x00,
+            b'O', 0x00, b'r', 0x00, b'g', 0x00, b' ', 0x00, b'X', 0x00, b'Y',
+        ];
+        // Valid as written: a multi-valued RDN with a BMPString; its members get re-sorted.
+        let canon = canonical_name(&name).expect("valid name");
+        assert!(canon.windows(7).any(|w| w == b"example"));
+        assert!(subject_hash(&name[..name.len() - 1]).is_none(), "truncated");
+        let pem_text =
+            b"-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ\n-----END CERTIFICATE-----\n".to_vec();
+        let mut seed = 0x9e3779b97f4a7c15u64;
+        for _ in 0..5000 {
+            let mut n = name.clone();
+            let mut p = pem_text.clone();
+            for _ in 0..(rng(&mut seed) % 4 + 1) {
+                let i = (rng(&mut seed) as usize) % n.len();
+                n[i] = rng(&mut seed) as u8;
+                let j = (rng(&mut seed) as usize) % p.len();
+                p[j] = rng(&mut seed) as u8;
+            }
+            let cut = (rng(&mut seed) as usize) % (n.len() + 1);
+            let _ = canonical_name(&n[..cut]);
+            let _ = subject_hash(&n);
+            let _ = crate::trust::pem::parse(&p);
+            let random: Vec<u8> = (0..(rng(&mut seed) % 64)).map(|_| rng(&mut seed) as u8).collect();
+            let _ = canonical_name(&random);
+            let _ = crate::trust::pem::parse(&random);
+        }
+    }
+}

@@ -3,10 +3,10 @@
 //! Codes (stable): `ssl-cert-file-{missing,unreadable,is-dir,empty,der}`,
 //! `ssl-cert-dir-{missing,unreadable,not-dir,empty}`, `ssl-cert-file-without-dir`,
 //! `bundle-bad-block`, `private-key-in-bundle`, `trusted-certificate-block`,
-//! `file-without-certificates`, `unreadable-entry`, `not-hashed`, `stale-hash-link`,
-//! `hash-chain-gap`, `staged-not-installed`, `staged-wrong-extension`, `empty-store`,
-//! `expired-anchor`, `not-a-ca-anchor`, `k8s-sa-ca-not-trusted`, `proxy-env`,
-//! `openssl-not-self-signed-anchor`.
+//! `file-without-certificates`, `der-in-cert-dir`, `unreadable-entry`, `not-hashed`,
+//! `stale-hash-link`, `hash-chain-gap`, `staged-not-installed`, `staged-wrong-extension`,
+//! `empty-store`, `expired-anchor`, `not-a-ca-anchor`, `negative-serial-anchor`,
+//! `openssl-not-self-signed-anchor`, `k8s-sa-ca-not-trusted`, `proxy-env`, `ca-file-der`.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -19,6 +19,40 @@ use super::distro::Distro;
 use super::loader::{disp, FileContent, Loaded, ReadErr};
 use super::pem::{self, Shape};
 use super::{Cx, Runtime, TrustStore};
+
+/// Every finding code the trust module emits (stable; the tests check each emitted code is
+/// listed here, so a change to the CI contract shows up in review).
+pub const CODES: &[&str] = &[
+    "ssl-cert-file-missing",
+    "ssl-cert-file-unreadable",
+    "ssl-cert-file-is-dir",
+    "ssl-cert-file-empty",
+    "ssl-cert-file-der",
+    "ssl-cert-dir-missing",
+    "ssl-cert-dir-unreadable",
+    "ssl-cert-dir-not-dir",
+    "ssl-cert-dir-empty",
+    "ssl-cert-file-without-dir",
+    "bundle-bad-block",
+    "private-key-in-bundle",
+    "trusted-certificate-block",
+    "file-without-certificates",
+    "der-in-cert-dir",
+    "unreadable-entry",
+    "not-hashed",
+    "stale-hash-link",
+    "hash-chain-gap",
+    "staged-not-installed",
+    "staged-wrong-extension",
+    "empty-store",
+    "expired-anchor",
+    "not-a-ca-anchor",
+    "negative-serial-anchor",
+    "openssl-not-self-signed-anchor",
+    "k8s-sa-ca-not-trusted",
+    "proxy-env",
+    "ca-file-der",
+];
 
 fn var_code(var: &str) -> String {
     var.to_ascii_lowercase().replace('_', "-")
@@ -204,6 +238,7 @@ pub fn file_findings(
 
 /// Entries of a certificate directory that gave nothing.
 pub fn dir_entry_findings(
+    cx: &Cx,
     runtime: Runtime,
     d: &str,
     empty_files: &[PathBuf],
@@ -234,17 +269,42 @@ pub fn dir_entry_findings(
             .path(d.to_string()),
         );
     }
-    if !empty_files.is_empty() {
-        let list: Vec<String> = empty_files.iter().take(4).map(|p| disp(p)).collect();
+    let (der, other): (Vec<&PathBuf>, Vec<&PathBuf>) = empty_files
+        .iter()
+        .partition(|p| matches!(&*cx.loader.file(p), Ok(c) if c.shape == Shape::Der));
+    if !der.is_empty() {
+        let list: Vec<String> = der.iter().take(4).map(|p| disp(p)).collect();
+        out.push(
+            Finding::new(
+                "der-in-cert-dir",
+                Severity::Warning,
+                format!(
+                    "{} DER (binary) certificate file(s) in {d} are ignored: certificate directories are read \
+                     as PEM only ({}{}).",
+                    der.len(),
+                    list.join(", "),
+                    if der.len() > 4 { ", …" } else { "" }
+                ),
+            )
+            .fix(format!(
+                "convert each to PEM (`openssl x509 -inform der -in F -out F.pem`), then {}",
+                cx.distro.refresh()
+            ))
+            .runtimes(&rt)
+            .path(d.to_string()),
+        );
+    }
+    if !other.is_empty() {
+        let list: Vec<String> = other.iter().take(4).map(|p| disp(p)).collect();
         out.push(
             Finding::new(
                 "file-without-certificates",
                 Severity::Info,
                 format!(
                     "{} file(s) in {d} hold no PEM certificate: {}{}.",
-                    empty_files.len(),
+                    other.len(),
                     list.join(", "),
-                    if empty_files.len() > 4 { ", …" } else { "" }
+                    if other.len() > 4 { ", …" } else { "" }
                 ),
             )
             .runtimes(&rt)
@@ -312,7 +372,6 @@ pub fn staged_certs(cx: &Cx) -> Vec<(PathBuf, Arc<CertInfo>, bool)> {
 /// reached it, the Kubernetes CA, proxies.
 pub fn common(cx: &Cx, store: &mut TrustStore) {
     let rt = [store.runtime.code()];
-    let w = cx.world();
     if store.anchors.is_empty() {
         // A bundle this runtime does not look at, but that exists here?
         let elsewhere = if store.explicit || store.runtime == Runtime::WebpkiRoots {
@@ -485,7 +544,6 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
             break;
         }
     }
-    let _ = w;
     proxy(cx, store);
 }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::finding::{Finding, Severity};
 
 use super::findings::{self, env_source_problem};
-use super::loader::{disp, ReadErr};
+use super::loader::ReadErr;
 use super::{Cx, Outcome, Pool, Runtime, Step, StepKind, TrustStore};
 
 /// `certFiles` in root_linux.go, in order.
@@ -57,7 +57,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                 outcome: Outcome::Skipped,
                 anchors: 0,
                 reason: Some(format!(
-                    "not read: {winner} was read first (Go reads only the first file that opens)"
+                    "not read: Go reads only the first file that opens ({winner})"
                 )),
             });
             continue;
@@ -225,7 +225,14 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                     anchors: n,
                     reason: Some(reason),
                 });
-                findings::dir_entry_findings(Runtime::Go, d, &empty_files, &unreadable, &mut store.findings);
+                findings::dir_entry_findings(
+                    cx,
+                    Runtime::Go,
+                    d,
+                    &empty_files,
+                    &unreadable,
+                    &mut store.findings,
+                );
                 if env_dir.is_some() && n == 0 {
                     store.findings.push(
                         Finding::new(
@@ -287,6 +294,5 @@ pub fn resolve(cx: &Cx) -> TrustStore {
          SSL_CERT_DIR replace the defaults"
             .into(),
     );
-    let _ = disp;
     store
 }

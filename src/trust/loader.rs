@@ -214,18 +214,32 @@ impl<'w> Loader<'w> {
     }
 
     /// Read and parse a file (cached by World path).
+    /// The same file reached by several names (Debian: `x.pem`, `abcd1234.0`, the target in
+    /// /usr/share/ca-certificates) is read once.
     pub fn file(&self, p: &Path) -> Loaded {
         let hit = self.files.borrow().get(p).cloned();
         if let Some(f) = hit {
             return f;
         }
-        let r = Rc::new(self.load(p));
+        let r = match self.resolve(p) {
+            Err(e) => Rc::new(Err(e)),
+            Ok((host, resolved)) => {
+                let hit = self.files.borrow().get(&resolved).cloned();
+                match hit {
+                    Some(f) => f,
+                    None => {
+                        let r = Rc::new(self.load(host, resolved.clone()));
+                        self.files.borrow_mut().insert(resolved, r.clone());
+                        r
+                    }
+                }
+            }
+        };
         self.files.borrow_mut().insert(p.to_path_buf(), r.clone());
         r
     }
 
-    fn load(&self, p: &Path) -> Result<FileContent, ReadErr> {
-        let (host, resolved) = self.resolve(p)?;
+    fn load(&self, host: PathBuf, resolved: PathBuf) -> Result<FileContent, ReadErr> {
         let md = fs::metadata(&host).map_err(|e| ReadErr::from_io(&e))?;
         if md.is_dir() {
             return Err(ReadErr::IsDir);

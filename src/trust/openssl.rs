@@ -13,6 +13,7 @@ pub use super::canon::{canonical_name, subject_hash};
 use super::distro::Distro;
 use super::findings::{self, env_source_problem};
 use super::loader::{disp, ReadErr};
+use super::pem::Shape;
 use super::{Cx, Outcome, Pool, Runtime, Step, StepKind, TrustStore};
 
 /// OPENSSLDIR for this World, and how it was decided.
@@ -271,10 +272,11 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                             any = true;
                             let sh = subject_hash(&cert.subject_der);
                             if sh == Some(h) {
-                                findable.insert(cert.sha256.clone());
-                                if pool.add_full(cert, &e.path, &c.resolved, b, Some(h)) {
+                                // Counted before de-duplication with the file (Step::anchors).
+                                if findable.insert(cert.sha256.clone()) {
                                     found += 1;
                                 }
+                                pool.add_full(cert, &e.path, &c.resolved, b, Some(h));
                                 if !classic {
                                     gaps.push(e.name.clone());
                                 }
@@ -444,8 +446,6 @@ pub fn resolve(cx: &Cx) -> TrustStore {
     }
     store
 }
-
-use super::pem::Shape;
 
 #[cfg(test)]
 mod tests {

@@ -1,15 +1,17 @@
-//! rustls-native-certs 0.8.x on Linux (src/lib.rs `load_native_certs`, `CertPaths`,
-//! src/unix.rs, openssl-probe).
+//! rustls-native-certs 0.8.5 on Linux (src/lib.rs `load_native_certs`, `CertPaths`,
+//! src/unix.rs) with openssl-probe 0.2.2 (`probe`).
 //!
-//! If `SSL_CERT_FILE` or `SSL_CERT_DIR` is set (even to the empty string: `var_os`), those
-//! are loaded first; only when that gives **no certificate and no error** (e.g. an existing
-//! but empty directory) does it fall back to the platform: openssl-probe's candidates, the
-//! first bundle file that exists and the certificate directories that exist. Directories
-//! (0.8.2+) are `:`-separated and every regular file in them is read (symlinks followed).
-//! Only `CERTIFICATE` blocks count; a missing file, a missing directory or an undecodable
-//! PEM section is an error in the result; certificates that do not parse are dropped by
-//! `RootCertStore::add_parsable_certificates`.
+//! If `SSL_CERT_FILE` is set (even to the empty string: `var_os`) or `SSL_CERT_DIR` names at
+//! least one directory (split on `:`, empty parts dropped), **only** those are loaded; a
+//! missing file is an error in the result, not a fallback. Otherwise openssl-probe: the first
+//! existing file of its Linux list, and every existing directory of `/etc/ssl/certs`,
+//! `/etc/pki/tls/certs`, `/etc/security/certificates`. In a directory every regular file is
+//! read (symlinks followed, dangling links skipped, no recursion, each file once). Only
+//! `CERTIFICATE` PEM sections count; their DER is not parsed there, and
+//! `RootCertStore::add_parsable_certificates` later drops what does not parse — the anchors
+//! here are those that parse.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::findings::{self, env_source_problem};
@@ -17,81 +19,78 @@ use super::loader::ReadErr;
 use super::{Cx, Outcome, Pool, Runtime, Step, StepKind, TrustStore};
 
 /// openssl-probe 0.2's Linux bundle candidates, in order (first existing wins).
-pub const PROBE_FILES: [&str; 6] = [
+pub const PROBE_FILES: [&str; 8] = [
     "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
     "/etc/pki/tls/certs/ca-bundle.crt",
     "/etc/ssl/ca-bundle.pem",
     "/etc/pki/tls/cacert.pem",
-    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
     "/etc/ssl/cert.pem",
+    "/opt/etc/ssl/certs/ca-certificates.crt",
+    "/etc/ssl/certs/cacert.pem",
 ];
 /// openssl-probe 0.2's Linux directory candidates (each that exists).
-pub const PROBE_DIRS: [&str; 2] = ["/etc/ssl/certs", "/etc/pki/tls/certs"];
+pub const PROBE_DIRS: [&str; 3] = [
+    "/etc/ssl/certs",
+    "/etc/pki/tls/certs",
+    "/etc/security/certificates",
+];
 
 pub fn resolve(cx: &Cx) -> TrustStore {
     let w = cx.world();
     let mut store = TrustStore::empty(Runtime::RustlsNative);
     let mut pool = Pool::new();
+    let mut seen = HashSet::new();
     store.assumptions.push(
-        "rustls-native-certs ≥ 0.8.2 with openssl-probe 0.2 (0.7.1–0.8.1 read only hash-named files in \
-         directories and probed other paths)"
+        "rustls-native-certs 0.8.5 with openssl-probe 0.2.2 (0.7.1–0.8.1 read only hash-named files \
+         in directories, did not split SSL_CERT_DIR, and fell back to the system when the variables \
+         gave nothing)"
             .into(),
     );
     let env_file = w.var("SSL_CERT_FILE");
-    let env_dir = w.var("SSL_CERT_DIR");
-    let mut fall_back = true;
-    if env_file.is_some() || env_dir.is_some() {
+    let env_dirs: Vec<String> = w
+        .var("SSL_CERT_DIR")
+        .map(|d| {
+            d.split(':')
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if env_file.is_some() || !env_dirs.is_empty() {
         let files: Vec<String> = env_file.map(|f| vec![f.to_string()]).unwrap_or_default();
-        let dirs: Vec<String> = env_dir
-            .map(|d| d.split(':').map(str::to_string).collect())
-            .unwrap_or_default();
-        let errors = load(cx, &files, &dirs, true, &mut store, &mut pool);
-        fall_back = pool.anchors.is_empty() && errors == 0;
-        if fall_back {
-            store.steps.push(Step {
-                source: "SSL_CERT_FILE / SSL_CERT_DIR".into(),
-                kind: StepKind::File,
-                outcome: Outcome::Skipped,
-                anchors: 0,
-                reason: Some(
-                    "the variables gave no certificate and no error, so rustls-native-certs falls back to \
-                     the system locations"
-                        .into(),
-                ),
-            });
-        }
-    }
-    if fall_back {
-        let file = PROBE_FILES
+        load(cx, &files, &env_dirs, true, &mut store, &mut pool, &mut seen);
+    } else {
+        let chosen = PROBE_FILES
             .iter()
-            .find(|f| cx.loader.kind(Path::new(f)).is_ok())
-            .map(|f| vec![f.to_string()])
-            .unwrap_or_default();
-        for f in PROBE_FILES {
-            if !file.iter().any(|x| x == f) {
-                store.steps.push(Step {
+            .position(|f| cx.loader.kind(Path::new(f)).is_ok());
+        for (i, f) in PROBE_FILES.iter().enumerate() {
+            match chosen {
+                Some(c) if c == i => {
+                    load(cx, &[f.to_string()], &[], false, &mut store, &mut pool, &mut seen);
+                }
+                Some(c) if i > c => store.steps.push(Step {
                     source: f.to_string(),
                     kind: StepKind::File,
-                    outcome: if file.is_empty() {
-                        Outcome::Missing
-                    } else {
-                        Outcome::Skipped
-                    },
+                    outcome: Outcome::Skipped,
                     anchors: 0,
-                    reason: Some(if file.is_empty() {
-                        "openssl-probe candidate".to_string()
-                    } else {
-                        "openssl-probe picked an earlier candidate".to_string()
-                    }),
-                });
+                    reason: Some("openssl-probe takes only the first file that exists".into()),
+                }),
+                _ => store.steps.push(Step {
+                    source: f.to_string(),
+                    kind: StepKind::File,
+                    outcome: Outcome::Missing,
+                    anchors: 0,
+                    reason: Some("openssl-probe candidate".into()),
+                }),
             }
         }
         let dirs: Vec<String> = PROBE_DIRS
             .iter()
-            .filter(|d| cx.loader.kind(Path::new(d)).map(|m| m.is_dir()).unwrap_or(false))
+            .filter(|d| cx.loader.kind(Path::new(d)).is_ok())
             .map(|d| d.to_string())
             .collect();
-        load(cx, &file, &dirs, false, &mut store, &mut pool);
+        load(cx, &[], &dirs, false, &mut store, &mut pool, &mut seen);
     }
     store.anchors = pool.anchors;
     if store.anchors.is_empty() {
@@ -108,14 +107,18 @@ fn load(
     from_env: bool,
     store: &mut TrustStore,
     pool: &mut Pool,
+    seen: &mut HashSet<PathBuf>,
 ) -> usize {
     let rt = [Runtime::RustlsNative.code()];
     let mut errors = 0;
     for f in files {
         let p = PathBuf::from(f);
         let loaded = cx.loader.file(&p);
+        if let Ok(c) = &*loaded {
+            seen.insert(c.resolved.clone());
+        }
         let why = if from_env {
-            "set by SSL_CERT_FILE (the variables come first)"
+            "set by SSL_CERT_FILE (then only the variables count)"
         } else {
             "openssl-probe candidate"
         };
@@ -172,7 +175,7 @@ fn load(
     for d in dirs {
         let dp = PathBuf::from(d);
         let why = if from_env {
-            "set by SSL_CERT_DIR (the variables come first)"
+            "set by SSL_CERT_DIR (then only the variables count)"
         } else {
             "openssl-probe candidate"
         };
@@ -204,8 +207,11 @@ fn load(
                 let mut read = 0;
                 let mut empty = Vec::new();
                 let mut unreadable = Vec::new();
+                let mut again = 0;
                 for e in entries {
                     match &*cx.loader.file(&e.path) {
+                        // Each file once (by identity): hash links, the bundle itself.
+                        Ok(c) if !seen.insert(c.resolved.clone()) => again += 1,
                         Ok(c) => {
                             read += 1;
                             let before = n;
@@ -229,9 +235,17 @@ fn load(
                     kind: StepKind::Dir,
                     outcome: Outcome::Loaded,
                     anchors: n,
-                    reason: Some(format!("{read} file(s) read; {why}")),
+                    reason: Some(format!(
+                        "{read} file(s) read{}; {why}",
+                        if again > 0 {
+                            format!(", {again} link(s) to files already read skipped")
+                        } else {
+                            String::new()
+                        }
+                    )),
                 });
                 findings::dir_entry_findings(
+                    cx,
                     Runtime::RustlsNative,
                     d,
                     &empty,

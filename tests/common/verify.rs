@@ -266,6 +266,14 @@ pub fn scenarios() -> Vec<Scenario> {
         vec![other_root.pem()],
         &host,
     ));
+    // The server sends its intermediate, but the root that issued it is in no store: the
+    // top presented certificate is not self-signed, so a certificate is missing.
+    v.push(sc(
+        "intermediate-sent-root-in-no-store",
+        vec![leaf.pem(), int.pem()],
+        vec![other_root.pem()],
+        &host,
+    ));
     let selfsigned = {
         let mut s = Spec::leaf("db.example.test");
         s.ku = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyCertSign];
@@ -361,6 +369,13 @@ pub fn scenarios() -> Vec<Scenario> {
     v.push(sc(
         "intercept-untrusted",
         vec![z_leaf.pem(), z_int.pem()],
+        vec![root.pem()],
+        &host,
+    ));
+    // The proxy also sends its root: a presented root that is not trusted.
+    v.push(sc(
+        "intercept-root-presented",
+        vec![z_leaf.pem(), z_int.pem(), z_root.pem()],
         vec![root.pem()],
         &host,
     ));
