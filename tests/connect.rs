@@ -613,18 +613,25 @@ fn https_proxy_from_environment() {
     let proxy = connect_proxy(backend, tx);
     let proxy_url = format!("http://127.0.0.1:{proxy}");
     // svc.test does not resolve: only the proxy can reach it, as in a corporate network.
+    // The proxy settings belong to the evaluated World (--env), not to tlsdoctor's own
+    // process environment.
     let root = world();
+    let https_proxy = format!("HTTPS_PROXY={proxy_url}");
     let r = tlsdoctor(
         &[
             "--json",
             "--root",
             &root,
+            "--env",
+            &https_proxy,
+            "--env",
+            "NO_PROXY=localhost,.internal",
             "connect",
             "https://svc.test/",
             "--timeout",
             "3s",
         ],
-        &[("HTTPS_PROXY", &proxy_url), ("NO_PROXY", "localhost,.internal")],
+        &[("HTTPS_PROXY", "http://127.0.0.1:9"), ("NO_PROXY", "*")],
     );
     assert_eq!(
         rx.recv_timeout(Duration::from_secs(3)).unwrap(),
@@ -647,12 +654,16 @@ fn https_proxy_from_environment() {
             "--json",
             "--root",
             &root,
+            "--env",
+            &https_proxy,
+            "--env",
+            "no_proxy=*.test",
             "connect",
             "https://svc.test/",
             "--timeout",
             "2s",
         ],
-        &[("HTTPS_PROXY", &proxy_url), ("NO_PROXY", "*.test")],
+        &[],
     );
     let doc = r.doc();
     assert_eq!(doc.network.unwrap().proxy, None);
