@@ -398,6 +398,12 @@ fn mariadb_tls_with_fixture_chain() {
         .unwrap()
         .starts_with("MariaDB "));
     assert_eq!(r.code, 0, "{}", r.stdout);
+    // Closed politely (a login attempt, then COM_QUIT): not an interrupted connection,
+    // which max_connect_errors would count towards blocking this host.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let log = std::fs::read_to_string(&db.tls.log).unwrap();
+    assert!(log.contains("ready for connections"));
+    assert!(!log.contains("Aborted connection"), "{log}");
 }
 
 #[test]
