@@ -930,3 +930,38 @@ fn server_first_dialogue_against_a_silent_server_ends_early() {
         e.message
     );
 }
+
+#[test]
+fn store_setup_problems_of_a_rejecting_runtime_are_reported() {
+    let cfg = mail_cfg();
+    let port = peer(1, move |s| serve_tls(cfg.clone(), s, None));
+    let target = format!("127.0.0.1:{port}");
+    let root = world();
+    let r = tlsdoctor(
+        &[
+            "--json",
+            "--root",
+            &root,
+            "--env",
+            "SSL_CERT_FILE=/etc/ssl/missing.pem",
+            "connect",
+            &target,
+            "--name",
+            "mail.test",
+            "--runtime",
+            "openssl",
+            "--timeout",
+            "2s",
+        ],
+        &[],
+    );
+    within_budget(&r);
+    let doc = r.doc();
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let f = doc
+        .findings
+        .iter()
+        .find(|f| f.code == "ssl-cert-file-missing")
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert_eq!(f.runtimes, vec!["openssl".to_string()]);
+}
