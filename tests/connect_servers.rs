@@ -495,3 +495,17 @@ fn human_report_reads_like_a_transcript() {
     );
     assert!(q.stdout.starts_with("✘ go"), "{}", q.stdout);
 }
+
+#[test]
+fn s_server_tls11_only_is_protocol_version() {
+    // OpenSSL 3 still speaks TLS 1.1 at security level 0, as old MySQL builds' servers do.
+    let Some(srv) = s_server("good", true, &["-tls1_1", "-cipher", "ALL:@SECLEVEL=0"]) else {
+        return;
+    };
+    let r = connect(&srv.addr(), &["--name", "db.test", "--ca", &p("root.pem")]);
+    let doc = r.doc();
+    let e = doc.error.as_ref().unwrap_or_else(|| panic!("{}", r.stdout));
+    assert_eq!(e.cause, "protocol-version", "{}", r.stdout);
+    assert!(doc.chain.is_empty());
+    assert_eq!(r.code, 3);
+}
