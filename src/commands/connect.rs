@@ -97,11 +97,15 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
         let data = std::fs::read(f)
             .map_err(|e| anyhow::anyhow!("--ca {}: {}", f.display(), crate::world::describe_io(&e)))?;
         use rustls::pki_types::pem::PemObject as _;
+        let before = verifier_roots.len();
         verifier_roots.extend(
             rustls::pki_types::CertificateDer::pem_slice_iter(&data)
                 .filter_map(Result::ok)
                 .map(|c| c.as_ref().to_vec()),
         );
+        if verifier_roots.len() == before && data.first() == Some(&0x30) {
+            verifier_roots.push(data); // a DER certificate
+        }
     }
     let ca_runtimes = if req.runtimes.is_empty() {
         Runtime::ALL.to_vec()
