@@ -509,3 +509,25 @@ fn s_server_tls11_only_is_protocol_version() {
     assert!(doc.chain.is_empty());
     assert_eq!(r.code, 3);
 }
+
+#[test]
+fn optional_client_certificate_does_not_fail_or_stall() {
+    let ca = p("client-ca.pem");
+    for version in ["-tls1_2", "-tls1_3"] {
+        // -verify (lower case): the server asks for a certificate but does not require one.
+        let Some(srv) = s_server("good", true, &[version, "-verify", "1", "-CAfile", &ca]) else {
+            return;
+        };
+        let r = connect(&srv.addr(), &["--name", "db.test", "--ca", &p("root.pem")]);
+        let doc = r.doc();
+        assert!(doc.error.is_none(), "{version}: {}", r.stdout);
+        let hs = doc.handshake.unwrap();
+        assert!(hs.completed && hs.client_cert_requested, "{version}");
+        assert!(
+            r.elapsed < std::time::Duration::from_secs(1),
+            "{version}: {:?}",
+            r.elapsed
+        );
+        assert_eq!(r.code, 0);
+    }
+}
