@@ -613,16 +613,17 @@ fn https_proxy_from_environment() {
     let proxy = connect_proxy(backend, tx);
     let proxy_url = format!("http://127.0.0.1:{proxy}");
     // svc.test does not resolve: only the proxy can reach it, as in a corporate network.
+    // The proxy settings belong to the evaluated World (--env), not to tlsdoctor's own
+    // process environment.
     let root = world();
+    let https_proxy = format!("HTTPS_PROXY={proxy_url}");
     let r = tlsdoctor(
         &[
             "--json",
             "--root",
             &root,
-            // --root starts from an empty environment: the image's variables come
-            // with --env (the shell's own are the host's).
             "--env",
-            &format!("HTTPS_PROXY={proxy_url}"),
+            &https_proxy,
             "--env",
             "NO_PROXY=localhost,.internal",
             "connect",
@@ -630,7 +631,7 @@ fn https_proxy_from_environment() {
             "--timeout",
             "3s",
         ],
-        &[],
+        &[("HTTPS_PROXY", "http://127.0.0.1:9"), ("NO_PROXY", "*")],
     );
     assert_eq!(
         rx.recv_timeout(Duration::from_secs(3)).unwrap(),
@@ -653,12 +654,16 @@ fn https_proxy_from_environment() {
             "--json",
             "--root",
             &root,
+            "--env",
+            &https_proxy,
+            "--env",
+            "no_proxy=*.test",
             "connect",
             "https://svc.test/",
             "--timeout",
             "2s",
         ],
-        &[("HTTPS_PROXY", &proxy_url), ("NO_PROXY", "*.test")],
+        &[],
     );
     let doc = r.doc();
     assert_eq!(doc.network.unwrap().proxy, None);
@@ -924,4 +929,39 @@ fn server_first_dialogue_against_a_silent_server_ends_early() {
         "{}",
         e.message
     );
+}
+
+#[test]
+fn store_setup_problems_of_a_rejecting_runtime_are_reported() {
+    let cfg = mail_cfg();
+    let port = peer(1, move |s| serve_tls(cfg.clone(), s, None));
+    let target = format!("127.0.0.1:{port}");
+    let root = world();
+    let r = tlsdoctor(
+        &[
+            "--json",
+            "--root",
+            &root,
+            "--env",
+            "SSL_CERT_FILE=/etc/ssl/missing.pem",
+            "connect",
+            &target,
+            "--name",
+            "mail.test",
+            "--runtime",
+            "openssl",
+            "--timeout",
+            "2s",
+        ],
+        &[],
+    );
+    within_budget(&r);
+    let doc = r.doc();
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let f = doc
+        .findings
+        .iter()
+        .find(|f| f.code == "ssl-cert-file-missing")
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert_eq!(f.runtimes, vec!["openssl".to_string()]);
 }

@@ -76,6 +76,9 @@ fn causes(doc: &Document) -> Vec<String> {
     c
 }
 
+/// The chain leads to no anchor of the store. The server sent leaf + intermediate and the
+/// root is not in the store: from the chain alone this looks like a missing intermediate
+/// (the intermediate's issuer is nowhere), and the diagnosis may call it either.
 fn s_server(leaf: &str, chain: bool, extra: &[&str]) -> Option<servers::Server> {
     let cert = p(&format!("{leaf}.pem"));
     let key = p(&format!("{leaf}.key"));
@@ -402,6 +405,12 @@ fn mariadb_tls_with_fixture_chain() {
         .unwrap()
         .starts_with("MariaDB "));
     assert_eq!(r.code, 0, "{}", r.stdout);
+    // Closed politely (a login attempt, then COM_QUIT): not an interrupted connection,
+    // which max_connect_errors would count towards blocking this host.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let log = std::fs::read_to_string(&db.tls.log).unwrap();
+    assert!(log.contains("ready for connections"));
+    assert!(!log.contains("Aborted connection"), "{log}");
 }
 
 #[test]
@@ -492,4 +501,40 @@ fn human_report_reads_like_a_transcript() {
         &[],
     );
     assert!(q.stdout.starts_with("✘ go"), "{}", q.stdout);
+}
+
+#[test]
+fn s_server_tls11_only_is_protocol_version() {
+    // OpenSSL 3 still speaks TLS 1.1 at security level 0, as old MySQL builds' servers do.
+    let Some(srv) = s_server("good", true, &["-tls1_1", "-cipher", "ALL:@SECLEVEL=0"]) else {
+        return;
+    };
+    let r = connect(&srv.addr(), &["--name", "db.test", "--ca", &p("root.pem")]);
+    let doc = r.doc();
+    let e = doc.error.as_ref().unwrap_or_else(|| panic!("{}", r.stdout));
+    assert_eq!(e.cause, "protocol-version", "{}", r.stdout);
+    assert!(doc.chain.is_empty());
+    assert_eq!(r.code, 3);
+}
+
+#[test]
+fn optional_client_certificate_does_not_fail_or_stall() {
+    let ca = p("client-ca.pem");
+    for version in ["-tls1_2", "-tls1_3"] {
+        // -verify (lower case): the server asks for a certificate but does not require one.
+        let Some(srv) = s_server("good", true, &[version, "-verify", "1", "-CAfile", &ca]) else {
+            return;
+        };
+        let r = connect(&srv.addr(), &["--name", "db.test", "--ca", &p("root.pem")]);
+        let doc = r.doc();
+        assert!(doc.error.is_none(), "{version}: {}", r.stdout);
+        let hs = doc.handshake.unwrap();
+        assert!(hs.completed && hs.client_cert_requested, "{version}");
+        assert!(
+            r.elapsed < std::time::Duration::from_secs(1),
+            "{version}: {:?}",
+            r.elapsed
+        );
+        assert_eq!(r.code, 0);
+    }
 }

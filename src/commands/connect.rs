@@ -97,11 +97,15 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
         let data = std::fs::read(f)
             .map_err(|e| anyhow::anyhow!("--ca {}: {}", f.display(), crate::world::describe_io(&e)))?;
         use rustls::pki_types::pem::PemObject as _;
+        let before = verifier_roots.len();
         verifier_roots.extend(
             rustls::pki_types::CertificateDer::pem_slice_iter(&data)
                 .filter_map(Result::ok)
                 .map(|c| c.as_ref().to_vec()),
         );
+        if verifier_roots.len() == before && data.first() == Some(&0x30) {
+            verifier_roots.push(data); // a DER certificate
+        }
     }
     let ca_runtimes = if req.runtimes.is_empty() {
         Runtime::ALL.to_vec()
@@ -171,6 +175,7 @@ fn build_document(
         evaluate(&certs, name, at, stores, distro)
     };
     findings.extend(diag_findings);
+    store_findings(stores, &verdicts, &mut findings);
     let dialogue = probe.starttls.unwrap_or(target.effective_starttls());
     let mut server: Map<String, Value> = probe.server.clone();
     if let Some(hs) = &probe.handshake {
@@ -234,6 +239,35 @@ fn build_document(
         } else {
             Some(Value::Object(server))
         },
+    }
+}
+
+/// Problems with the setup of a store whose runtime rejects the chain (SSL_CERT_FILE
+/// pointing nowhere, an unhashed directory …) often are the reason: say them too.
+fn store_findings(stores: &[TrustStore], verdicts: &[VerdictDoc], out: &mut Vec<Finding>) {
+    for st in stores {
+        let rejected = verdicts
+            .iter()
+            .any(|v| v.runtime == st.runtime.code() && !v.trusted);
+        if !rejected {
+            continue;
+        }
+        for f in st.findings.iter().filter(|f| f.severity >= Severity::Warning) {
+            if let Some(seen) = out
+                .iter_mut()
+                .find(|g| g.code == f.code && g.message == f.message)
+            {
+                if !seen.runtimes.is_empty() && !seen.runtimes.iter().any(|r| r == st.runtime.code()) {
+                    seen.runtimes.push(st.runtime.code().to_string());
+                }
+                continue;
+            }
+            let mut f = f.clone();
+            if f.runtimes.is_empty() {
+                f.runtimes = vec![st.runtime.code().to_string()];
+            }
+            out.push(f);
+        }
     }
 }
 

@@ -203,7 +203,11 @@ impl ClientSetup {
         let requested = auth.requested.lock().ok().and_then(|r| r.clone());
         // TLS 1.3: the server judges our (absent) certificate after our Finished; its
         // verdict arrives as an alert right after the handshake.
-        if err.is_none() && requested.is_some() {
+        // (TLS 1.2: the server's Finished already came after it judged the certificate.)
+        if err.is_none()
+            && requested.is_some()
+            && tls.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3)
+        {
             err = post_handshake_check(&mut tls, conn, self.key.is_some());
         }
         let seen = recorder
