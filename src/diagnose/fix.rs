@@ -77,8 +77,9 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
                 // intermediate, or a private root that no store has.
                 format!(
                     "If \"{issuer}\" is an intermediate, configure the server to send it after the \
-                     certificates it sends now.{aia} If it is your own root CA, trust it: {}.",
-                    install_ca(distro, "that root")
+                     certificates it sends now.{aia} If it is your own root CA, trust it: {}.\n\n{}",
+                    install_ca(distro, "that root"),
+                    kubernetes_for(if ctx.runtimes.is_empty() { std::slice::from_ref(&runtime) } else { &ctx.runtimes })
                 )
             } else {
                 format!(
@@ -144,6 +145,10 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
         Cause::LegacyCommonName => "Reissue the certificate with the host name in a subjectAltName (DNS) entry: \
              Go (since 1.15) and rustls ignore the subject CN; OpenSSL still falls back to it."
             .into(),
+        Cause::NotACa if ctx.ca_as_leaf => "Reissue the server certificate with basicConstraints CA:FALSE \
+             (self-signed: `openssl req -x509 … -addext basicConstraints=critical,CA:FALSE`); rustls refuses a \
+             CA certificate as the server's own."
+            .into(),
         Cause::NotACa => "An issuing certificate lacks basicConstraints CA:TRUE (or keyCertSign): reissue the \
              intermediate as a CA certificate."
             .into(),
@@ -183,6 +188,8 @@ pub struct FixCtx {
     pub explicit: bool,
     /// The server sent intermediates (the top presented certificate is not the leaf).
     pub intermediates_sent: bool,
+    /// The server's own certificate is a CA certificate (basicConstraints CA:TRUE).
+    pub ca_as_leaf: bool,
     /// Every runtime the fix is for (Kubernetes wording).
     pub runtimes: Vec<Runtime>,
 }

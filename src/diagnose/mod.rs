@@ -25,6 +25,7 @@ pub use fix::Distro;
 
 use crate::finding::{Finding, Severity};
 use crate::report::json::{AnchorDoc, CauseDetailDoc, CertDoc, StoreSummaryDoc, VerdictDoc};
+use crate::trust::auxtrust::AuxDecision;
 use crate::trust::{Runtime, TrustStore};
 use crate::x509::CertInfo;
 use facts::Arena;
@@ -92,6 +93,8 @@ struct Verdict {
     anchor: Option<usize>,
     /// Arena index of the failing certificate.
     failing: Option<usize>,
+    /// OpenSSL: a store certificate its trust settings reject (X509_V_ERR_CERT_REJECTED).
+    rejected: Option<usize>,
 }
 
 impl Verdict {
@@ -194,6 +197,19 @@ impl Env<'_> {
         }
     }
 
+    /// The auxiliary trust settings a store of this runtime holds for this certificate.
+    fn aux_of(&self, runtime: Runtime, c: usize) -> Option<&crate::trust::auxtrust::AuxTrust> {
+        self.stores
+            .iter()
+            .zip(&self.store_idx)
+            .filter(|(s, _)| s.runtime == runtime)
+            .find_map(|(s, idx)| {
+                idx.iter()
+                    .position(|&a| a == c)
+                    .and_then(|i| s.anchors[i].aux_trust.as_ref())
+            })
+    }
+
     /// Where is a certificate with this subject trusted?
     fn stores_with_subject(&self, subject_der: &[u8]) -> Vec<Runtime> {
         let mut v = vec![];
@@ -276,13 +292,26 @@ impl Env<'_> {
         let elsewhere = self.stores_with_subject(&c.issuer_der);
         if !elsewhere.is_empty() {
             let names: Vec<&str> = elsewhere.iter().map(|r| r.code()).collect();
+            // Only OpenSSL reads TRUSTED CERTIFICATE blocks: say so when that is the reason.
+            let tcb = self
+                .stores
+                .iter()
+                .flat_map(|s| &s.anchors)
+                .filter(|a| a.cert.subject_der == c.issuer_der)
+                .all(|a| a.trusted_cert_block);
+            let note = if tcb {
+                " (as a TRUSTED CERTIFICATE block, which only OpenSSL reads)"
+            } else {
+                ""
+            };
             return (
                 Cause::UnknownAuthority,
                 format!(
-                    "the issuer \"{}\" of {} is trusted only by {}",
+                    "the issuer \"{}\" of {} is only in the {} store{}{note}",
                     issuer_short(c),
                     self.label(top),
                     names.join(", "),
+                    if names.len() > 1 { "s" } else { "" },
                 ),
             );
         }
@@ -480,6 +509,7 @@ fn eval_go(env: &Env, si: usize) -> Verdict {
         message: String::new(),
         anchor: out.chain.as_ref().and_then(|c| c.last().copied()),
         failing: out.error.as_ref().and_then(|e| e.hint_cert.or(e.cert)),
+        rejected: None,
     };
     if let Some(err) = &out.error {
         v.message = err.msg.clone();
@@ -552,9 +582,33 @@ fn ossl_cause(env: &Env, out: &openssl::OsslOutcome, e: &openssl::OsslErr) -> Op
             env.classify_unknown(top)
         }
         21 => return None,
+        28 => {
+            let c = e.cert.unwrap_or(env.pres[0]);
+            let how = env
+                .aux_of(Runtime::Openssl, c)
+                .map(|a| a.describe())
+                .unwrap_or_else(|| "trust settings".into());
+            (
+                Cause::UnknownAuthority,
+                format!(
+                    "{} is in the store as a TRUSTED CERTIFICATE ({how}): OpenSSL rejects it as an anchor \
+                     for a TLS server",
+                    env.label(c)
+                ),
+            )
+        }
         9 => (Cause::NotYetValid, e.cert.map(|c| env.not_yet_detail(c)).unwrap_or_default()),
         10 => (Cause::Expired, e.cert.map(|c| env.expired_detail(c)).unwrap_or_default()),
         62 | 64 => (Cause::NameMismatch, env.name_detail(Runtime::Openssl)),
+        // check_purpose on a store certificate whose trust settings reject the purpose:
+        // the same fact as error 28, reported there.
+        26 if e.cert.is_some_and(|c| {
+            env.aux_of(Runtime::Openssl, c)
+                .is_some_and(|a| a.decision(crate::trust::auxtrust::OID_SERVER_AUTH) == AuxDecision::Rejected)
+        }) =>
+        {
+            return None
+        }
         26 => (
             Cause::BadEku,
             format!(
@@ -577,12 +631,19 @@ fn ossl_cause(env: &Env, out: &openssl::OsslOutcome, e: &openssl::OsslErr) -> Op
 }
 
 fn eval_openssl(env: &Env, si: usize) -> Verdict {
-    let out = openssl::verify(
+    let aux: Vec<_> = env.stores[si]
+        .anchors
+        .iter()
+        .map(|a| a.aux_trust.clone())
+        .collect();
+    let out = openssl::verify_aux(
         &env.arena,
         &env.pres,
         &env.store_idx[si],
+        &aux,
         env.input.name.as_deref(),
         env.input.at,
+        2,
     );
     let first = out.first().cloned();
     let mut v = Verdict {
@@ -597,6 +658,7 @@ fn eval_openssl(env: &Env, si: usize) -> Verdict {
             None
         },
         failing: first.as_ref().and_then(|e| e.cert),
+        rejected: out.errors.iter().find(|e| e.code == 28).and_then(|e| e.cert),
     };
     for e in &out.errors {
         if let Some((c, d)) = ossl_cause(env, &out, e) {
@@ -632,6 +694,7 @@ fn eval_webpki(env: &Env, si: usize) -> Verdict {
         message: out.error.clone().unwrap_or_default(),
         anchor: None,
         failing: None,
+        rejected: None,
     };
     if v.trusted {
         // Which anchor? The one that issued the top of the presented chain.
@@ -698,6 +761,28 @@ fn eval_webpki(env: &Env, si: usize) -> Verdict {
                 ),
             );
             v.failing.get_or_insert(leaf);
+        }
+        Cause::NotACa
+            if out
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("CaUsedAsEndEntity")) =>
+        {
+            v.add(
+                Cause::NotACa,
+                format!(
+                    "{} is a CA certificate (basicConstraints CA:TRUE): rustls refuses a CA certificate \
+                     as the server's own certificate, even when it is trusted",
+                    env.label(leaf)
+                ),
+            );
+            v.failing.get_or_insert(leaf);
+            // A self-signed leaf that is not an anchor here is also self-signed.
+            let lc = env.cert(leaf);
+            if lc.self_signed && !env.store_idx[si].iter().any(|&a| env.cert(a).der == lc.der) {
+                let (c, d) = env.classify_unknown(leaf);
+                v.add(c, d);
+            }
         }
         c => {
             v.add(c, out.error.clone().unwrap_or_default());
@@ -817,6 +902,7 @@ fn findings(
                     && leaf.not_before - env.input.at <= CLOCK_SKEW_SECS,
                 explicit: stores.iter().any(|s| s.explicit),
                 intermediates_sent: env.presented_top() != env.pres[0],
+                ca_as_leaf: leaf.is_ca(),
                 runtimes: rts.iter().map(|w| w.runtime).collect(),
             };
             let names: Vec<&str> = rts.iter().map(|w| w.runtime.code()).collect();
@@ -826,6 +912,43 @@ fn findings(
             }
             out.push(f);
         }
+    }
+    // OpenSSL trust settings (TRUSTED CERTIFICATE) that reject a store certificate.
+    for v in verdicts.iter().filter(|v| !v.trusted) {
+        let Some(c) = v.rejected else { continue };
+        let store = stores
+            .iter()
+            .zip(&env.store_idx)
+            .find(|(s, _)| s.runtime == v.runtime);
+        let anchor = store.and_then(|(s, idx)| idx.iter().position(|&a| a == c).map(|i| &s.anchors[i]));
+        let Some(anchor) = anchor else { continue };
+        let how = anchor
+            .aux_trust
+            .as_ref()
+            .map(|a| a.describe())
+            .unwrap_or_default();
+        let at = match anchor.provenance.line {
+            Some(l) => format!("{} (line {l})", anchor.provenance.path),
+            None => anchor.provenance.path.clone(),
+        };
+        out.push(
+            Finding::new(
+                "openssl-trust-rejected",
+                Severity::Error,
+                format!(
+                    "OpenSSL will not use {} as a trust anchor for TLS servers: its TRUSTED CERTIFICATE \
+                     block in {at} is {how}.",
+                    env.label(c)
+                ),
+            )
+            .runtimes(&[v.runtime.code()])
+            .fix(
+                "If this CA should be trusted, rewrite its block: `openssl x509 -in ca.pem -clrreject -clrtrust \
+                 -addtrust serverAuth -trustout -out ca-trusted.pem` (or store it as a plain CERTIFICATE with \
+                 `openssl x509 -in ca.pem -out ca.crt`). If the rejection is deliberate, the server needs a \
+                 certificate from another CA.",
+            ),
+        );
     }
     // Legacy CN: OpenSSL accepts through the CN while others refuse.
     let cn_only = leaf.dns_names.is_empty()
