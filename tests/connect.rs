@@ -984,3 +984,18 @@ fn connect_tries_every_address_in_order() {
         e.message
     );
 }
+
+#[test]
+fn flood_during_a_dialogue_ends_quickly() {
+    let port = peer(1, |mut s| {
+        let chunk = vec![b'2'; 64 * 1024];
+        for _ in 0..160 {
+            if s.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    let r = connect(port, &["--starttls", "smtp"]);
+    expect_error(&r, "no-tls", "no end of line within 4096 bytes");
+    assert!(r.elapsed < Duration::from_secs(1), "{:?}", r.elapsed);
+}
