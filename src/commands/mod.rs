@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod connect;
+pub mod docs;
 pub mod inspect;
 pub mod store;
 pub mod verify;
@@ -90,14 +91,11 @@ pub fn parse_at(s: &str) -> anyhow::Result<i64> {
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Some(Command::Completions(a)) => {
-            use clap::CommandFactory;
-            let mut cmd = Cli::command();
-            clap_complete::generate(a.shell, &mut cmd, "tlsdoctor", &mut std::io::stdout());
+            docs::completions(a.shell, &mut std::io::stdout().lock())?;
             Ok(crate::exit::OK)
         }
         Some(Command::Manpage) => {
-            use clap::CommandFactory;
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            docs::manpage(&mut std::io::stdout().lock())?;
             Ok(crate::exit::OK)
         }
         Some(Command::Inspect(a)) => {
