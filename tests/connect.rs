@@ -965,3 +965,37 @@ fn store_setup_problems_of_a_rejecting_runtime_are_reported() {
         .unwrap_or_else(|| panic!("{}", r.stdout));
     assert_eq!(f.runtimes, vec!["openssl".to_string()]);
 }
+
+#[test]
+fn connect_tries_every_address_in_order() {
+    use tlsdoctor::probe::{net, Deadline};
+    let refused: std::net::SocketAddr = format!("127.0.0.1:{}", servers::free_port()).parse().unwrap();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let good = l.local_addr().unwrap();
+    let d = Deadline::after(Duration::from_secs(2));
+    let (_s, used) = net::connect_any(&[refused, good], &d).unwrap();
+    assert_eq!(used, good);
+    drop(l);
+    let e = net::connect_any(&[refused, good], &d).unwrap_err();
+    assert_eq!(e.cause.code(), "connection-refused");
+    assert!(
+        e.message.contains(&refused.to_string()) && e.message.contains(&good.to_string()),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn flood_during_a_dialogue_ends_quickly() {
+    let port = peer(1, |mut s| {
+        let chunk = vec![b'2'; 64 * 1024];
+        for _ in 0..160 {
+            if s.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    let r = connect(port, &["--starttls", "smtp"]);
+    expect_error(&r, "no-tls", "no end of line within 4096 bytes");
+    assert!(r.elapsed < Duration::from_secs(1), "{:?}", r.elapsed);
+}

@@ -76,9 +76,6 @@ fn causes(doc: &Document) -> Vec<String> {
     c
 }
 
-/// The chain leads to no anchor of the store. The server sent leaf + intermediate and the
-/// root is not in the store: from the chain alone this looks like a missing intermediate
-/// (the intermediate's issuer is nowhere), and the diagnosis may call it either.
 fn s_server(leaf: &str, chain: bool, extra: &[&str]) -> Option<servers::Server> {
     let cert = p(&format!("{leaf}.pem"));
     let key = p(&format!("{leaf}.key"));
