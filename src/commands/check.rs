@@ -26,7 +26,7 @@ use runner::{Examiner, RunOpts};
 
 /// Targets examined at once unless `--jobs` or the spec's `jobs` say otherwise. The work
 /// is waiting on the network, not the CPU, so this is well above the core count.
-pub const DEFAULT_JOBS: usize = 64;
+pub const DEFAULT_JOBS: usize = 256;
 
 /// How to run a spec (resolved from the command line and the spec).
 #[derive(Debug, Clone)]

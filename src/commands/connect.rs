@@ -128,11 +128,15 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
     let (probe, prepared) = std::thread::scope(|s| {
         let prepared = s.spawn(|| {
             let stores = if req.ca.is_empty() {
-                Ok(resolve_stores(&req.runtimes, ctx))
+                let key = super::StoreKey::World(req.runtimes.clone());
+                ctx.stores
+                    .get_or_resolve(key, || Ok(resolve_stores(&req.runtimes, ctx)))
             } else {
-                stores_from_ca(&ca_runtimes, &req.ca)
+                let key = super::StoreKey::Explicit(ca_runtimes.clone(), req.ca.clone());
+                ctx.stores
+                    .get_or_resolve(key, || stores_from_ca(&ca_runtimes, &req.ca))
             };
-            (stores, crate::trust::distro::detect(&ctx.world))
+            (stores, ctx.stores.distro(&ctx.world))
         });
         let probe = probe::run(&target, &opts, &ctx.world);
         (probe, prepared.join())
@@ -465,10 +469,10 @@ pub fn run(args: &ConnectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                 serde_json::to_string(&doc)
             }
             .context("serializing the report")?;
-            println!("{s}");
+            super::emit(format!("{s}\n"))?;
         }
         Format::Human => {
-            print!("{}", render_human(&doc, ctx));
+            super::emit(render_human(&doc, ctx))?;
         }
     }
     Ok(exit_code(&doc))
