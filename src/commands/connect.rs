@@ -1,12 +1,24 @@
-//! `tlsdoctor connect`.
+//! `tlsdoctor connect`: probe a server (resolve, connect, pre-TLS dialogue, handshake with a
+//! recording verifier), resolve each runtime's trust store meanwhile, diagnose the presented
+//! chain per runtime, and report (`tlsdoctor.connect/v1`).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
+use serde_json::{json, Map, Value};
+
 use super::Ctx;
-use crate::cli::{ConnectArgs, StarttlsArg};
-use crate::report::json::Document;
-use crate::trust::Runtime;
+use crate::cli::{ConnectArgs, Format, RuntimeArg, StarttlsArg};
+use crate::finding::{Finding, Severity};
+use crate::probe::{self, Probe, ProbeOptions, ProxyChoice, Starttls, Target};
+use crate::report::json::{
+    CertDoc, Document, ErrorDoc, HandshakeDoc, NetworkDoc, TargetDoc, VerdictDoc, CONNECT_SCHEMA,
+};
+use crate::report::sanitize::sanitize;
+use crate::trust::{Runtime, TrustStore};
+use crate::x509::CertInfo;
 
 /// Everything `connect` needs, independent of clap (also built by `check` from a spec).
 #[derive(Debug, Clone)]
@@ -29,24 +41,679 @@ pub struct ConnectRequest {
     pub at: Option<i64>,
 }
 
+impl ConnectRequest {
+    pub fn from_args(a: &ConnectArgs) -> anyhow::Result<ConnectRequest> {
+        let at = a.at.as_deref().map(super::parse_at).transpose()?;
+        let explicit: Vec<Runtime> = if a.runtimes.is_empty() {
+            Vec::new()
+        } else {
+            RuntimeArg::expand(&a.runtimes, &Runtime::ALL)
+        };
+        Ok(ConnectRequest {
+            target: a.target.clone(),
+            starttls: a.starttls,
+            servername: a.servername.clone(),
+            name: a.name.clone(),
+            ca: a.ca.clone(),
+            runtimes: explicit,
+            timeout: a.timeout,
+            proxy: if a.no_proxy {
+                Some(String::new())
+            } else {
+                a.proxy.clone()
+            },
+            alpn: a.alpn.clone(),
+            client_cert: a.client_cert.clone(),
+            client_key: a.client_key.clone(),
+            at,
+        })
+    }
+}
+
 /// Examine one target: resolve, connect, dialogue, handshake, diagnose. `Err` only for
 /// usage/input errors (unreadable --ca, bad target syntax); network failures are data in
 /// the document (`error`).
-pub fn examine(_req: &ConnectRequest, _ctx: &Ctx) -> anyhow::Result<Document> {
-    anyhow::bail!("`connect` is not built yet")
+pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
+    let target = Target::parse(&req.target, Starttls::from(req.starttls))?;
+    let name = req.name.clone().unwrap_or_else(|| target.host.clone());
+    let at = req.at.unwrap_or(ctx.now);
+    let timeout = if req.timeout.is_zero() {
+        Duration::from_secs(10)
+    } else {
+        req.timeout
+    };
+    let proxy = match req.proxy.as_deref() {
+        None => ProxyChoice::FromEnv,
+        Some("") => ProxyChoice::Never,
+        Some(u) => {
+            probe::net::ProxyUrl::parse(u).map_err(|e| anyhow::anyhow!("--proxy: {}", e.message))?;
+            ProxyChoice::Explicit(u.to_string())
+        }
+    };
+    // --ca: read up front (an unreadable file is a usage error, before any network) for
+    // the rustls verifier's roots; each runtime's store is built off the critical path.
+    let mut verifier_roots: Vec<Vec<u8>> = Vec::new();
+    for f in &req.ca {
+        let data = std::fs::read(f)
+            .map_err(|e| anyhow::anyhow!("--ca {}: {}", f.display(), crate::world::describe_io(&e)))?;
+        use rustls::pki_types::pem::PemObject as _;
+        let before = verifier_roots.len();
+        verifier_roots.extend(
+            rustls::pki_types::CertificateDer::pem_slice_iter(&data)
+                .filter_map(Result::ok)
+                .map(|c| c.as_ref().to_vec()),
+        );
+        if verifier_roots.len() == before && data.first() == Some(&0x30) {
+            verifier_roots.push(data); // a DER certificate
+        }
+    }
+    let ca_runtimes = if req.runtimes.is_empty() {
+        // The core runtimes (node, python, curl, java: with --runtime).
+        Runtime::CORE.to_vec()
+    } else {
+        req.runtimes.clone()
+    };
+    let opts = ProbeOptions {
+        servername: req.servername.clone().or_else(|| req.name.clone()),
+        alpn: req.alpn.clone(),
+        timeout,
+        proxy,
+        client_cert: match (&req.client_cert, &req.client_key) {
+            (Some(c), Some(k)) => Some((c.clone(), k.clone())),
+            (None, None) => None,
+            _ => anyhow::bail!("--client-cert and --client-key go together"),
+        },
+        verifier_roots,
+    };
+    // The stores resolve (and the distribution is detected) while the network is busy.
+    let (probe, prepared) = std::thread::scope(|s| {
+        let prepared = s.spawn(|| {
+            let stores = if req.ca.is_empty() {
+                let key = super::StoreKey::World(req.runtimes.clone());
+                ctx.stores
+                    .get_or_resolve(key, || Ok(resolve_stores(&req.runtimes, ctx)))
+            } else {
+                let key = super::StoreKey::Explicit(ca_runtimes.clone(), req.ca.clone());
+                ctx.stores
+                    .get_or_resolve(key, || stores_from_ca(&ca_runtimes, &req.ca))
+            };
+            (stores, ctx.stores.distro(&ctx.world))
+        });
+        let probe = probe::run(&target, &opts, &ctx.world);
+        (probe, prepared.join())
+    });
+    let (stores, distro) = prepared.map_err(|_| anyhow::anyhow!("resolving the trust stores failed"))?;
+    let stores = stores?;
+    let probe = probe?;
+    let sni = probe::tls::server_name_for(&target, &opts).1;
+    Ok(build_document(&target, &name, at, &probe, &stores, distro, sni))
+}
+
+/// Assemble the document from the probe and the stores.
+fn build_document(
+    target: &Target,
+    name: &str,
+    at: i64,
+    probe: &Probe,
+    stores: &[TrustStore],
+    distro: crate::trust::distro::Distro,
+    sni: Option<String>,
+) -> Document {
+    let mut findings: Vec<Finding> = probe.findings.clone();
+    let mut certs: Vec<Arc<CertInfo>> = Vec::new();
+    for (i, der) in probe.chain.iter().enumerate() {
+        match CertInfo::from_der(der) {
+            Ok(c) => certs.push(Arc::new(c)),
+            Err(e) => findings.push(Finding::new(
+                "unparseable-certificate",
+                Severity::Error,
+                format!(
+                    "Certificate #{i} presented by the server cannot be decoded: {}",
+                    e.0
+                ),
+            )),
+        }
+    }
+    let (verdicts, diag_findings, chain) = if certs.is_empty() {
+        (Vec::new(), Vec::new(), Vec::new())
+    } else {
+        evaluate(&certs, name, at, stores, distro)
+    };
+    findings.extend(diag_findings);
+    store_findings(stores, &verdicts, &mut findings);
+    let dialogue = probe.starttls.unwrap_or(target.effective_starttls());
+    let mut server: Map<String, Value> = probe.server.clone();
+    if let Some(hs) = &probe.handshake {
+        if let Some(ans) = &hs.verifier_answer {
+            server.insert(
+                "rustls_verifier".into(),
+                json!({
+                    "roots": if stores.iter().any(|s| s.explicit) { "--ca" } else { "webpki-roots" },
+                    "answer": match ans { Ok(()) => "ok".to_string(), Err(e) => sanitize(e) },
+                }),
+            );
+        }
+    }
+    database_conclusions(dialogue, probe, &verdicts, stores, &mut server, &mut findings);
+    recognise_generated_certs(&certs, &server, &mut findings);
+    let network = NetworkDoc {
+        addresses: probe.addresses.iter().map(|a| a.to_string()).collect(),
+        connected_to: probe.connected_to.map(|a| a.to_string()),
+        proxy: probe.proxy.clone(),
+        server_greeting: probe.server_greeting.clone(),
+    };
+    let handshake = probe.handshake.as_ref().map(|h| HandshakeDoc {
+        completed: h.completed,
+        version: h.version.clone(),
+        cipher: h.cipher.clone(),
+        alpn: h.alpn.clone(),
+        client_cert_requested: h.client_cert_requested,
+        acceptable_client_cas: h.acceptable_client_cas.clone(),
+    });
+    if probe.proxy.is_some() {
+        findings.push(Finding::new(
+            "proxy-used",
+            Severity::Info,
+            format!(
+                "The connection went through the HTTP proxy {} (CONNECT). A TLS-inspecting proxy presents its own chain.",
+                probe.proxy.clone().unwrap_or_default()
+            ),
+        ));
+    }
+    Document {
+        schema: CONNECT_SCHEMA.to_string(),
+        target: Some(TargetDoc {
+            host: target.host.clone(),
+            port: target.port,
+            name: name.to_string(),
+            server_name: sni.clone(),
+            starttls: dialogue.code().to_string(),
+        }),
+        network: Some(network),
+        handshake,
+        chain,
+        verdicts,
+        findings,
+        error: probe.error.as_ref().map(|e| ErrorDoc {
+            cause: e.cause.code().to_string(),
+            message: e.message.clone(),
+        }),
+        evaluated_at: Some(crate::x509::rfc3339(at)),
+        server: if server.is_empty() {
+            None
+        } else {
+            Some(Value::Object(server))
+        },
+    }
+}
+
+/// Problems with the setup of a store whose runtime rejects the chain (SSL_CERT_FILE
+/// pointing nowhere, an unhashed directory …) often are the reason: say them too.
+fn store_findings(stores: &[TrustStore], verdicts: &[VerdictDoc], out: &mut Vec<Finding>) {
+    for st in stores {
+        let rejected = verdicts
+            .iter()
+            .any(|v| v.runtime == st.runtime.code() && !v.trusted);
+        if !rejected {
+            continue;
+        }
+        for f in st.findings.iter().filter(|f| f.severity >= Severity::Warning) {
+            if let Some(seen) = out
+                .iter_mut()
+                .find(|g| g.code == f.code && g.message == f.message)
+            {
+                if !seen.runtimes.is_empty() && !seen.runtimes.iter().any(|r| r == st.runtime.code()) {
+                    seen.runtimes.push(st.runtime.code().to_string());
+                }
+                continue;
+            }
+            let mut f = f.clone();
+            if f.runtimes.is_empty() {
+                f.runtimes = vec![st.runtime.code().to_string()];
+            }
+            out.push(f);
+        }
+    }
+}
+
+/// Does this verdict fail only on the name (chain and dates fine)?
+fn only_name_problems(v: &VerdictDoc) -> bool {
+    !v.trusted
+        && !v.causes.is_empty()
+        && v.causes
+            .iter()
+            .all(|c| c == "name-mismatch" || c == "legacy-common-name")
+}
+
+/// What libpq `sslmode` or MySQL `ssl-mode` would conclude (both use OpenSSL).
+fn database_conclusions(
+    dialogue: Starttls,
+    probe: &Probe,
+    verdicts: &[VerdictDoc],
+    stores: &[TrustStore],
+    server: &mut Map<String, Value>,
+    findings: &mut Vec<Finding>,
+) {
+    let tls_ok = probe.handshake.as_ref().is_some_and(|h| h.completed) && probe.error.is_none();
+    if !matches!(
+        dialogue,
+        Starttls::Postgres | Starttls::PostgresDirect | Starttls::Mysql
+    ) {
+        return;
+    }
+    if server.contains_key("libpq") || server.contains_key("ssl_mode") {
+        return; // the dialogue already concluded (no TLS at all)
+    }
+    let explicit = stores.iter().any(|s| s.explicit);
+    let openssl = verdicts.iter().find(|v| v.runtime == "openssl");
+    let fail = |why: &str| format!("fails: {why}");
+    let handshake_fail = probe
+        .error
+        .as_ref()
+        .map(|e| fail(&e.message))
+        .unwrap_or_else(|| fail("no TLS session"));
+    // CN-only certificates: libpq and MySQL's X509_check_host fall back to the CN when
+    // there is no DNS SAN, so only a real mismatch fails the identity check.
+    let (ca_ok, full_ok, msg) = match openssl {
+        Some(v) => {
+            let ca_ok = v.trusted || only_name_problems(v);
+            let full_ok = v.trusted || (ca_ok && v.causes.iter().all(|c| c == "legacy-common-name"));
+            (ca_ok, full_ok, v.message.clone())
+        }
+        None => (false, false, "no OpenSSL verdict".to_string()),
+    };
+    let roots = if explicit {
+        "the --ca file(s)"
+    } else {
+        "OpenSSL's default store"
+    };
+    if dialogue == Starttls::Mysql {
+        let (req, vca, vid) = if !tls_ok {
+            (
+                handshake_fail.clone(),
+                handshake_fail.clone(),
+                handshake_fail.clone(),
+            )
+        } else {
+            (
+                "connects (encrypted, certificate not verified)".to_string(),
+                if ca_ok { "connects".to_string() } else { fail(&msg) },
+                if full_ok {
+                    "connects".to_string()
+                } else if ca_ok {
+                    fail("SSL certificate validation failure (the host name does not match the certificate)")
+                } else {
+                    fail(&msg)
+                },
+            )
+        };
+        server.insert(
+            "ssl_mode".into(),
+            json!({
+                "ca": roots,
+                "REQUIRED": req,
+                "VERIFY_CA": vca,
+                "VERIFY_IDENTITY": vid,
+            }),
+        );
+    } else {
+        let (req, vca, vfull) = if !tls_ok {
+            (
+                handshake_fail.clone(),
+                handshake_fail.clone(),
+                handshake_fail.clone(),
+            )
+        } else {
+            (
+                "connects (encrypted, certificate not verified)".to_string(),
+                if ca_ok {
+                    "connects".to_string()
+                } else {
+                    fail(&format!("SSL error: certificate verify failed ({msg})"))
+                },
+                if full_ok {
+                    "connects".to_string()
+                } else if ca_ok {
+                    fail("server certificate does not match host name")
+                } else {
+                    fail(&format!("SSL error: certificate verify failed ({msg})"))
+                },
+            )
+        };
+        server.insert(
+            "libpq".into(),
+            json!({
+                "sslrootcert": if explicit { "the --ca file(s)" } else { "system (OpenSSL's default store, PostgreSQL 16+ sslrootcert=system); libpq's default is ~/.postgresql/root.crt" },
+                "sslmode=require": req,
+                "sslmode=verify-ca": vca,
+                "sslmode=verify-full": vfull,
+            }),
+        );
+        if tls_ok && !full_ok {
+            findings.push(
+                Finding::new(
+                    "libpq-sslmode",
+                    Severity::Warning,
+                    "sslmode=require would connect but does not verify the certificate; verify-full would fail with this chain.",
+                )
+                .fix("Give clients the CA that issued the server certificate (sslrootcert=FILE) and use sslmode=verify-full; make the certificate name the host clients use."),
+            );
+        }
+    }
+}
+
+/// MySQL's auto-generated CA and MariaDB 11.4+'s ephemeral self-signed certificate.
+fn recognise_generated_certs(
+    certs: &[Arc<CertInfo>],
+    server: &Map<String, Value>,
+    findings: &mut Vec<Finding>,
+) {
+    let auto = certs.iter().any(|c| {
+        c.issuer.contains("_Auto_Generated_CA_Certificate") || c.subject.contains("_Auto_Generated_")
+    });
+    if auto {
+        findings.push(
+            Finding::new(
+                "mysql-auto-generated-ca",
+                Severity::Warning,
+                "The certificate was generated automatically by MySQL at first start (MySQL_Server_<version>_Auto_Generated_CA_Certificate): no client trusts it unless given ca.pem from the server's data directory.",
+            )
+            .fix("Issue a certificate from your own CA for the server's name (ssl_cert/ssl_key), or give clients the data directory's ca.pem (--ssl-ca) for VERIFY_CA."),
+        );
+    }
+    let mariadb_version = server
+        .get("product")
+        .and_then(Value::as_str)
+        .filter(|p| *p == "MariaDB")
+        .and_then(|_| server.get("server_version"))
+        .and_then(Value::as_str)
+        .map(|v| v.strip_prefix("5.5.5-").unwrap_or(v).to_string());
+    if let (Some(v), Some(leaf)) = (mariadb_version, certs.first()) {
+        let mut parts = v
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|p| p.parse::<u32>().ok());
+        let (maj, min) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        if (maj, min) >= (11, 4) && leaf.self_signed && certs.len() == 1 {
+            findings.push(
+                Finding::new(
+                    "mariadb-auto-generated-cert",
+                    Severity::Warning,
+                    format!(
+                        "MariaDB {maj}.{min} presents a lone self-signed certificate: most likely the certificate MariaDB 11.4+ generates in memory when none is configured (zero-configuration SSL). MariaDB's own 11.4+ clients verify it through the account password; other clients and drivers cannot."
+                    ),
+                )
+                .fix("Configure ssl_cert/ssl_key with a certificate from a CA the clients trust."),
+            );
+        }
+    }
 }
 
 /// The exit code for one document (CLI.md): 0 all trusted, 1 a diagnosis, 3 unreachable.
 pub fn exit_code(doc: &Document) -> u8 {
     if doc.error.is_some() && doc.chain.is_empty() {
         crate::exit::UNREACHABLE
-    } else if !doc.verdicts.is_empty() && doc.verdicts.iter().all(|v| v.trusted) {
+    } else if doc.error.is_none() && !doc.verdicts.is_empty() && doc.verdicts.iter().all(|v| v.trusted) {
         crate::exit::OK
     } else {
         crate::exit::DIAGNOSIS
     }
 }
 
-pub fn run(_args: &ConnectArgs, _ctx: &Ctx) -> anyhow::Result<u8> {
-    anyhow::bail!("`connect` is not built yet")
+pub fn run(args: &ConnectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    let req = ConnectRequest::from_args(args)?;
+    let doc = examine(&req, ctx)?;
+    match ctx.format {
+        Format::Json | Format::Jsonl => {
+            let s = if ctx.format == Format::Json {
+                serde_json::to_string_pretty(&doc)
+            } else {
+                serde_json::to_string(&doc)
+            }
+            .context("serializing the report")?;
+            super::emit(format!("{s}\n"))?;
+        }
+        Format::Human => {
+            super::emit(render_human(&doc, ctx))?;
+        }
+    }
+    Ok(exit_code(&doc))
+}
+
+/// Human output: the network/handshake header, then the shared verdict/chain/findings text.
+pub fn render_human(doc: &Document, ctx: &Ctx) -> String {
+    let mut out = render_connect_header(doc, ctx.quiet);
+    out.push_str(&render_body(doc, ctx));
+    out
+}
+
+/// What happened on the wire, in a few lines (80 columns).
+pub fn render_connect_header(doc: &Document, quiet: bool) -> String {
+    use crate::report::human::wrap;
+    let mut o = String::new();
+    let Some(t) = &doc.target else { return o };
+    if quiet {
+        return o;
+    }
+    let net = doc.network.as_ref();
+    let hp = if t.host.contains(':') {
+        format!("[{}]:{}", t.host, t.port)
+    } else {
+        format!("{}:{}", t.host, t.port)
+    };
+    let via = net
+        .and_then(|n| n.connected_to.clone())
+        .map(|a| format!(" → {a}"))
+        .unwrap_or_default();
+    let dlg = if t.starttls == "none" {
+        String::new()
+    } else {
+        format!(" ({})", t.starttls)
+    };
+    o.push_str(&wrap(&format!("{}{dlg}{via}", sanitize(&hp)), "connect ", "  "));
+    if let Some(n) = net {
+        if n.addresses.len() > 1 {
+            o.push_str(&wrap(&n.addresses.join(", "), "  addresses: ", "    "));
+        }
+        if let Some(p) = &n.proxy {
+            o.push_str(&wrap(
+                &format!("{} (HTTP CONNECT)", sanitize(p)),
+                "  proxy: ",
+                "    ",
+            ));
+        }
+        if let Some(g) = &n.server_greeting {
+            o.push_str(&wrap(&sanitize(g), "  server: ", "    "));
+        }
+    }
+    if let Some(h) = &doc.handshake {
+        let mut line = format!(
+            "{} {}",
+            h.version.as_deref().unwrap_or("?"),
+            h.cipher.as_deref().unwrap_or("?")
+        );
+        if let Some(a) = &h.alpn {
+            line.push_str(&format!(", ALPN {}", sanitize(a)));
+        }
+        match &t.server_name {
+            Some(s) => line.push_str(&format!(", SNI {}", sanitize(s))),
+            None => line.push_str(", no SNI"),
+        }
+        if !h.completed {
+            line.push_str(" (handshake not completed)");
+        }
+        o.push_str(&wrap(&line, "  TLS: ", "    "));
+        if h.client_cert_requested {
+            if h.acceptable_client_cas.is_empty() {
+                o.push_str("  client certificate requested (any CA)\n");
+            } else {
+                o.push_str("  client certificate requested; accepted CAs:\n");
+                for ca in &h.acceptable_client_cas {
+                    o.push_str(&wrap(&sanitize(ca), "    ", "      "));
+                }
+            }
+        }
+    }
+    o.push('\n');
+    o
+}
+
+/// `--ca`: the store each runtime would have with these files as its explicit CA option.
+fn stores_from_ca(runtimes: &[Runtime], files: &[PathBuf]) -> anyhow::Result<Vec<TrustStore>> {
+    runtimes
+        .iter()
+        .map(|r| crate::trust::from_ca_files(*r, files))
+        .collect()
+}
+
+/// Each runtime's store in the World. With no `--runtime`, every runtime whose store
+/// resolves here (has anchors); all of them when none does, so the report says why.
+fn resolve_stores(runtimes: &[Runtime], ctx: &Ctx) -> Vec<TrustStore> {
+    let wanted = if runtimes.is_empty() {
+        // The core runtimes plus node/python/requests/curl/java when evidently present.
+        crate::trust::relevant_runtimes(&ctx.world)
+    } else {
+        runtimes.to_vec()
+    };
+    // Anchor self-signatures are not checked: no runtime checks them when verifying.
+    let stores = crate::trust::resolve_many_opts(&wanted, &ctx.world, &ctx.trust, false);
+    if runtimes.is_empty() {
+        // As `verify`: Go stays even when empty ("failed to load system roots").
+        stores
+            .into_iter()
+            .filter(|s| !s.anchors.is_empty() || s.runtime == Runtime::Go || s.runtime.is_extra())
+            .collect()
+    } else {
+        stores
+    }
+}
+
+/// Diagnose the presented chain against every store.
+fn evaluate(
+    certs: &[Arc<CertInfo>],
+    name: &str,
+    at: i64,
+    stores: &[TrustStore],
+    distro: crate::trust::distro::Distro,
+) -> (Vec<VerdictDoc>, Vec<Finding>, Vec<CertDoc>) {
+    let input = crate::diagnose::Input {
+        chain: certs.to_vec(),
+        name: Some(name.to_string()),
+        at,
+        distro: Some(distro),
+    };
+    let d = crate::diagnose::evaluate(&input, stores);
+    (d.verdicts, d.findings, d.chain)
+}
+
+/// The shared verdict/chain/findings text.
+fn render_body(doc: &Document, ctx: &Ctx) -> String {
+    crate::report::human::render(
+        doc,
+        &crate::report::human::HumanOpts {
+            color: ctx.color,
+            verbose: ctx.verbose,
+            quiet: ctx.quiet,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn self_signed(cn: &str) -> Arc<CertInfo> {
+        let mut p = rcgen::CertificateParams::new(vec![]).unwrap();
+        p.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        let k = rcgen::KeyPair::generate().unwrap();
+        let c = p.self_signed(&k).unwrap();
+        Arc::new(CertInfo::from_der(c.der()).unwrap())
+    }
+
+    fn facts(product: &str, version: &str) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("product".into(), json!(product));
+        m.insert("server_version".into(), json!(version));
+        m
+    }
+
+    #[test]
+    fn recognises_mariadb_zero_configuration_certificate() {
+        let leaf = self_signed("b6f3c1d2");
+        let mut f = Vec::new();
+        recognise_generated_certs(
+            std::slice::from_ref(&leaf),
+            &facts("MariaDB", "5.5.5-11.4.2-MariaDB"),
+            &mut f,
+        );
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].code, "mariadb-auto-generated-cert");
+        let mut f = Vec::new();
+        recognise_generated_certs(&[leaf], &facts("MariaDB", "5.5.5-10.11.6-MariaDB"), &mut f);
+        assert!(f.is_empty(), "10.11 does not generate certificates");
+        let mut f = Vec::new();
+        let mysql = self_signed("MySQL_Server_8.0.36_Auto_Generated_Server_Certificate");
+        recognise_generated_certs(&[mysql], &facts("MySQL", "8.0.36"), &mut f);
+        assert_eq!(f[0].code, "mysql-auto-generated-ca");
+    }
+
+    fn verdict(runtime: &str, causes: &[&str]) -> VerdictDoc {
+        VerdictDoc {
+            runtime: runtime.into(),
+            trusted: causes.is_empty(),
+            name_ok: !causes.iter().any(|c| c.contains("name") || c.contains("common")),
+            cause: causes.first().copied().unwrap_or("ok").into(),
+            causes: causes.iter().map(|c| c.to_string()).collect(),
+            message: "verify error:num=62:hostname mismatch".into(),
+            anchor: None,
+            store: crate::report::json::StoreSummaryDoc {
+                anchors: 1,
+                sources: vec![],
+                explicit: true,
+            },
+            details: vec![],
+            failing_index: None,
+        }
+    }
+
+    #[test]
+    fn libpq_and_mysql_conclusions_follow_the_openssl_verdict() {
+        let probe = Probe {
+            handshake: Some(probe::Handshake {
+                completed: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let run = |dialogue, causes: &[&str]| {
+            let mut server = Map::new();
+            let mut findings = Vec::new();
+            database_conclusions(
+                dialogue,
+                &probe,
+                &[verdict("openssl", causes)],
+                &[],
+                &mut server,
+                &mut findings,
+            );
+            server
+        };
+        let pg = run(Starttls::Postgres, &[]);
+        assert_eq!(pg["libpq"]["sslmode=verify-full"], "connects");
+        // CN-only: libpq falls back to the CN when there is no DNS SAN.
+        let pg = run(Starttls::Postgres, &["legacy-common-name"]);
+        assert_eq!(pg["libpq"]["sslmode=verify-full"], "connects");
+        let pg = run(Starttls::Postgres, &["name-mismatch"]);
+        assert_eq!(pg["libpq"]["sslmode=verify-ca"], "connects");
+        assert!(pg["libpq"]["sslmode=verify-full"]
+            .as_str()
+            .unwrap()
+            .contains("does not match host name"));
+        let my = run(Starttls::Mysql, &["unknown-authority"]);
+        assert!(my["ssl_mode"]["REQUIRED"]
+            .as_str()
+            .unwrap()
+            .starts_with("connects"));
+        assert!(my["ssl_mode"]["VERIFY_CA"].as_str().unwrap().starts_with("fails"));
+        assert!(run(Starttls::None, &[]).is_empty());
+    }
 }

@@ -185,7 +185,7 @@ pub fn run(args: &InspectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                 schema: crate::report::json::INSPECT_SCHEMA,
                 files,
             };
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            super::emit(format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
         }
         _ => {
             let mut s = String::new();
@@ -232,7 +232,7 @@ pub fn run(args: &InspectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                     s.push_str(&format!("  note: {}\n", sanitize(e)));
                 }
             }
-            print!("{s}");
+            super::emit(s)?;
         }
     }
     Ok(if bad { crate::exit::USAGE } else { crate::exit::OK })

@@ -2,16 +2,21 @@
 
 pub mod check;
 pub mod connect;
+pub mod docs;
 pub mod inspect;
 pub mod store;
 pub mod verify;
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::Context as _;
 
 use crate::cli::{Cli, ColorChoice, Command, Format, GlobalArgs};
-use crate::trust::TrustOptions;
+use crate::trust::distro::Distro;
+use crate::trust::{Runtime, TrustOptions, TrustStore};
 use crate::world::World;
 
 /// Everything a command needs besides its own arguments.
@@ -26,6 +31,50 @@ pub struct Ctx {
     pub trust: TrustOptions,
     /// "Now" as Unix seconds (injectable for tests via `--at`).
     pub now: i64,
+    /// Trust stores resolved once per run and shared (`check` examines many targets
+    /// against the same World; resolving per target would re-read every store).
+    pub stores: StoreCache,
+}
+
+/// What a set of trust stores was resolved from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum StoreKey {
+    /// Each runtime's store in the World.
+    World(Vec<Runtime>),
+    /// Explicit CA files (`--ca`, a spec's `ca`), as each runtime's CA option.
+    Explicit(Vec<Runtime>, Vec<PathBuf>),
+}
+
+type StoreSlot = Arc<OnceLock<Result<Arc<Vec<TrustStore>>, String>>>;
+
+/// A per-run cache of resolved stores and of the detected distribution. Clones share it.
+#[derive(Debug, Clone, Default)]
+pub struct StoreCache {
+    slots: Arc<Mutex<HashMap<StoreKey, StoreSlot>>>,
+    distro: Arc<OnceLock<Distro>>,
+}
+
+impl StoreCache {
+    /// The stores for `key`, resolving them with `make` the first time. Concurrent callers
+    /// with the same key wait for one resolution instead of repeating it.
+    pub fn get_or_resolve(
+        &self,
+        key: StoreKey,
+        make: impl FnOnce() -> anyhow::Result<Vec<TrustStore>>,
+    ) -> anyhow::Result<Arc<Vec<TrustStore>>> {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(slots.entry(key).or_default())
+        };
+        slot.get_or_init(|| make().map(Arc::new).map_err(|e| format!("{e:#}")))
+            .clone()
+            .map_err(|e| anyhow::anyhow!(e))
+    }
+
+    /// The distribution of the World, detected once.
+    pub fn distro(&self, world: &World) -> Distro {
+        *self.distro.get_or_init(|| crate::trust::distro::detect(world))
+    }
 }
 
 impl Ctx {
@@ -68,6 +117,7 @@ impl Ctx {
                 openssldir: g.openssldir.clone(),
             },
             now: now_unix(),
+            stores: StoreCache::default(),
         })
     }
 }
@@ -86,18 +136,32 @@ pub fn parse_at(s: &str) -> anyhow::Result<i64> {
     Ok(t.unix_timestamp())
 }
 
+/// Write a report to stdout. A closed pipe (`tlsdoctor … | head`) comes back as an
+/// `io::ErrorKind::BrokenPipe` error, which `main` ends quietly on.
+pub fn emit(s: impl AsRef<str>) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(s.as_ref().as_bytes())?;
+    out.flush()
+}
+
+/// Is this error (anywhere in its chain) a closed stdout pipe?
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// Run the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Some(Command::Completions(a)) => {
-            use clap::CommandFactory;
-            let mut cmd = Cli::command();
-            clap_complete::generate(a.shell, &mut cmd, "tlsdoctor", &mut std::io::stdout());
+            docs::completions(a.shell, &mut std::io::stdout().lock())?;
             Ok(crate::exit::OK)
         }
         Some(Command::Manpage) => {
-            use clap::CommandFactory;
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            docs::manpage(&mut std::io::stdout().lock())?;
             Ok(crate::exit::OK)
         }
         Some(Command::Inspect(a)) => {
@@ -124,5 +188,40 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             let ctx = Ctx::from_global(&cli.global)?;
             check::run(&a, &ctx)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn stores_are_resolved_once_per_key_even_concurrently() {
+        let cache = StoreCache::default();
+        let calls = AtomicUsize::new(0);
+        let key = StoreKey::World(vec![Runtime::Go]);
+        std::thread::scope(|s| {
+            for _ in 0..16 {
+                s.spawn(|| {
+                    let st = cache
+                        .get_or_resolve(key.clone(), || {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                            Ok(vec![crate::trust::from_certs(Runtime::Go, vec![], "test")])
+                        })
+                        .unwrap();
+                    assert_eq!(st.len(), 1);
+                });
+            }
+        });
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // Another key resolves on its own; an error is kept and returned, not retried.
+        let e = cache
+            .get_or_resolve(StoreKey::Explicit(vec![Runtime::Go], vec!["/x".into()]), || {
+                anyhow::bail!("unreadable CA file")
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains("unreadable"), "{e}");
     }
 }

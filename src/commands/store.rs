@@ -45,7 +45,7 @@ pub fn run(args: &StoreArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             } else {
                 serde_json::to_string(&doc)?
             };
-            println!("{s}");
+            super::emit(format!("{s}\n"))?;
         }
         Format::Human => {
             let text = render_human(
@@ -57,7 +57,7 @@ pub fn run(args: &StoreArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                     list: args.list,
                 },
             );
-            print!("{text}");
+            super::emit(text)?;
         }
     }
     Ok(code)

@@ -68,18 +68,15 @@ pub fn document(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<Document> {
 pub fn run(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let doc = document(args, ctx)?;
     match ctx.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&doc)?),
-        _ => print!(
-            "{}",
-            crate::report::human::render(
-                &doc,
-                &crate::report::human::HumanOpts {
-                    color: ctx.color,
-                    verbose: ctx.verbose,
-                    quiet: ctx.quiet,
-                }
-            )
-        ),
+        Format::Json => super::emit(serde_json::to_string_pretty(&doc)? + "\n")?,
+        _ => super::emit(crate::report::human::render(
+            &doc,
+            &crate::report::human::HumanOpts {
+                color: ctx.color,
+                verbose: ctx.verbose,
+                quiet: ctx.quiet,
+            },
+        ))?,
     }
     Ok(super::connect::exit_code(&doc))
 }

@@ -9,8 +9,8 @@ use super::cause::Cause;
 pub fn install_ca(d: Distro, ca: &str) -> String {
     match d {
         Distro::Debian | Distro::Unknown => format!(
-            "copy {ca} to /usr/local/share/ca-certificates/<name>.crt (the .crt suffix matters) and run \
-             `update-ca-certificates` (in the image build, e.g. a Dockerfile RUN step)"
+            "copy {ca} to /usr/local/share/ca-certificates/NAME.crt and run \
+             `update-ca-certificates` in the image build"
         ),
         Distro::Alpine => format!(
             "`apk add ca-certificates`, copy {ca} to /usr/local/share/ca-certificates/ and run \
@@ -20,12 +20,11 @@ pub fn install_ca(d: Distro, ca: &str) -> String {
             "copy {ca} to /etc/pki/ca-trust/source/anchors/ and run `update-ca-trust extract` in the image build"
         ),
         Distro::Distroless => format!(
-            "distroless has no update tool: build /etc/ssl/certs/ca-certificates.crt in a builder stage \
-             (Debian: add {ca} and run update-ca-certificates) and COPY it into the image, or point \
-             SSL_CERT_FILE at a bundle that contains {ca}"
+            "distroless has no update tool: add {ca} in a Debian builder stage (update-ca-certificates) \
+             and COPY its /etc/ssl/certs/ca-certificates.crt into the image"
         ),
         Distro::Scratch => format!(
-            "a scratch image has no CA store at all: COPY a bundle containing {ca} to \
+            "a scratch image has no CA store: COPY a bundle with {ca} to \
              /etc/ssl/certs/ca-certificates.crt (or set SSL_CERT_FILE to it)"
         ),
     }
@@ -36,46 +35,41 @@ pub fn kubernetes(runtime: Runtime) -> String {
     kubernetes_for(&[runtime])
 }
 
-/// Kubernetes form for several runtimes at once.
+/// Kubernetes form for several runtimes at once: one short paragraph.
 pub fn kubernetes_for(runtimes: &[Runtime]) -> String {
-    let mut envs: Vec<&str> = vec![];
-    for r in runtimes {
-        let e = match r {
-            Runtime::Go => {
-                "for Go SSL_CERT_FILE=/etc/tlsdoctor-ca/ca.crt (Go also keeps scanning /etc/ssl/certs)"
-            }
-            Runtime::Openssl => {
-                "for OpenSSL SSL_CERT_FILE=/etc/tlsdoctor-ca/ca.crt (or SSL_CERT_DIR to a directory \
-                 rehashed with `openssl rehash`)"
-            }
-            Runtime::RustlsNative => {
-                "for rustls-native-certs SSL_CERT_FILE=/etc/tlsdoctor-ca/ca.crt (it then uses only that file)"
-            }
-            Runtime::WebpkiRoots => {
-                "nothing for webpki-roots: it ignores the system; the program must add the CA in code"
-            }
-            Runtime::Node => {
-                "for Node.js NODE_EXTRA_CA_CERTS=/etc/tlsdoctor-ca/ca.crt (added to its bundled roots)"
-            }
-            Runtime::Python => "for Python ssl SSL_CERT_FILE=/etc/tlsdoctor-ca/ca.crt",
-            Runtime::PythonRequests => {
-                "for Python requests REQUESTS_CA_BUNDLE=/etc/tlsdoctor-ca/ca.crt (it ignores SSL_CERT_FILE)"
-            }
-            Runtime::Curl => "for curl CURL_CA_BUNDLE=/etc/tlsdoctor-ca/ca.crt",
-            Runtime::Java => {
-                "for Java JAVA_TOOL_OPTIONS=-Djavax.net.ssl.trustStore=/etc/tlsdoctor-ca/truststore.p12 \
-                 (a keytool-made store; PEM is ignored)"
-            }
-        };
-        if !envs.contains(&e) {
-            envs.push(e);
-        }
+    let webpki = runtimes.contains(&Runtime::WebpkiRoots);
+    if webpki && runtimes.iter().all(|r| *r == Runtime::WebpkiRoots) {
+        return "Kubernetes: webpki-roots ignores mounted CAs and SSL_CERT_FILE; the program must \
+                add the CA in code."
+            .into();
     }
+    // Runtimes that do not read SSL_CERT_FILE (src/trust/extra.rs, java.rs).
+    let own: Vec<&str> = runtimes
+        .iter()
+        .filter_map(|r| match r {
+            Runtime::Node => Some("NODE_EXTRA_CA_CERTS for Node.js"),
+            Runtime::PythonRequests => Some("REQUESTS_CA_BUNDLE for requests"),
+            Runtime::Curl => Some("CURL_CA_BUNDLE for curl"),
+            Runtime::Java => {
+                Some("-Djavax.net.ssl.trustStore (a keytool-made store) in JAVA_TOOL_OPTIONS for Java")
+            }
+            _ => None,
+        })
+        .collect();
     format!(
-        "Kubernetes: put the CA bundle (full system bundle plus your CA) in a ConfigMap or Secret, mount it \
-         read-only (e.g. at /etc/tlsdoctor-ca/), and set {}. Do not run update-ca-certificates at container \
-         start: the root filesystem is often read-only and the pod may not run as root; bake it into the image instead.",
-        envs.join("; ")
+        "Kubernetes: mount a bundle (system CAs plus this CA) from a ConfigMap or Secret at \
+         /etc/tlsdoctor-ca/ca.crt and set SSL_CERT_FILE to it{}{}; bake update-ca-certificates into \
+         the image, not at pod start (read-only root filesystem).",
+        if webpki {
+            " (webpki-roots ignores it: add the CA in code)"
+        } else {
+            ""
+        },
+        if own.is_empty() {
+            String::new()
+        } else {
+            format!(" (and {})", own.join(", "))
+        }
     )
 }
 
@@ -84,17 +78,34 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
     let issuer = ctx.missing_issuer.as_deref().unwrap_or("the issuing CA");
     Some(match cause {
         Cause::Ok => return None,
+        Cause::MissingIntermediate | Cause::UnknownAuthority | Cause::SelfSigned if ctx.product.is_some() => {
+            format!(
+                "The chain was minted by {}, not by the server: see the tls-interception fix.",
+                ctx.product.unwrap_or_default()
+            )
+        }
         Cause::MissingIntermediate => {
             let aia = ctx
                 .aia
                 .as_ref()
-                .map(|u| format!(" The issuer certificate can be downloaded from {u} (AIA caIssuers)."))
+                .map(|u| format!(" Its certificate is at {u} (AIA caIssuers)."))
                 .unwrap_or_default();
-            format!(
-                "Fix the server: configure it to send the full chain (leaf followed by the intermediate \
-                 \"{issuer}\"), e.g. nginx ssl_certificate with fullchain.pem, Apache SSLCertificateFile \
-                 with the chain appended.{aia} Clients should not need the intermediate installed."
-            )
+            if ctx.intermediates_sent {
+                // The server sent intermediates; the one it lacks may still be an
+                // intermediate, or a private root that no store has.
+                format!(
+                    "If \"{issuer}\" is an intermediate, configure the server to send it after the \
+                     certificates it sends now.{aia} If it is your own root CA, trust it: {}.\n\n{}",
+                    install_ca(distro, "that root"),
+                    kubernetes_for(if ctx.runtimes.is_empty() { std::slice::from_ref(&runtime) } else { &ctx.runtimes })
+                )
+            } else {
+                format!(
+                    "Fix the server: send the full chain (leaf followed by the intermediate \
+                     \"{issuer}\"), e.g. nginx ssl_certificate with fullchain.pem.{aia} Clients \
+                     should not need the intermediate installed."
+                )
+            }
         }
         Cause::UnknownAuthority | Cause::SelfSigned => {
             let how = match runtime {
@@ -112,14 +123,14 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
                     format!("add the root CA \"{issuer}\" to the -CAfile bundle given to the program (OpenSSL needs the self-signed root: an intermediate alone is no anchor without X509_V_FLAG_PARTIAL_CHAIN).")
                 }
                 _ => format!(
-                    "trust \"{issuer}\" if it is yours: {}. {}",
+                    "trust \"{issuer}\" if it is yours: {}.\n\n{}",
                     install_ca(distro, "the CA certificate"),
                     kubernetes_for(if ctx.runtimes.is_empty() { std::slice::from_ref(&runtime) } else { &ctx.runtimes })
                 ),
             };
             if cause == Cause::SelfSigned {
                 format!(
-                    "The server uses a self-signed certificate. Prefer a certificate from a CA the clients trust; \
+                    "The server uses a self-signed certificate. Prefer one from a CA the clients trust; \
                      otherwise {how}"
                 )
             } else {
@@ -127,11 +138,9 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
             }
         }
         Cause::UntrustedIntercept => format!(
-            "A TLS-inspecting proxy ({}) re-signs this connection. Get its root CA from your IT department \
-             (or the product's admin console) and trust it: {}. {} Alternatively ask for this host to be \
-             excluded from inspection.",
-            ctx.product.unwrap_or("an inspection product"),
-            install_ca(distro, "the proxy's root CA"),
+            "Trust the root CA of {} (ask IT for it): {}. Or have this host excluded from inspection.\n\n{}",
+            ctx.product.unwrap_or("the inspecting proxy"),
+            install_ca(distro, "it"),
             kubernetes_for(if ctx.runtimes.is_empty() { std::slice::from_ref(&runtime) } else { &ctx.runtimes })
         ),
         Cause::Expired => "Renew the certificate on the server (and reload the server so it serves the new one); \
@@ -153,6 +162,10 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
         ),
         Cause::LegacyCommonName => "Reissue the certificate with the host name in a subjectAltName (DNS) entry: \
              Go (since 1.15) and rustls ignore the subject CN; OpenSSL still falls back to it."
+            .into(),
+        Cause::NotACa if ctx.ca_as_leaf => "Reissue the server certificate with basicConstraints CA:FALSE \
+             (self-signed: `openssl req -x509 … -addext basicConstraints=critical,CA:FALSE`); rustls refuses a \
+             CA certificate as the server's own."
             .into(),
         Cause::NotACa => "An issuing certificate lacks basicConstraints CA:TRUE (or keyCertSign): reissue the \
              intermediate as a CA certificate."
@@ -191,6 +204,10 @@ pub struct FixCtx {
     pub product: Option<&'static str>,
     pub clock_skew: bool,
     pub explicit: bool,
+    /// The server sent intermediates (the top presented certificate is not the leaf).
+    pub intermediates_sent: bool,
+    /// The server's own certificate is a CA certificate (basicConstraints CA:TRUE).
+    pub ca_as_leaf: bool,
     /// Every runtime the fix is for (Kubernetes wording).
     pub runtimes: Vec<Runtime>,
 }

@@ -26,6 +26,7 @@ pub use fix::Distro;
 
 use crate::finding::{Finding, Severity};
 use crate::report::json::{AnchorDoc, CauseDetailDoc, CertDoc, StoreSummaryDoc, VerdictDoc};
+use crate::trust::auxtrust::AuxDecision;
 use crate::trust::{Runtime, TrustStore};
 use crate::x509::CertInfo;
 use facts::Arena;
@@ -93,6 +94,8 @@ struct Verdict {
     anchor: Option<usize>,
     /// Arena index of the failing certificate.
     failing: Option<usize>,
+    /// OpenSSL: a store certificate its trust settings reject (X509_V_ERR_CERT_REJECTED).
+    rejected: Option<usize>,
 }
 
 impl Verdict {
@@ -195,6 +198,19 @@ impl Env<'_> {
         }
     }
 
+    /// The auxiliary trust settings a store of this runtime holds for this certificate.
+    fn aux_of(&self, runtime: Runtime, c: usize) -> Option<&crate::trust::auxtrust::AuxTrust> {
+        self.stores
+            .iter()
+            .zip(&self.store_idx)
+            .filter(|(s, _)| s.runtime == runtime)
+            .find_map(|(s, idx)| {
+                idx.iter()
+                    .position(|&a| a == c)
+                    .and_then(|i| s.anchors[i].aux_trust.as_ref())
+            })
+    }
+
     /// Where is a certificate with this subject trusted?
     fn stores_with_subject(&self, subject_der: &[u8]) -> Vec<Runtime> {
         let mut v = vec![];
@@ -227,26 +243,21 @@ impl Env<'_> {
     }
 
     /// missing-intermediate / unknown-authority / self-signed, with the explaining detail.
-    fn classify_unknown(&self, runtime: Runtime, top: usize) -> (Cause, String) {
+    fn classify_unknown(&self, top: usize) -> (Cause, String) {
         let c = self.cert(top);
         let leaf = self.pres[0];
         if top == leaf && c.self_signed {
             return (
                 Cause::SelfSigned,
-                format!(
-                    "{} is self-signed and not in the {} store",
-                    self.label(top),
-                    runtime.code()
-                ),
+                format!("{} is self-signed and not a trusted certificate", self.label(top)),
             );
         }
         if c.self_signed {
             return (
                 Cause::UnknownAuthority,
                 format!(
-                    "the chain ends at the root {} (presented by the server), which is not in the {} store",
+                    "the chain ends at the root {} (presented by the server), which is not trusted",
                     self.label(top),
-                    runtime.code()
                 ),
             );
         }
@@ -280,46 +291,49 @@ impl Env<'_> {
             }
         }
         let elsewhere = self.stores_with_subject(&c.issuer_der);
-        let aia = c
-            .aia_ca_issuers
-            .first()
-            .map(|u| format!(" (AIA caIssuers: {u})"))
-            .unwrap_or_default();
         if !elsewhere.is_empty() {
             let names: Vec<&str> = elsewhere.iter().map(|r| r.code()).collect();
+            // Only OpenSSL reads TRUSTED CERTIFICATE blocks: say so when that is the reason.
+            let tcb = self
+                .stores
+                .iter()
+                .flat_map(|s| &s.anchors)
+                .filter(|a| a.cert.subject_der == c.issuer_der)
+                .all(|a| a.trusted_cert_block);
+            let note = if tcb {
+                " (as a TRUSTED CERTIFICATE block, which only OpenSSL reads)"
+            } else {
+                ""
+            };
             return (
                 Cause::UnknownAuthority,
                 format!(
-                    "the issuer \"{}\" of {} is trusted by {} but not by {}",
+                    "the issuer \"{}\" of {} is only in the {} store{}{note}",
                     issuer_short(c),
                     self.label(top),
                     names.join(", "),
-                    runtime.code()
+                    if names.len() > 1 { "s" } else { "" },
                 ),
             );
         }
-        if top == leaf {
-            (
-                Cause::MissingIntermediate,
-                format!(
-                    "the server did not send the certificate of \"{}\", which issued {}, and no store has it{aia}",
-                    issuer_short(c),
-                    self.label(top)
-                ),
-            )
+        // The top presented certificate is not self-signed and its issuer is in no
+        // store: a certificate is missing, whether the server sent intermediates or not.
+        let aia = match c.aia_ca_issuers.first() {
+            Some(u) => format!("its AIA caIssuers URL is {u}"),
+            None => format!("{} has no AIA caIssuers URL to fetch it from", self.label(top)),
+        };
+        let sent = if top == leaf {
+            "the server sent only the leaf".to_string()
         } else {
-            // The server sent intermediates; the one at the top names an issuer that is
-            // nowhere: usually a root that was never installed.
-            (
-                Cause::UnknownAuthority,
-                format!(
-                    "the chain ends at {}, whose issuer \"{}\" is in no store: install that root CA \
-                     (if it is itself an intermediate, the server must send it too){aia}",
-                    self.label(top),
-                    issuer_short(c),
-                ),
-            )
-        }
+            format!("the presented chain stops at {}", self.label(top))
+        };
+        (
+            Cause::MissingIntermediate,
+            format!(
+                "{sent}; its issuer \"{}\" was not sent and is in no store; {aia}",
+                issuer_short(c),
+            ),
+        )
     }
 }
 
@@ -401,9 +415,8 @@ pub fn evaluate_precise(input: &Input, stores: &[TrustStore], nanos: u32) -> Dia
                         (
                             Cause::UntrustedIntercept,
                             format!(
-                                "the chain was minted by {} (TLS inspection), whose root is not in the {} store",
+                                "the chain was minted by {} (TLS inspection), whose root is not trusted",
                                 p.name,
-                                store.runtime.code()
                             ),
                         ),
                     );
@@ -499,6 +512,7 @@ fn eval_go(env: &Env, si: usize) -> Verdict {
         message: String::new(),
         anchor: out.chain.as_ref().and_then(|c| c.last().copied()),
         failing: out.error.as_ref().and_then(|e| e.hint_cert.or(e.cert)),
+        rejected: None,
     };
     if let Some(err) = &out.error {
         v.message = err.msg.clone();
@@ -538,7 +552,7 @@ fn go_cause(env: &Env, rt: Runtime, e: &go::GoErr) -> (Cause, String) {
             if let Some(h) = e.hint_cause {
                 (h, format!("an issuer was found by name but rejected: {}", e.msg))
             } else {
-                env.classify_unknown(rt, e.cert.unwrap_or(env.pres[0]))
+                env.classify_unknown(e.cert.unwrap_or(env.pres[0]))
             }
         }
         c => (
@@ -553,57 +567,86 @@ fn go_cause(env: &Env, rt: Runtime, e: &go::GoErr) -> (Cause, String) {
 
 fn ossl_cause(env: &Env, out: &openssl::OsslOutcome, e: &openssl::OsslErr) -> Option<(Cause, String)> {
     let at = |c: Option<usize>| c.map(|i| env.label(i)).unwrap_or_default();
-    let d = |x: String| format!("{x} (error {} at depth {})", e.code, e.depth);
     Some(match e.code {
         2 => {
             let top = e.cert.unwrap_or(env.pres[0]);
             (
                 Cause::UnknownAuthority,
-                d(format!(
+                format!(
                     "the chain reaches {} in the store, but it is not self-signed and OpenSSL (without partial-chain) \
                      needs the self-signed root \"{}\" as anchor",
                     env.label(top),
                     issuer_short(env.cert(top))
-                )),
+                ),
             )
         }
         18..=20 => {
             let top = e.cert.unwrap_or(env.pres[0]);
-            let (c, x) = env.classify_unknown(Runtime::Openssl, top);
-            (c, d(x))
+            env.classify_unknown(top)
         }
         21 => return None,
-        9 => (Cause::NotYetValid, d(e.cert.map(|c| env.not_yet_detail(c)).unwrap_or_default())),
-        10 => (Cause::Expired, d(e.cert.map(|c| env.expired_detail(c)).unwrap_or_default())),
-        62 | 64 => (Cause::NameMismatch, d(env.name_detail(Runtime::Openssl))),
+        28 => {
+            let c = e.cert.unwrap_or(env.pres[0]);
+            let how = env
+                .aux_of(Runtime::Openssl, c)
+                .map(|a| a.describe())
+                .unwrap_or_else(|| "trust settings".into());
+            (
+                Cause::UnknownAuthority,
+                format!(
+                    "{} is in the store as a TRUSTED CERTIFICATE ({how}): OpenSSL rejects it as an anchor \
+                     for a TLS server",
+                    env.label(c)
+                ),
+            )
+        }
+        9 => (Cause::NotYetValid, e.cert.map(|c| env.not_yet_detail(c)).unwrap_or_default()),
+        10 => (Cause::Expired, e.cert.map(|c| env.expired_detail(c)).unwrap_or_default()),
+        62 | 64 => (Cause::NameMismatch, env.name_detail(Runtime::Openssl)),
+        // check_purpose on a store certificate whose trust settings reject the purpose:
+        // the same fact as error 28, reported there.
+        26 if e.cert.is_some_and(|c| {
+            env.aux_of(Runtime::Openssl, c)
+                .is_some_and(|a| a.decision(crate::trust::auxtrust::OID_SERVER_AUTH) == AuxDecision::Rejected)
+        }) =>
+        {
+            return None
+        }
         26 => (
             Cause::BadEku,
-            d(format!(
+            format!(
                 "{} is not usable for a TLS server (extendedKeyUsage without serverAuth, or keyUsage without a TLS usage)",
                 at(e.cert)
-            )),
+            ),
         ),
-        24 | 79 | 32 => (Cause::NotACa, d(format!("{} is not a valid CA certificate", at(e.cert)))),
-        25 | 22 => (Cause::PathTooLong, d(format!("{}: {}", at(e.cert), e.text()))),
-        34 => (Cause::UnhandledCriticalExtension, d(format!("{}: {}", at(e.cert), e.text()))),
-        7 => (Cause::BadSignature, d(format!("the signature of {} does not verify", at(e.cert)))),
-        47 | 48 | 51 | 53 => (Cause::NameConstraints, d(format!("{}: {}", at(e.cert), e.text()))),
-        66..=68 => (Cause::WeakSignature, d(format!("{}: {}", at(e.cert), e.text()))),
-        94 => (Cause::MalformedCertificate, d(format!("{}: {}", at(e.cert), e.text()))),
+        24 | 79 | 32 => (Cause::NotACa, format!("{} is not a valid CA certificate", at(e.cert))),
+        25 | 22 => (Cause::PathTooLong, format!("{}: {}", at(e.cert), e.text())),
+        34 => (Cause::UnhandledCriticalExtension, format!("{}: {}", at(e.cert), e.text())),
+        7 => (Cause::BadSignature, format!("the signature of {} does not verify", at(e.cert))),
+        47 | 48 | 51 | 53 => (Cause::NameConstraints, format!("{}: {}", at(e.cert), e.text())),
+        66..=68 => (Cause::WeakSignature, format!("{}: {}", at(e.cert), e.text())),
+        94 => (Cause::MalformedCertificate, format!("{}: {}", at(e.cert), e.text())),
         _ => {
             let _ = out;
-            (Cause::MalformedCertificate, d(format!("{}: {}", at(e.cert), e.text())))
+            (Cause::MalformedCertificate, format!("{}: {}", at(e.cert), e.text()))
         }
     })
 }
 
 fn eval_openssl(env: &Env, si: usize) -> Verdict {
-    let out = openssl::verify(
+    let aux: Vec<_> = env.stores[si]
+        .anchors
+        .iter()
+        .map(|a| a.aux_trust.clone())
+        .collect();
+    let out = openssl::verify_aux(
         &env.arena,
         &env.pres,
         &env.store_idx[si],
+        &aux,
         env.input.name.as_deref(),
         env.input.at,
+        2,
     );
     let first = out.first().cloned();
     let mut v = Verdict {
@@ -618,6 +661,7 @@ fn eval_openssl(env: &Env, si: usize) -> Verdict {
             None
         },
         failing: first.as_ref().and_then(|e| e.cert),
+        rejected: out.errors.iter().find(|e| e.code == 28).and_then(|e| e.cert),
     };
     for e in &out.errors {
         if let Some((c, d)) = ossl_cause(env, &out, e) {
@@ -653,6 +697,7 @@ fn eval_webpki(env: &Env, si: usize) -> Verdict {
         message: out.error.clone().unwrap_or_default(),
         anchor: None,
         failing: None,
+        rejected: None,
     };
     if v.trusted {
         // Which anchor? The one that issued the top of the presented chain.
@@ -698,7 +743,7 @@ fn eval_webpki(env: &Env, si: usize) -> Verdict {
     match out.cause {
         Cause::UnknownAuthority => {
             let top = env.presented_top();
-            let (c, d) = env.classify_unknown(store.runtime, top);
+            let (c, d) = env.classify_unknown(top);
             v.add(c, d);
             v.failing.get_or_insert(top);
         }
@@ -719,6 +764,28 @@ fn eval_webpki(env: &Env, si: usize) -> Verdict {
                 ),
             );
             v.failing.get_or_insert(leaf);
+        }
+        Cause::NotACa
+            if out
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("CaUsedAsEndEntity")) =>
+        {
+            v.add(
+                Cause::NotACa,
+                format!(
+                    "{} is a CA certificate (basicConstraints CA:TRUE): rustls refuses a CA certificate \
+                     as the server's own certificate, even when it is trusted",
+                    env.label(leaf)
+                ),
+            );
+            v.failing.get_or_insert(leaf);
+            // A self-signed leaf that is not an anchor here is also self-signed.
+            let lc = env.cert(leaf);
+            if lc.self_signed && !env.store_idx[si].iter().any(|&a| env.cert(a).der == lc.der) {
+                let (c, d) = env.classify_unknown(leaf);
+                v.add(c, d);
+            }
         }
         c => {
             v.add(c, out.error.clone().unwrap_or_default());
@@ -837,6 +904,8 @@ fn findings(
                 clock_skew: leaf.not_before > env.input.at
                     && leaf.not_before - env.input.at <= CLOCK_SKEW_SECS,
                 explicit: stores.iter().any(|s| s.explicit),
+                intermediates_sent: env.presented_top() != env.pres[0],
+                ca_as_leaf: leaf.is_ca(),
                 runtimes: rts.iter().map(|w| w.runtime).collect(),
             };
             let names: Vec<&str> = rts.iter().map(|w| w.runtime.code()).collect();
@@ -846,6 +915,43 @@ fn findings(
             }
             out.push(f);
         }
+    }
+    // OpenSSL trust settings (TRUSTED CERTIFICATE) that reject a store certificate.
+    for v in verdicts.iter().filter(|v| !v.trusted) {
+        let Some(c) = v.rejected else { continue };
+        let store = stores
+            .iter()
+            .zip(&env.store_idx)
+            .find(|(s, _)| s.runtime == v.runtime);
+        let anchor = store.and_then(|(s, idx)| idx.iter().position(|&a| a == c).map(|i| &s.anchors[i]));
+        let Some(anchor) = anchor else { continue };
+        let how = anchor
+            .aux_trust
+            .as_ref()
+            .map(|a| a.describe())
+            .unwrap_or_default();
+        let at = match anchor.provenance.line {
+            Some(l) => format!("{} (line {l})", anchor.provenance.path),
+            None => anchor.provenance.path.clone(),
+        };
+        out.push(
+            Finding::new(
+                "openssl-trust-rejected",
+                Severity::Error,
+                format!(
+                    "OpenSSL will not use {} as a trust anchor for TLS servers: its TRUSTED CERTIFICATE \
+                     block in {at} is {how}.",
+                    env.label(c)
+                ),
+            )
+            .runtimes(&[v.runtime.code()])
+            .fix(
+                "If this CA should be trusted, rewrite its block: `openssl x509 -in ca.pem -clrreject -clrtrust \
+                 -addtrust serverAuth -trustout -out ca-trusted.pem` (or store it as a plain CERTIFICATE with \
+                 `openssl x509 -in ca.pem -out ca.crt`). If the rejection is deliberate, the server needs a \
+                 certificate from another CA.",
+            ),
+        );
     }
     // Legacy CN: OpenSSL accepts through the CN while others refuse.
     let cn_only = leaf.dns_names.is_empty()

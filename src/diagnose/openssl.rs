@@ -10,6 +10,7 @@
 
 use super::facts::{key_kind, sig_key_kind, Arena, Facts, Gn, SigCheck, OID_AKI, OID_SKI};
 use super::name;
+use crate::trust::auxtrust::{AuxDecision, AuxTrust, OID_SERVER_AUTH};
 
 /// One OpenSSL verify error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -340,12 +341,48 @@ fn min_bits(level: u32) -> u32 {
 struct Builder<'a> {
     a: &'a Arena,
     trusted: &'a [usize],
+    /// Auxiliary trust settings, parallel to `trusted` (TRUSTED CERTIFICATE blocks).
+    aux: &'a [Option<AuxTrust>],
     at: i64,
     chain: Vec<usize>,
     num_untrusted: usize,
 }
 
+/// `X509_check_trust` outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trust {
+    Trusted,
+    Rejected,
+    Untrusted,
+}
+
 impl Builder<'_> {
+    fn aux_of(&self, c: usize) -> Option<&AuxTrust> {
+        self.trusted
+            .iter()
+            .position(|&t| t == c)
+            .and_then(|i| self.aux.get(i))
+            .and_then(|x| x.as_ref())
+    }
+
+    /// `X509_check_trust(x, X509_TRUST_SSL_SERVER, flags)` (x509_trs.c `trust_1oidany` →
+    /// `obj_trust`) for a certificate taken from the store: explicit aux settings first,
+    /// then, unless `no_ss_compat`, "trusted when self-signed" (`trust_compat`).
+    fn check_trust(&self, c: usize, no_ss_compat: bool) -> Trust {
+        match self.aux_of(c).map(|x| x.decision(OID_SERVER_AUTH)) {
+            Some(AuxDecision::Trusted) => Trust::Trusted,
+            Some(AuxDecision::Rejected) => Trust::Rejected,
+            _ => {
+                let f = self.a.get(c);
+                if !no_ss_compat && !invalid(f) && self_signed(f) {
+                    Trust::Trusted
+                } else {
+                    Trust::Untrusted
+                }
+            }
+        }
+    }
+
     fn time_ok(&self, c: usize) -> bool {
         let f = self.a.get(c);
         f.info.not_before <= self.at && self.at < f.info.not_after
@@ -418,6 +455,20 @@ pub fn verify_level(
     at: i64,
     level: u32,
 ) -> OsslOutcome {
+    verify_aux(a, presented, trusted, &[], name, at, level)
+}
+
+/// Like [`verify_level`], with the auxiliary trust settings of the store's certificates
+/// (`aux[i]` belongs to `trusted[i]`; missing entries mean none).
+pub fn verify_aux(
+    a: &Arena,
+    presented: &[usize],
+    trusted: &[usize],
+    aux: &[Option<AuxTrust>],
+    name: Option<&str>,
+    at: i64,
+    level: u32,
+) -> OsslOutcome {
     let mut out = OsslOutcome::default();
     let Some(&leaf) = presented.first() else {
         return out;
@@ -435,6 +486,7 @@ pub fn verify_level(
     let mut b = Builder {
         a,
         trusted,
+        aux,
         at,
         chain: vec![leaf],
         num_untrusted: 1,
@@ -470,10 +522,21 @@ pub fn verify_level(
                 }
                 if ok {
                     do_untrusted = false;
-                    // check_trust: a trusted certificate in the chain that is self-signed.
-                    if b.chain[b.num_untrusted..].iter().any(|&c| self_signed(a.get(c))) {
-                        trust = true;
-                        break;
+                    // check_trust(ctx, num): the certificate just taken from the store.
+                    let i = b.chain.len() - 1;
+                    match b.check_trust(b.chain[i], false) {
+                        Trust::Trusted => {
+                            trust = true;
+                            break;
+                        }
+                        // X509_V_ERR_CERT_REJECTED; a logging callback continues, and
+                        // the certificate then counts as untrusted.
+                        Trust::Rejected => errs.push(OsslErr {
+                            code: 28,
+                            depth: i,
+                            cert: Some(b.chain[i]),
+                        }),
+                        Trust::Untrusted => {}
                     }
                     if !ss {
                         continue;
@@ -557,7 +620,19 @@ pub fn verify_level(
         {
             errs.push(e(94));
         }
-        if purpose_ok(f, must_be_ca) == 0 {
+        // check_purpose: explicit aux trust of a store certificate trumps its EKU; an
+        // explicit reject fails the purpose.
+        let tr = if i >= b.num_untrusted {
+            b.check_trust(c, true)
+        } else {
+            Trust::Untrusted
+        };
+        let purpose_fails = match tr {
+            Trust::Trusted => false,
+            Trust::Rejected => true,
+            Trust::Untrusted => purpose_ok(f, must_be_ca) == 0,
+        };
+        if purpose_fails {
             errs.push(e(26));
         }
         if let Some(pl) = f.info.basic_constraints.as_ref().and_then(|b| b.path_len) {

@@ -205,12 +205,20 @@ fn eval_ossl_family(env: &Env, si: usize, rt: Runtime) -> Verdict {
     let python = matches!(rt, Runtime::Python | Runtime::PythonRequests);
     // Python hands the name to OpenSSL (X509_VERIFY_PARAM_set1_host); Node and curl check
     // it themselves after the chain verified.
-    let out = openssl::verify(
+    // TRUSTED CERTIFICATE aux trust of the anchors, as OpenSSL applies it.
+    let aux: Vec<_> = env.stores[si]
+        .anchors
+        .iter()
+        .map(|a| a.aux_trust.clone())
+        .collect();
+    let out = openssl::verify_aux(
         &env.arena,
         &env.pres,
         &env.store_idx[si],
+        &aux,
         if python { name } else { None },
         env.input.at,
+        2,
     );
     let mut errors = out.errors.clone();
     let mut out = out;
@@ -291,6 +299,7 @@ fn eval_ossl_family(env: &Env, si: usize, rt: Runtime) -> Verdict {
         message: String::new(),
         anchor: errors.is_empty().then(|| out.chain.last().copied()).flatten(),
         failing: None,
+        rejected: errors.iter().find(|e| e.code == 28).and_then(|e| e.cert),
     };
     for e in &errors {
         let mut o = out.clone();
@@ -435,6 +444,7 @@ fn eval_java(env: &Env, si: usize) -> Verdict {
         message: String::new(),
         anchor: out.chain.as_ref().and_then(|c| c.last().copied()),
         failing: out.error.as_ref().and_then(|e| e.hint_cert.or(e.cert)),
+        rejected: None,
     };
     for e in &out.all {
         let (c, d) = super::go_cause(env, Runtime::Java, e);
@@ -495,7 +505,7 @@ fn eval_java(env: &Env, si: usize) -> Verdict {
                 let x = v.causes.remove(p);
                 v.causes.insert(0, x);
             } else {
-                let (c, d) = env.classify_unknown(Runtime::Java, top);
+                let (c, d) = env.classify_unknown(top);
                 v.causes.insert(0, (c, d));
             }
         }

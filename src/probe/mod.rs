@@ -1,1 +1,368 @@
 //! probe — *what does the server actually present?*
+//!
+//! Resolve, connect (directly or through an HTTP CONNECT proxy), speak the pre-TLS dialogue
+//! (MySQL, PostgreSQL, SMTP, …), run a rustls handshake whose verifier *records* the chain
+//! and the real verifier's answer, and capture what the handshake negotiated. Every step
+//! runs against one [`Deadline`]; every read is capped. Failures are data ([`ProbeError`]
+//! with a [`Cause`]), never panics.
+
+pub mod net;
+pub mod sniff;
+pub mod starttls;
+pub mod target;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::diagnose::Cause;
+use crate::finding::{Finding, Severity};
+use crate::world::World;
+
+pub use target::{Starttls, Target};
+
+/// One absolute deadline for the whole probe (`--timeout`).
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    end: Instant,
+    total: Duration,
+}
+
+impl Deadline {
+    pub fn after(total: Duration) -> Deadline {
+        Deadline {
+            end: Instant::now() + total,
+            total,
+        }
+    }
+
+    /// Time left; an error with cause `timeout` once it is spent.
+    pub fn remaining(&self, step: &str) -> Result<Duration, ProbeError> {
+        let now = Instant::now();
+        if now >= self.end {
+            return Err(self.expired(step));
+        }
+        Ok((self.end - now).max(Duration::from_millis(1)))
+    }
+
+    pub fn expired(&self, step: &str) -> ProbeError {
+        ProbeError::new(
+            Cause::Timeout,
+            format!(
+                "{step}: no answer within the time budget ({})",
+                fmt_duration(self.total)
+            ),
+        )
+    }
+
+    pub fn total(&self) -> Duration {
+        self.total
+    }
+}
+
+pub fn fmt_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// A failure before (or instead of) a completed handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeError {
+    pub cause: Cause,
+    pub message: String,
+}
+
+impl ProbeError {
+    pub fn new(cause: Cause, message: impl Into<String>) -> ProbeError {
+        ProbeError {
+            cause,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.cause.code(), self.message)
+    }
+}
+
+/// Which proxy to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyChoice {
+    /// HTTPS_PROXY / https_proxy / NO_PROXY from the World, as Go's ProxyFromEnvironment.
+    FromEnv,
+    /// `--proxy URL`.
+    Explicit(String),
+    /// `--no-proxy`.
+    Never,
+}
+
+/// How to probe.
+#[derive(Debug, Clone)]
+pub struct ProbeOptions {
+    /// SNI to send; None = derived from the name (no SNI for an IP address).
+    pub servername: Option<String>,
+    pub alpn: Vec<String>,
+    pub timeout: Duration,
+    pub proxy: ProxyChoice,
+    /// Client certificate chain and key (host paths).
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// Roots for the rustls verifier whose answer is recorded (DER). Empty = webpki-roots.
+    pub verifier_roots: Vec<Vec<u8>>,
+}
+
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        ProbeOptions {
+            servername: None,
+            alpn: Vec::new(),
+            timeout: Duration::from_secs(10),
+            proxy: ProxyChoice::FromEnv,
+            client_cert: None,
+            verifier_roots: Vec::new(),
+        }
+    }
+}
+
+/// What the handshake negotiated.
+#[derive(Debug, Clone, Default)]
+pub struct Handshake {
+    pub completed: bool,
+    pub version: Option<String>,
+    pub cipher: Option<String>,
+    pub alpn: Option<String>,
+    pub client_cert_requested: bool,
+    /// The CA names the server would accept for a client certificate (RFC 4514).
+    pub acceptable_client_cas: Vec<String>,
+    pub client_cert_sent: bool,
+    /// The SNI actually sent (None for an IP address).
+    pub sni: Option<String>,
+    /// rustls-webpki's own answer on the presented chain (`Ok` or its error text).
+    pub verifier_answer: Option<Result<(), String>>,
+}
+
+/// Everything a probe learned.
+#[derive(Debug, Clone, Default)]
+pub struct Probe {
+    pub addresses: Vec<SocketAddr>,
+    pub connected_to: Option<SocketAddr>,
+    /// The proxy used (redacted URL), if any.
+    pub proxy: Option<String>,
+    /// The dialogue actually used (may differ from the target's after auto-detection).
+    pub starttls: Option<Starttls>,
+    /// One-line summary of what the server said before TLS.
+    pub server_greeting: Option<String>,
+    /// Protocol facts (MySQL version, Postgres answer, SMTP banner, …).
+    pub server: serde_json::Map<String, serde_json::Value>,
+    pub handshake: Option<Handshake>,
+    /// The chain as presented (DER, in order).
+    pub chain: Vec<Vec<u8>>,
+    pub findings: Vec<Finding>,
+    pub error: Option<ProbeError>,
+    pub elapsed: Duration,
+    /// Internal: a dialogue the sniffer recognised (for `auto`'s single retry).
+    #[doc(hidden)]
+    pub detected: Detected,
+}
+
+/// Probe one target. `Err` only for input errors (an unusable client certificate or key);
+/// never panics on peer behaviour: every network failure lands in `Probe::error`.
+pub fn run(target: &Target, opts: &ProbeOptions, world: &World) -> anyhow::Result<Probe> {
+    let start = Instant::now();
+    let deadline = Deadline::after(opts.timeout);
+    let mut probe = Probe::default();
+    let client = tls::ClientSetup::new(target, opts)?;
+    let dialogue = target.effective_starttls();
+    attempt(target, dialogue, opts, world, &client, &deadline, &mut probe);
+    // `auto` on a plain-TLS port: the server spoke first in another protocol we know.
+    // Retry once with that dialogue, and say so.
+    if target.starttls == Starttls::Auto && dialogue == Starttls::None {
+        if let Some(detected) = probe.error.as_ref().and_then(|_| probe.detected.take_dialogue()) {
+            if deadline.remaining("retry").is_ok() {
+                let first_error = probe.error.take();
+                let mut retry = Probe {
+                    addresses: probe.addresses.clone(),
+                    ..Probe::default()
+                };
+                attempt(target, detected, opts, world, &client, &deadline, &mut retry);
+                retry.findings.insert(
+                    0,
+                    Finding::new(
+                        "dialogue-detected",
+                        Severity::Warning,
+                        format!(
+                            "The server spoke {} first, not TLS ({}); tlsdoctor retried with --starttls {}.",
+                            detected.label(),
+                            first_error.map(|e| e.message).unwrap_or_default(),
+                            detected.code()
+                        ),
+                    )
+                    .fix(format!(
+                        "Clients must speak the {} dialogue before TLS on this port (--starttls {}).",
+                        detected.label(),
+                        detected.code()
+                    )),
+                );
+                probe = retry;
+            }
+        }
+    }
+    probe.elapsed = start.elapsed();
+    Ok(probe)
+}
+
+/// A dialogue the sniffer recognised, kept between attempts (not part of the report).
+#[derive(Debug, Clone, Default)]
+pub struct Detected(Option<Starttls>);
+
+impl Detected {
+    fn take_dialogue(&mut self) -> Option<Starttls> {
+        self.0.take()
+    }
+}
+
+fn attempt(
+    target: &Target,
+    dialogue: Starttls,
+    opts: &ProbeOptions,
+    world: &World,
+    client: &tls::ClientSetup,
+    deadline: &Deadline,
+    probe: &mut Probe,
+) {
+    probe.starttls = Some(dialogue);
+    if let Err(e) = attempt_inner(target, dialogue, opts, world, client, deadline, probe) {
+        probe.error = Some(e);
+    }
+}
+
+fn attempt_inner(
+    target: &Target,
+    dialogue: Starttls,
+    opts: &ProbeOptions,
+    world: &World,
+    client: &tls::ClientSetup,
+    deadline: &Deadline,
+    probe: &mut Probe,
+) -> Result<(), ProbeError> {
+    let proxy = match &opts.proxy {
+        ProxyChoice::Never => None,
+        ProxyChoice::Explicit(u) => Some(net::ProxyUrl::parse(u)?),
+        ProxyChoice::FromEnv if target.proxy_eligible() => {
+            net::proxy_from_env(world, &target.host, target.port)?
+        }
+        ProxyChoice::FromEnv => None,
+    };
+    let stream = match &proxy {
+        Some(p) => {
+            probe.proxy = Some(p.redacted());
+            let (s, proxy_addrs, addr) = net::connect_via_proxy(p, &target.host, target.port, deadline)?;
+            probe.addresses = proxy_addrs;
+            probe.connected_to = Some(addr);
+            s
+        }
+        None => {
+            if probe.addresses.is_empty() {
+                probe.addresses = net::resolve(&target.host, target.port, deadline)?;
+            }
+            let (s, addr) = net::connect_any(&probe.addresses, deadline)?;
+            probe.connected_to = Some(addr);
+            s
+        }
+    };
+    let mut conn = net::Conn::new(stream, *deadline);
+    let outcome = starttls::run(dialogue, &mut conn, target);
+    let dlg = match outcome {
+        Ok(d) => d,
+        Err(e) => {
+            if let Some(first) = conn.captured_nonempty() {
+                if let Some(s) = sniff::sniff(first) {
+                    if s.dialogue != Some(dialogue) {
+                        probe.server_greeting.get_or_insert_with(|| s.summary.clone());
+                        return Err(ProbeError::new(Cause::NoTls, s.message_for(dialogue)));
+                    }
+                }
+            }
+            return Err(e);
+        }
+    };
+    probe.server_greeting = dlg.greeting.clone();
+    probe.server.extend(dlg.facts.clone());
+    probe.findings.extend(dlg.findings.iter().cloned());
+    if let Some(err) = dlg.refused {
+        return Err(err);
+    }
+    // Only a dialogue has a go-ahead; with plain TLS, bytes a server sends first are
+    // left for the handshake to fail on and the sniffer to name.
+    let spoke = !matches!(
+        dialogue,
+        Starttls::None | Starttls::Auto | Starttls::PostgresDirect
+    );
+    if let Some(extra) = spoke.then(|| conn.leftover()).flatten() {
+        probe.findings.push(
+            Finding::new(
+                "bytes-after-starttls",
+                Severity::Error,
+                format!(
+                    "The server sent {} byte(s) after its go-ahead and before the TLS handshake ({}); \
+                     they were discarded, not fed to TLS. A server or something in the path is \
+                     injecting plaintext (the CVE-2021-23222 / CVE-2011-0411 class).",
+                    extra.len(),
+                    sniff::preview(&extra)
+                ),
+            )
+            .fix("Find what injects bytes in front of the TLS handshake (a proxy, a load balancer, a compromised host); clients must discard them."),
+        );
+    }
+    conn.start_tls_phase();
+    let alpn = dlg.alpn.clone();
+    let result = client.handshake(&mut conn, target, alpn, dlg.mysql_login_seq);
+    let (hs, chain, err) = result;
+    probe.handshake = hs;
+    probe.chain = chain;
+    if let Some(mut e) = err {
+        // No certificate and not TLS: say what is listening.
+        if probe.chain.is_empty() && matches!(e.cause, Cause::NoTls | Cause::HandshakeFailure) {
+            if let Some(first) = conn.captured_nonempty() {
+                match sniff::sniff(first) {
+                    // It is TLS after all: keep the handshake's own error.
+                    Some(s) if s.dialogue == Some(Starttls::None) => {}
+                    Some(s) => {
+                        e = ProbeError::new(Cause::NoTls, s.message_for(dialogue));
+                        probe.server_greeting.get_or_insert_with(|| s.summary.clone());
+                        if dialogue == Starttls::None {
+                            probe.detected = Detected(s.dialogue.filter(|d| d.server_speaks_first()));
+                        }
+                    }
+                    None if !sniff::looks_like_tls(first) => {
+                        e = ProbeError::new(
+                            Cause::NoTls,
+                            format!(
+                                "the peer answered the ClientHello with bytes that are not TLS ({})",
+                                sniff::preview(first)
+                            ),
+                        );
+                    }
+                    None => {}
+                }
+            } else if e.cause == Cause::HandshakeFailure && dialogue == Starttls::None {
+                e.message.push_str(&sniff::silent_close_hint(target.port));
+            }
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
+// `Probe` carries the sniffer's detected dialogue between attempts without exposing it.
+impl Probe {
+    /// Cause code of the error, if any.
+    pub fn cause(&self) -> Option<Cause> {
+        self.error.as_ref().map(|e| e.cause)
+    }
+}

@@ -229,6 +229,40 @@ fn ago(secs: i64) -> String {
     }
 }
 
+/// One line of the "Why" section: the runtimes that share a cause and its detail.
+struct WhyEntry<'a> {
+    label: String,
+    cause: &'a str,
+    detail: &'a str,
+}
+
+/// The causes of every rejecting runtime (the primary one, or all with `all`), runtimes
+/// with the same cause and detail grouped on one entry, in order of first appearance.
+fn why_entries(doc: &Document, all: bool) -> Vec<WhyEntry<'_>> {
+    let mut groups: Vec<(&str, &str, Vec<&str>)> = vec![];
+    for v in doc.verdicts.iter().filter(|v| !v.trusted) {
+        let n = if all {
+            v.details.len()
+        } else {
+            v.details.len().min(1)
+        };
+        for d in &v.details[..n] {
+            match groups.iter_mut().find(|g| g.0 == d.cause && g.1 == d.detail) {
+                Some(g) => g.2.push(&v.runtime),
+                None => groups.push((&d.cause, &d.detail, vec![&v.runtime])),
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(cause, detail, rts)| WhyEntry {
+            label: rts.join(", "),
+            cause,
+            detail,
+        })
+        .collect()
+}
+
 /// Render the verdicts, chain and findings.
 pub fn render(doc: &Document, opts: &HumanOpts) -> String {
     let p = Pen { color: opts.color };
@@ -289,22 +323,29 @@ pub fn render(doc: &Document, opts: &HumanOpts) -> String {
             out.push_str(&p.dim(&format!("  evaluated at {at}\n")));
         }
     }
-    let untrusted: Vec<&VerdictDoc> = doc.verdicts.iter().filter(|v| !v.trusted).collect();
-    if !untrusted.is_empty() {
+    let why = why_entries(doc, opts.verbose > 0);
+    if !why.is_empty() {
         out.push('\n');
         out.push_str(&p.bold("Why"));
         out.push('\n');
-        for v in &untrusted {
-            for d in &v.details {
-                out.push_str(&wrap(
-                    &sanitize(&d.detail),
-                    &format!("  {:<13} {:<20} ", v.runtime, d.cause),
-                    &" ".repeat(6),
-                ));
-                if opts.verbose == 0 {
-                    break;
-                }
-            }
+        // Align the columns when the labels are short; a long group label needs no padding.
+        let lw = why.iter().map(|e| e.label.chars().count()).max().unwrap_or(0);
+        let cw = why.iter().map(|e| e.cause.chars().count()).max().unwrap_or(0);
+        let (lw, cw) = (lw.max(13), cw.max(20));
+        let aligned = lw + cw <= 44;
+        for e in &why {
+            let prefix = if aligned {
+                format!(
+                    "  {:<lw$} {:<cw$} ",
+                    e.label,
+                    e.cause,
+                    lw = lw.max(13),
+                    cw = cw.max(20)
+                )
+            } else {
+                format!("  {}  {}  ", e.label, e.cause)
+            };
+            out.push_str(&wrap(&sanitize(e.detail), &prefix, &" ".repeat(6)));
         }
     }
     if !doc.findings.is_empty() {
@@ -325,7 +366,11 @@ pub fn render(doc: &Document, opts: &HumanOpts) -> String {
             out.push_str(&format!("  {sev} {}{rts}\n", f.code));
             out.push_str(&wrap(&sanitize(&f.message), "        ", "        "));
             if let Some(fix) = &f.fix {
-                out.push_str(&wrap(&sanitize(fix), "        fix: ", "             "));
+                // Paragraphs (the distro's fix, then e.g. the Kubernetes form) stay apart.
+                for (i, para) in fix.split("\n\n").filter(|x| !x.trim().is_empty()).enumerate() {
+                    let first = if i == 0 { "        fix: " } else { "             " };
+                    out.push_str(&wrap(&sanitize(para), first, "             "));
+                }
             }
         }
     }

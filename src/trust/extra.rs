@@ -348,6 +348,7 @@ fn node_extra(cx: &Cx, store: &mut TrustStore) {
                                 },
                                 hash_name: None,
                                 trusted_cert_block: false,
+                                aux_trust: None,
                             });
                         }
                     }

@@ -185,6 +185,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                             },
                             hash_name: None,
                             trusted_cert_block: false,
+                            aux_trust: None,
                         });
                     }
                 }

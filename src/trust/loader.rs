@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crate::world::{describe_io, Entry, ResolveError, World, MAX_FILE_BYTES};
 use crate::x509::CertInfo;
 
+use super::auxtrust::AuxTrust;
 use super::pem::{self, Shape};
 
 /// Why a path could not be read.
@@ -78,6 +79,8 @@ pub struct Block {
     /// For certificate labels: the decoded certificate or why it failed (base64 or X.509).
     /// For other labels: None (or Some(Err) when the base64 itself was bad).
     pub cert: Option<Result<Arc<CertInfo>, String>>,
+    /// `TRUSTED CERTIFICATE` blocks: the auxiliary trust settings after the certificate.
+    pub aux_trust: Option<AuxTrust>,
 }
 
 impl Block {
@@ -267,9 +270,21 @@ impl<'w> Loader<'w> {
         let shape = pem::shape(data, &pem_blocks);
         let mut blocks = Vec::with_capacity(pem_blocks.len());
         for b in pem_blocks {
+            let mut aux_trust = None;
             let cert = if pem::is_openssl_cert_label(&b.label) {
                 Some(match &b.data {
-                    Ok(der) => self.cert(der),
+                    Ok(der) => {
+                        let mut c = self.cert(der);
+                        // d2i_X509_AUX: the trust settings follow the certificate; OpenSSL
+                        // refuses a block whose settings do not decode.
+                        if let (Ok(cert), "TRUSTED CERTIFICATE") = (&c, b.label.as_str()) {
+                            match AuxTrust::parse(der.get(cert.der.len()..).unwrap_or_default()) {
+                                Ok(a) => aux_trust = a,
+                                Err(e) => c = Err(format!("auxiliary trust settings do not decode: {e}")),
+                            }
+                        }
+                        c
+                    }
                     Err(e) => Err(e.clone()),
                 })
             } else {
@@ -284,6 +299,7 @@ impl<'w> Loader<'w> {
                 label: b.label,
                 has_headers: b.has_headers,
                 cert,
+                aux_trust,
             });
         }
         if shape == Shape::Der {
@@ -293,6 +309,7 @@ impl<'w> Loader<'w> {
                 label: "DER".into(),
                 has_headers: false,
                 cert: Some(self.cert(data)),
+                aux_trust: None,
             });
         }
         FileContent {

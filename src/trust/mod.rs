@@ -186,6 +186,9 @@ pub struct Anchor {
     pub hash_name: Option<u32>,
     /// OpenSSL `TRUSTED CERTIFICATE` blocks (OpenSSL only; auxiliary trust settings).
     pub trusted_cert_block: bool,
+    /// The auxiliary trust settings of a `TRUSTED CERTIFICATE` block, when it has any
+    /// (OpenSSL's `X509_CERT_AUX`: trusted / rejected uses).
+    pub aux_trust: Option<auxtrust::AuxTrust>,
 }
 
 /// The resolved store of one runtime.
@@ -224,6 +227,7 @@ pub struct TrustOptions {
     pub openssldir: Option<PathBuf>,
 }
 
+pub mod auxtrust;
 pub mod canon;
 pub(crate) mod der;
 pub mod distro;
@@ -389,6 +393,7 @@ pub fn from_ca_files(runtime: Runtime, files: &[PathBuf]) -> anyhow::Result<Trus
                         },
                         hash_name: None,
                         trusted_cert_block: b.label == "TRUSTED CERTIFICATE",
+                        aux_trust: b.aux_trust.clone(),
                     });
                 }
             }
@@ -476,6 +481,7 @@ pub fn from_certs(runtime: Runtime, certs: Vec<CertInfo>, source: &str) -> Trust
             },
             hash_name: None,
             trusted_cert_block: false,
+            aux_trust: None,
         });
     }
     store.steps.push(Step {
@@ -557,6 +563,7 @@ impl Pool {
             },
             hash_name,
             trusted_cert_block: block.label == "TRUSTED CERTIFICATE",
+            aux_trust: block.aux_trust.clone(),
         });
         true
     }

@@ -71,6 +71,7 @@ pub fn resolve(_cx: &Cx) -> TrustStore {
                     },
                     hash_name: None,
                     trusted_cert_block: false,
+                    aux_trust: None,
                 });
             }
             Err(_) => skipped += 1,

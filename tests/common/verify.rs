@@ -266,12 +266,33 @@ pub fn scenarios() -> Vec<Scenario> {
         vec![other_root.pem()],
         &host,
     ));
+    // The server sends its intermediate, but the root that issued it is in no store: the
+    // top presented certificate is not self-signed, so a certificate is missing.
+    v.push(sc(
+        "intermediate-sent-root-in-no-store",
+        vec![leaf.pem(), int.pem()],
+        vec![other_root.pem()],
+        &host,
+    ));
     let selfsigned = {
         let mut s = Spec::leaf("db.example.test");
         s.ku = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyCertSign];
         s.self_signed()
     };
     v.push(sc("self-signed", vec![selfsigned.pem()], vec![root.pem()], &host));
+    // `openssl req -x509` style: the self-signed server certificate is a CA (CA:TRUE).
+    let selfsigned_ca = {
+        let mut s = Spec::leaf("db.example.test");
+        s.ca = Some(None);
+        s.ku = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyCertSign];
+        s.self_signed()
+    };
+    v.push(sc(
+        "self-signed-ca-certificate",
+        vec![selfsigned_ca.pem()],
+        vec![root.pem()],
+        &host,
+    ));
     let not_ca_int = {
         let mut s = Spec::ca("Example Not-A-CA");
         s.ca = None;
@@ -364,6 +385,13 @@ pub fn scenarios() -> Vec<Scenario> {
         vec![root.pem()],
         &host,
     ));
+    // The proxy also sends its root: a presented root that is not trusted.
+    v.push(sc(
+        "intercept-root-presented",
+        vec![z_leaf.pem(), z_int.pem(), z_root.pem()],
+        vec![root.pem()],
+        &host,
+    ));
     v.push(sc(
         "intercept-trusted",
         vec![z_leaf.pem(), z_int.pem()],
@@ -405,4 +433,50 @@ pub fn scenarios() -> Vec<Scenario> {
         "10.0.0.6",
     ));
     v
+}
+
+// ------------------------------------------------ OpenSSL TRUSTED CERTIFICATE blocks
+
+/// DER of an extended key usage OID by short name.
+pub fn eku_oid_der(name: &str) -> Vec<u8> {
+    let body: &[u8] = match name {
+        "serverAuth" => &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01],
+        "clientAuth" => &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02],
+        "anyExtendedKeyUsage" => &[0x55, 0x1d, 0x25, 0x00],
+        other => panic!("unknown EKU {other}"),
+    };
+    tlv(0x06, body)
+}
+
+/// X509_CERT_AUX with these trust / reject lists (None = list absent).
+pub fn aux_der(trust: Option<&[&str]>, reject: Option<&[&str]>) -> Vec<u8> {
+    let list = |tag: u8, names: &[&str]| {
+        tlv(
+            tag,
+            &names.iter().flat_map(|n| eku_oid_der(n)).collect::<Vec<u8>>(),
+        )
+    };
+    let mut body = vec![];
+    if let Some(t) = trust {
+        body.extend(list(0x30, t));
+    }
+    if let Some(r) = reject {
+        body.extend(list(0xa0, r));
+    }
+    tlv(0x30, &body)
+}
+
+/// A `TRUSTED CERTIFICATE` PEM block: the certificate DER followed by `aux` (may be empty).
+pub fn trusted_pem(cert_pem: &str, aux: &[u8]) -> String {
+    use base64::Engine;
+    let mut der = pem_certs(cert_pem)[0].der.clone();
+    der.extend_from_slice(aux);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
+    let mut out = String::from("-----BEGIN TRUSTED CERTIFICATE-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).unwrap());
+        out.push('\n');
+    }
+    out.push_str("-----END TRUSTED CERTIFICATE-----\n");
+    out
 }

@@ -1,0 +1,311 @@
+//! What is really listening? Classify the first bytes a peer sent (before or instead of a
+//! TLS ServerHello) and say which flag to use.
+
+use super::Starttls;
+use crate::report::sanitize::sanitize;
+
+/// A recognised peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sniffed {
+    /// What it is: `HTTP`, `MySQL/MariaDB`, `SMTP`, `a TLS alert`, …
+    pub what: &'static str,
+    /// One line of what it said (sanitized), e.g. `HTTP/1.1 400 Bad Request`.
+    pub summary: String,
+    /// The dialogue to use, when one fits (`Some(Starttls::None)` = plain TLS).
+    pub dialogue: Option<Starttls>,
+}
+
+impl Sniffed {
+    /// The message for a `no-tls` error when `used` was spoken.
+    pub fn message_for(&self, used: Starttls) -> String {
+        let said = if self.summary.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", self.summary)
+        };
+        match self.dialogue {
+            _ if self.what == "HTTP" => format!(
+                "this is HTTP{said}: the port serves plaintext HTTP, not TLS — is TLS on another port \
+                 (443, 8443), or terminated by something in front of this one?"
+            ),
+            Some(Starttls::None) if used != Starttls::None => format!(
+                "the server answered the {} dialogue with {}{said}: it speaks TLS from the first \
+                 byte — use --starttls none{}",
+                used.label(),
+                self.what,
+                if matches!(used, Starttls::Postgres) {
+                    " (PostgreSQL 17+ direct TLS: --starttls postgres-direct)"
+                } else {
+                    ""
+                }
+            ),
+            Some(d) if d != used => format!(
+                "this is {}{said}, not {}: use --starttls {}",
+                self.what,
+                used.label(),
+                d.code()
+            ),
+            _ => format!("the peer sent {}{said}", self.what),
+        }
+    }
+}
+
+/// Does this start like a TLS record (handshake, alert, change-cipher-spec, data)?
+pub fn looks_like_tls(b: &[u8]) -> bool {
+    b.len() >= 2 && matches!(b[0], 0x14..=0x17) && b[1] == 0x03
+}
+
+/// Classify the first bytes; None when nothing is recognised.
+pub fn sniff(b: &[u8]) -> Option<Sniffed> {
+    if b.is_empty() {
+        return None;
+    }
+    let line = first_line(b);
+    if b.starts_with(b"HTTP/1.") || b.starts_with(b"HTTP/2") || b.starts_with(b"HTTP/0.9") {
+        return Some(Sniffed {
+            what: "HTTP",
+            summary: line,
+            dialogue: None,
+        });
+    }
+    if let Some(m) = mysql_first_packet(b) {
+        return Some(m);
+    }
+    if b.len() >= 4 && &b[..3] == b"220" && matches!(b[3], b' ' | b'-') {
+        let lower = line.to_ascii_lowercase();
+        let ftp = lower.contains("ftp") && !lower.contains("smtp");
+        return Some(Sniffed {
+            what: if ftp { "FTP" } else { "SMTP" },
+            summary: line,
+            dialogue: Some(if ftp { Starttls::Ftp } else { Starttls::Smtp }),
+        });
+    }
+    if b.starts_with(b"* OK") || b.starts_with(b"* PREAUTH") {
+        return Some(Sniffed {
+            what: "IMAP",
+            summary: line,
+            dialogue: Some(Starttls::Imap),
+        });
+    }
+    if b.starts_with(b"+OK") {
+        return Some(Sniffed {
+            what: "POP3",
+            summary: line,
+            dialogue: Some(Starttls::Pop3),
+        });
+    }
+    if b.starts_with(b"SSH-") {
+        return Some(Sniffed {
+            what: "SSH",
+            summary: line,
+            dialogue: None,
+        });
+    }
+    if b.starts_with(b"-ERR") || b.starts_with(b"-DENIED") || b.starts_with(b"-NOAUTH") {
+        return Some(Sniffed {
+            what: "Redis (plaintext)",
+            summary: line,
+            dialogue: None,
+        });
+    }
+    if b.starts_with(b"<?xml") || b.starts_with(b"<stream:") {
+        return Some(Sniffed {
+            what: "XMPP",
+            summary: String::new(),
+            dialogue: Some(Starttls::Xmpp),
+        });
+    }
+    if b.len() >= 7 && b[0] == 0x15 && b[1] == 0x03 && b[2] <= 0x04 {
+        return Some(Sniffed {
+            what: "a TLS alert",
+            summary: format!("alert level {}, description {}", b[5], alert_name(b[6])),
+            dialogue: Some(Starttls::None),
+        });
+    }
+    if b.len() >= 6 && b[0] == 0x16 && b[1] == 0x03 && b[5] == 0x02 {
+        return Some(Sniffed {
+            what: "a TLS ServerHello",
+            summary: String::new(),
+            dialogue: Some(Starttls::None),
+        });
+    }
+    if b[0] == b'E' && b.len() >= 6 {
+        let len = u32::from_be_bytes([b[1], b[2], b[3], b[4]]) as usize;
+        if (5..=8192).contains(&len) && matches!(b[5], b'S' | b'V' | b'C' | b'M') {
+            return Some(Sniffed {
+                what: "a PostgreSQL error",
+                summary: String::new(),
+                dialogue: Some(Starttls::Postgres),
+            });
+        }
+    }
+    None
+}
+
+fn mysql_first_packet(b: &[u8]) -> Option<Sniffed> {
+    if b.len() < 6 {
+        return None;
+    }
+    let len = u32::from_le_bytes([b[0], b[1], b[2], 0]) as usize;
+    if !(5..=4096).contains(&len) || b[3] > 1 {
+        return None;
+    }
+    let payload = &b[4..];
+    match payload[0] {
+        0x0a => {
+            let end = payload[1..].iter().position(|&c| c == 0)?;
+            let ver = &payload[1..1 + end];
+            if ver.is_empty() || !ver.iter().all(|c| c.is_ascii_graphic()) {
+                return None;
+            }
+            Some(Sniffed {
+                what: "MySQL/MariaDB",
+                summary: format!("server version {}", sanitize(&String::from_utf8_lossy(ver))),
+                dialogue: Some(Starttls::Mysql),
+            })
+        }
+        0xff if payload.len() >= 3 => {
+            let code = u16::from_le_bytes([payload[1], payload[2]]);
+            let msg = String::from_utf8_lossy(&payload[3..payload.len().min(len)]);
+            Some(Sniffed {
+                what: "MySQL/MariaDB",
+                summary: format!("ERROR {code}: {}", sanitize(msg.trim_start_matches('#'))),
+                dialogue: Some(Starttls::Mysql),
+            })
+        }
+        _ => None,
+    }
+}
+
+fn first_line(b: &[u8]) -> String {
+    let end = b
+        .iter()
+        .position(|&c| c == b'\r' || c == b'\n')
+        .unwrap_or(b.len())
+        .min(120);
+    sanitize(&String::from_utf8_lossy(&b[..end]))
+}
+
+/// A short, safe rendering of unknown bytes: printable text or hex.
+pub fn preview(b: &[u8]) -> String {
+    let head = &b[..b.len().min(32)];
+    let printable = head
+        .iter()
+        .filter(|c| c.is_ascii_graphic() || **c == b' ')
+        .count();
+    let more = if b.len() > head.len() { "…" } else { "" };
+    if printable * 10 >= head.len() * 9 {
+        format!("{:?}{more}", sanitize(&String::from_utf8_lossy(head)))
+    } else {
+        let hex: Vec<String> = head.iter().map(|c| format!("{c:02x}")).collect();
+        format!("{}{more}", hex.join(" "))
+    }
+}
+
+/// When a server closes without a word after the ClientHello.
+pub fn silent_close_hint(port: u16) -> String {
+    let mut s = String::from(
+        " before answering the ClientHello; a server that expects a dialogue first (PostgreSQL \
+         does this: try --starttls postgres) or that accepts no TLS version or cipher we offer \
+         (TLS 1.2 and 1.3) closes like this",
+    );
+    if port == 5432 {
+        s.push_str("; port 5432 is PostgreSQL's");
+    }
+    s
+}
+
+/// TLS alert description names (RFC 8446 §6).
+pub fn alert_name(d: u8) -> String {
+    let n = match d {
+        0 => "close_notify",
+        10 => "unexpected_message",
+        20 => "bad_record_mac",
+        22 => "record_overflow",
+        40 => "handshake_failure",
+        42 => "bad_certificate",
+        43 => "unsupported_certificate",
+        44 => "certificate_revoked",
+        45 => "certificate_expired",
+        46 => "certificate_unknown",
+        47 => "illegal_parameter",
+        48 => "unknown_ca",
+        49 => "access_denied",
+        50 => "decode_error",
+        51 => "decrypt_error",
+        70 => "protocol_version",
+        71 => "insufficient_security",
+        80 => "internal_error",
+        86 => "inappropriate_fallback",
+        90 => "user_canceled",
+        109 => "missing_extension",
+        110 => "unsupported_extension",
+        112 => "unrecognized_name",
+        113 => "bad_certificate_status_response",
+        115 => "unknown_psk_identity",
+        116 => "certificate_required",
+        120 => "no_application_protocol",
+        _ => return format!("{d}"),
+    };
+    format!("{n} ({d})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_peers() {
+        let s = sniff(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n").unwrap();
+        assert_eq!(s.what, "HTTP");
+        assert!(s
+            .message_for(Starttls::None)
+            .starts_with("this is HTTP (HTTP/1.1 400 Bad Request)"));
+        let mut greeting = vec![0u8, 0, 0, 0, 0x0a];
+        greeting.extend_from_slice(b"5.5.5-10.11.6-MariaDB\0");
+        greeting.extend_from_slice(&[1, 0, 0, 0, b'a', b'b', b'c', b'd', b'e', b'f', b'g', b'h', 0]);
+        let len = greeting.len() - 4;
+        greeting[0] = len as u8;
+        let s = sniff(&greeting).unwrap();
+        assert_eq!(s.dialogue, Some(Starttls::Mysql));
+        assert_eq!(
+            s.message_for(Starttls::None),
+            "this is MySQL/MariaDB (server version 5.5.5-10.11.6-MariaDB), not plain TLS: use --starttls mysql"
+        );
+        assert_eq!(
+            sniff(b"220 mail.example ESMTP Postfix\r\n").unwrap().dialogue,
+            Some(Starttls::Smtp)
+        );
+        assert_eq!(
+            sniff(b"220 (vsFTPd 3.0.5)\r\n").unwrap().dialogue,
+            Some(Starttls::Ftp)
+        );
+        assert_eq!(
+            sniff(b"220 ProFTPD Server ready\r\n").unwrap().dialogue,
+            Some(Starttls::Ftp)
+        );
+        assert_eq!(
+            sniff(b"* OK [CAPABILITY IMAP4rev1] ready\r\n").unwrap().dialogue,
+            Some(Starttls::Imap)
+        );
+        assert_eq!(
+            sniff(b"+OK POP3 ready\r\n").unwrap().dialogue,
+            Some(Starttls::Pop3)
+        );
+        let alert = sniff(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46]).unwrap();
+        assert_eq!(alert.dialogue, Some(Starttls::None));
+        assert!(alert.summary.contains("protocol_version (70)"));
+        assert!(alert
+            .message_for(Starttls::Postgres)
+            .contains("use --starttls none"));
+        assert!(sniff(b"\x00\x01garbage").is_none());
+        assert!(!looks_like_tls(b"GET"));
+        assert!(looks_like_tls(&[0x16, 0x03, 0x01]));
+    }
+
+    #[test]
+    fn preview_is_safe() {
+        assert_eq!(preview(b"hello, world\x1b[2J"), "\"hello, world\\\\x1b[2J\"");
+        assert_eq!(preview(&[0, 1, 2, 0xff]), "00 01 02 ff");
+    }
+}

@@ -1,0 +1,393 @@
+//! Target syntax: `host`, `host:port`, `[v6]:port`, bare IPv6, or a URL whose scheme implies
+//! the port and the pre-TLS dialogue.
+
+use std::net::IpAddr;
+
+use anyhow::{bail, Context as _};
+
+/// The dialogue spoken before the TLS ClientHello.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Starttls {
+    /// Decide from the URL scheme or the well-known port.
+    Auto,
+    /// Plain TLS from the first byte.
+    None,
+    Mysql,
+    Postgres,
+    /// PostgreSQL 17+ direct TLS (ALPN `postgresql`).
+    PostgresDirect,
+    Smtp,
+    Imap,
+    Pop3,
+    Ftp,
+    Ldap,
+    Xmpp,
+}
+
+impl Starttls {
+    pub fn code(self) -> &'static str {
+        match self {
+            Starttls::Auto => "auto",
+            Starttls::None => "none",
+            Starttls::Mysql => "mysql",
+            Starttls::Postgres => "postgres",
+            Starttls::PostgresDirect => "postgres-direct",
+            Starttls::Smtp => "smtp",
+            Starttls::Imap => "imap",
+            Starttls::Pop3 => "pop3",
+            Starttls::Ftp => "ftp",
+            Starttls::Ldap => "ldap",
+            Starttls::Xmpp => "xmpp",
+        }
+    }
+
+    /// A name for humans.
+    pub fn label(self) -> &'static str {
+        match self {
+            Starttls::Auto => "auto",
+            Starttls::None => "plain TLS",
+            Starttls::Mysql => "MySQL/MariaDB",
+            Starttls::Postgres => "PostgreSQL",
+            Starttls::PostgresDirect => "PostgreSQL direct TLS",
+            Starttls::Smtp => "SMTP",
+            Starttls::Imap => "IMAP",
+            Starttls::Pop3 => "POP3",
+            Starttls::Ftp => "FTP",
+            Starttls::Ldap => "LDAP",
+            Starttls::Xmpp => "XMPP",
+        }
+    }
+
+    pub fn from_code(s: &str) -> Option<Starttls> {
+        Some(match s {
+            "auto" => Starttls::Auto,
+            "none" => Starttls::None,
+            "mysql" => Starttls::Mysql,
+            "postgres" => Starttls::Postgres,
+            "postgres-direct" => Starttls::PostgresDirect,
+            "smtp" => Starttls::Smtp,
+            "imap" => Starttls::Imap,
+            "pop3" => Starttls::Pop3,
+            "ftp" => Starttls::Ftp,
+            "ldap" => Starttls::Ldap,
+            "xmpp" => Starttls::Xmpp,
+            _ => return None,
+        })
+    }
+
+    /// The server sends the first bytes (a greeting) in this protocol.
+    pub fn server_speaks_first(self) -> bool {
+        matches!(
+            self,
+            Starttls::Mysql | Starttls::Smtp | Starttls::Imap | Starttls::Pop3 | Starttls::Ftp
+        )
+    }
+
+    /// The dialogue `auto` picks for a well-known port (PROTOCOLS.md).
+    pub fn for_port(port: u16) -> Starttls {
+        match port {
+            3306 => Starttls::Mysql,
+            5432 => Starttls::Postgres,
+            25 | 587 => Starttls::Smtp,
+            143 => Starttls::Imap,
+            110 => Starttls::Pop3,
+            21 => Starttls::Ftp,
+            389 => Starttls::Ldap,
+            5222 => Starttls::Xmpp,
+            _ => Starttls::None,
+        }
+    }
+}
+
+impl From<crate::cli::StarttlsArg> for Starttls {
+    fn from(a: crate::cli::StarttlsArg) -> Starttls {
+        use crate::cli::StarttlsArg as A;
+        match a {
+            A::Auto => Starttls::Auto,
+            A::None => Starttls::None,
+            A::Mysql => Starttls::Mysql,
+            A::Postgres => Starttls::Postgres,
+            A::PostgresDirect => Starttls::PostgresDirect,
+            A::Smtp => Starttls::Smtp,
+            A::Imap => Starttls::Imap,
+            A::Pop3 => Starttls::Pop3,
+            A::Ftp => Starttls::Ftp,
+            A::Ldap => Starttls::Ldap,
+            A::Xmpp => Starttls::Xmpp,
+        }
+    }
+}
+
+/// A parsed target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Host name or IP address (no brackets).
+    pub host: String,
+    pub port: u16,
+    /// The requested dialogue (`Auto` unless a flag or scheme fixed it).
+    pub starttls: Starttls,
+    /// The URL scheme, lowercased, if the target was a URL.
+    pub scheme: Option<String>,
+    /// The dialogue implied by the scheme, if any.
+    pub scheme_starttls: Option<Starttls>,
+}
+
+/// scheme → (default port, dialogue).
+fn scheme_defaults(scheme: &str) -> Option<(u16, Starttls)> {
+    Some(match scheme {
+        "https" | "wss" | "tls" => (443, Starttls::None),
+        "postgres" | "postgresql" => (5432, Starttls::Postgres),
+        "mysql" | "mariadb" => (3306, Starttls::Mysql),
+        "smtp" => (25, Starttls::Smtp),
+        "submission" => (587, Starttls::Smtp),
+        "smtps" => (465, Starttls::None),
+        "imap" => (143, Starttls::Imap),
+        "imaps" => (993, Starttls::None),
+        "pop3" => (110, Starttls::Pop3),
+        "pop3s" => (995, Starttls::None),
+        "ftp" => (21, Starttls::Ftp),
+        "ftps" => (990, Starttls::None),
+        "ldap" => (389, Starttls::Ldap),
+        "ldaps" => (636, Starttls::None),
+        "xmpp" => (5222, Starttls::Xmpp),
+        "rediss" => (6379, Starttls::None),
+        "mongodb" => (27017, Starttls::None),
+        "amqps" => (5671, Starttls::None),
+        "grpcs" => (443, Starttls::None),
+        _ => return None,
+    })
+}
+
+impl Target {
+    /// Parse a target as typed on the command line. `starttls` is the flag (Auto unless given).
+    pub fn parse(input: &str, starttls: Starttls) -> anyhow::Result<Target> {
+        let s = input.trim();
+        if s.is_empty() {
+            bail!("empty target: expected host, host:port, [v6]:port or a URL");
+        }
+        if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            bail!("target {input:?} contains whitespace or control characters");
+        }
+        let (scheme, rest) = match s.find("://") {
+            Some(i) => (Some(s[..i].to_ascii_lowercase()), &s[i + 3..]),
+            None => (None, s),
+        };
+        let mut scheme_starttls = None;
+        let mut default_port = 443;
+        let mut query = "";
+        let authority = if let Some(sc) = &scheme {
+            if sc == "http" || sc == "ws" {
+                bail!("{input}: {sc}:// is plaintext, there is no TLS to examine (did you mean https://?)");
+            }
+            let (port, dlg) = scheme_defaults(sc).with_context(|| {
+                format!(
+                    "{input}: unknown URL scheme {sc:?} (known: https, postgres, postgresql, mysql, \
+                     mariadb, smtp, submission, smtps, imap, imaps, pop3, pop3s, ftp, ftps, ldap, \
+                     ldaps, xmpp, rediss; or give host:port with --starttls)"
+                )
+            })?;
+            default_port = port;
+            scheme_starttls = Some(dlg);
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            if let Some(q) = rest.find('?') {
+                query = &rest[q + 1..];
+            }
+            let auth = &rest[..end];
+            // userinfo@host: take the part after the last '@'.
+            match auth.rfind('@') {
+                Some(i) => &auth[i + 1..],
+                None => auth,
+            }
+        } else {
+            if s.contains(['/', '?', '#', '@']) {
+                bail!("target {input:?}: expected host, host:port, [v6]:port or a URL with a scheme");
+            }
+            rest
+        };
+        let (host, port) = split_host_port(authority).with_context(|| format!("target {input:?}"))?;
+        let port = port.unwrap_or(default_port);
+        // libpq's sslnegotiation=direct in a postgres URL.
+        if scheme_starttls == Some(Starttls::Postgres)
+            && query
+                .split('&')
+                .any(|kv| kv.eq_ignore_ascii_case("sslnegotiation=direct"))
+        {
+            scheme_starttls = Some(Starttls::PostgresDirect);
+        }
+        let host = host.trim_end_matches('.').to_string();
+        if host.is_empty() {
+            bail!("target {input:?}: no host");
+        }
+        if host.parse::<IpAddr>().is_err() && !valid_hostname(&host) {
+            bail!("target {input:?}: {host:?} is neither an IP address nor a valid host name");
+        }
+        Ok(Target {
+            host,
+            port,
+            starttls,
+            scheme,
+            scheme_starttls,
+        })
+    }
+
+    /// The dialogue to speak: the flag, else the scheme's, else the well-known port's.
+    pub fn effective_starttls(&self) -> Starttls {
+        match self.starttls {
+            Starttls::Auto => self
+                .scheme_starttls
+                .unwrap_or_else(|| Starttls::for_port(self.port)),
+            s => s,
+        }
+    }
+
+    /// Whether HTTPS_PROXY applies (Go's ProxyFromEnvironment is for HTTPS requests): an
+    /// `https://` URL, or a scheme-less target spoken to with plain TLS.
+    pub fn proxy_eligible(&self) -> bool {
+        match self.scheme.as_deref() {
+            Some("https") | Some("wss") => true,
+            Some(_) => false,
+            None => self.effective_starttls() == Starttls::None,
+        }
+    }
+
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.host.parse().ok()
+    }
+
+    /// `host:port` with brackets for IPv6.
+    pub fn host_port(&self) -> String {
+        match self.ip() {
+            Some(IpAddr::V6(_)) => format!("[{}]:{}", self.host, self.port),
+            _ => format!("{}:{}", self.host, self.port),
+        }
+    }
+}
+
+fn split_host_port(a: &str) -> anyhow::Result<(String, Option<u16>)> {
+    if let Some(rest) = a.strip_prefix('[') {
+        let close = rest.find(']').context("missing ']' after an IPv6 address")?;
+        let host = &rest[..close];
+        let after = &rest[close + 1..];
+        let ip: std::net::Ipv6Addr = host
+            .split('%')
+            .next()
+            .unwrap_or_default()
+            .parse()
+            .with_context(|| format!("{host:?} is not an IPv6 address"))?;
+        let port = match after {
+            "" => None,
+            p => Some(parse_port(
+                p.strip_prefix(':').context("expected ':' after ']'")?,
+            )?),
+        };
+        return Ok((ip.to_string(), port));
+    }
+    match a.matches(':').count() {
+        0 => Ok((a.to_string(), None)),
+        1 => {
+            let (h, p) = a.split_once(':').unwrap_or((a, ""));
+            Ok((h.to_string(), Some(parse_port(p)?)))
+        }
+        _ => {
+            let ip: std::net::Ipv6Addr = a
+                .parse()
+                .with_context(|| format!("{a:?}: put IPv6 addresses in brackets: [addr]:port"))?;
+            Ok((ip.to_string(), None))
+        }
+    }
+}
+
+fn parse_port(p: &str) -> anyhow::Result<u16> {
+    match p.parse::<u16>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => bail!("invalid port {p:?}: expected 1-65535"),
+    }
+}
+
+fn valid_hostname(h: &str) -> bool {
+    h.len() <= 253
+        && h.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Target {
+        Target::parse(s, Starttls::Auto).unwrap()
+    }
+
+    #[test]
+    fn forms() {
+        let t = p("example.com");
+        assert_eq!(
+            (t.host.as_str(), t.port, t.effective_starttls()),
+            ("example.com", 443, Starttls::None)
+        );
+        let t = p("db.example.com:5432");
+        assert_eq!((t.port, t.effective_starttls()), (5432, Starttls::Postgres));
+        let t = p("[::1]:8443");
+        assert_eq!((t.host.as_str(), t.port), ("::1", 8443));
+        assert_eq!(t.host_port(), "[::1]:8443");
+        let t = p("::1");
+        assert_eq!((t.host.as_str(), t.port), ("::1", 443));
+        let t = p("postgres://user:pw@db.internal/app?sslmode=verify-full");
+        assert_eq!(
+            (t.host.as_str(), t.port, t.effective_starttls()),
+            ("db.internal", 5432, Starttls::Postgres)
+        );
+        let t = p("postgresql://db:6543/x?sslnegotiation=direct");
+        assert_eq!((t.port, t.effective_starttls()), (6543, Starttls::PostgresDirect));
+        let t = p("mysql://root@10.0.0.5");
+        assert_eq!(
+            (t.host.as_str(), t.port, t.effective_starttls()),
+            ("10.0.0.5", 3306, Starttls::Mysql)
+        );
+        let t = p("smtp://mail.example.com:587");
+        assert_eq!(t.effective_starttls(), Starttls::Smtp);
+        let t = p("ldaps://dc1");
+        assert_eq!((t.port, t.effective_starttls()), (636, Starttls::None));
+        let t = p("HTTPS://Example.com./path");
+        assert_eq!((t.host.as_str(), t.port), ("Example.com", 443));
+        let t = Target::parse("h:3306", Starttls::None).unwrap();
+        assert_eq!(t.effective_starttls(), Starttls::None);
+        assert_eq!(p("mail:25").effective_starttls(), Starttls::Smtp);
+        assert_eq!(p("h:389").effective_starttls(), Starttls::Ldap);
+    }
+
+    #[test]
+    fn rejects() {
+        for bad in [
+            "",
+            "host:0",
+            "host:99999",
+            "host:x",
+            "[::1",
+            "[nope]:1",
+            "http://x",
+            "gopher://x",
+            "a b",
+            "host/path",
+            "1::2::3",
+            "bad..name",
+        ] {
+            assert!(
+                Target::parse(bad, Starttls::Auto).is_err(),
+                "{bad:?} should be rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn proxy_eligibility() {
+        assert!(p("https://x").proxy_eligible());
+        assert!(p("x:8443").proxy_eligible());
+        assert!(!p("x:5432").proxy_eligible());
+        assert!(!p("mysql://x").proxy_eligible());
+    }
+}

@@ -1,0 +1,34 @@
+//! Whole-binary behaviours that belong to no single command.
+
+use std::process::{Command, Stdio};
+
+/// `tlsdoctor … | head`: when the reader goes away, the tool ends quietly — no panic, no
+/// "Broken pipe" error, no usage-error exit code.
+#[test]
+fn a_closed_stdout_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    // Enough output that no pipe buffer could swallow it.
+    let bundle = dir.path().join("junk.pem");
+    std::fs::write(&bundle, "not a certificate\n".repeat(10)).unwrap();
+    for args in [
+        vec!["--root", dir.path().to_str().unwrap(), "store", "--list", "-v"],
+        vec!["--help"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tlsdoctor"))
+            .env_clear()
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end before the child writes anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        if args[0] != "--help" {
+            assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
+            assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        }
+    }
+}
