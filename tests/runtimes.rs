@@ -111,6 +111,29 @@ fn node_store_rules() {
     assert_eq!((code, d.runtimes[0].anchors), (0, builtin + 1));
     assert!(anchors_of(&d).contains(&sha256(&p.root)));
 
+    // --find says where node has it from.
+    let r = root.display().to_string();
+    let ca = root.join("ca.pem").display().to_string();
+    let (code, out, err) = tlsdoctor(
+        &[
+            "--root",
+            &r,
+            "--env",
+            "NODE_EXTRA_CA_CERTS=/ca.pem",
+            "store",
+            "--runtime",
+            "node",
+            "--find",
+            &ca,
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let d: StoreDoc = serde_json::from_str(&out).unwrap();
+    let found = &d.find.as_ref().unwrap().certificates[0].runtimes[0];
+    assert!(found.trusted, "{out}");
+
     // A missing file only warns, with node's own words.
     let (_, d) = store_json(root, &[("NODE_EXTRA_CA_CERTS", "/nope.pem")], "node");
     assert_eq!(d.runtimes[0].anchors, builtin);

@@ -237,7 +237,8 @@ pub fn find(cx: &Cx, stores: &[TrustStore], q: &Query) -> FindResult {
                     || c.subject.to_lowercase().contains(&t.to_lowercase())
             };
             for s in stores.iter().filter(|s| s.runtime != Runtime::WebpkiRoots) {
-                for a in &s.anchors {
+                // Node's compiled-in anchors are reconstructed too (see below).
+                for a in s.anchors.iter().filter(|a| a.provenance.path != "builtin:node") {
                     if matches(&a.cert) && seen.insert(a.cert.sha256.clone()) {
                         candidates.push(a.cert.clone());
                     }
@@ -297,6 +298,16 @@ fn answer(cx: &Cx, s: &TrustStore, cert: &CertInfo, locations: &[Location]) -> R
                  SSL_CERT_*: the program must add it to its RootCertStore"
                     .to_string()
             }),
+        };
+    }
+    // Node's compiled-in list is represented by webpki-roots' anchors (reconstructed).
+    let node_builtin = s.runtime == Runtime::Node && s.steps.iter().any(|st| st.source == "builtin:node");
+    if node_builtin && s.find_sha256(&cert.sha256).is_none() && in_webpki(cert) {
+        return RuntimeAnswer {
+            runtime: s.runtime,
+            trusted: true,
+            from: Some("builtin:node (compiled in)".to_string()),
+            why_not: None,
         };
     }
     if let Some(a) = s.find_sha256(&cert.sha256) {
