@@ -225,7 +225,14 @@ fn eval_ossl_family(env: &Env, si: usize, rt: Runtime) -> Verdict {
     // curl ≥ 7.68 sets X509_V_FLAG_PARTIAL_CHAIN (unless --ssl-no-partialchain): any
     // certificate in its store ends the chain, as in Go. Where OpenSSL stopped only for
     // want of a self-signed root, path building that accepts any anchor decides.
-    if rt == Runtime::Curl
+    // Python ≥ 3.13 sets it too (VERIFY_X509_PARTIAL_CHAIN), said in the store.
+    let partial = rt == Runtime::Curl
+        || (rt == Runtime::Python
+            && env.stores[si]
+                .assumptions
+                .iter()
+                .any(|a| a.contains(crate::trust::extra::PARTIAL_CHAIN_MARK)));
+    if partial
         && errors
             .first()
             .is_some_and(|e| matches!(e.code, 2 | 18 | 19 | 20 | 21))

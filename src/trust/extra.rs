@@ -97,23 +97,31 @@ pub fn site_packages(world: &World) -> Vec<PathBuf> {
     out
 }
 
-/// The newest `python3.N` whose standard library is in the World.
+/// The newest `python3.N` whose standard library is in the World (/usr/lib, /usr/local/lib).
 fn python_version(world: &World) -> Option<(u32, u32)> {
-    let es = world.read_dir(Path::new("/usr/lib")).ok()?;
     let mut best = None;
-    for e in es {
-        if let Some(m) = e
-            .name
-            .strip_prefix("python3.")
-            .and_then(|m| m.parse::<u32>().ok())
-        {
-            if world.exists(&Path::new("/usr/lib").join(&e.name).join("ssl.py")) {
-                best = best.max(Some((3, m)));
+    for base in ["/usr/lib", "/usr/local/lib"] {
+        let Ok(es) = world.read_dir(Path::new(base)) else {
+            continue;
+        };
+        for e in es {
+            if let Some(m) = e
+                .name
+                .strip_prefix("python3.")
+                .and_then(|m| m.parse::<u32>().ok())
+            {
+                if world.exists(&Path::new(base).join(&e.name).join("ssl.py")) {
+                    best = best.max(Some((3, m)));
+                }
             }
         }
     }
     best
 }
+
+/// Said in a store's assumptions when the runtime verifies with
+/// `X509_V_FLAG_PARTIAL_CHAIN` (Python ≥ 3.13); the diagnosis reads it.
+pub const PARTIAL_CHAIN_MARK: &str = "X509_V_FLAG_PARTIAL_CHAIN is on";
 
 /// Append `other` to `store`: steps, findings, anchors (de-duplicated by DER).
 fn merge(store: &mut TrustStore, other: TrustStore) {
@@ -439,15 +447,21 @@ fn node_extra(cx: &Cx, store: &mut TrustStore) {
 pub fn python(cx: &Cx) -> TrustStore {
     let (dir, assumption) = openssl::openssldir(cx);
     let mut store = openssl::resolve_paths(cx, Runtime::Python, &openssl::default_paths(cx, &dir));
+    if python_version(cx.world()).is_some_and(|v| v >= (3, 13)) {
+        store
+            .findings
+            .retain(|f| f.code != "openssl-not-self-signed-anchor");
+    }
     store.assumptions.push(format!(
         "ssl.create_default_context() with the system OpenSSL: load_default_certs() = OpenSSL's default paths; {assumption}"
     ));
     match python_version(cx.world()) {
         Some((3, m)) if m >= 13 => store.assumptions.push(format!(
-            "Python 3.{m}: create_default_context() also sets VERIFY_X509_PARTIAL_CHAIN and VERIFY_X509_STRICT \
-             (an intermediate in the store is an anchor; strict RFC 5280 checks) — not emulated here"
+            "Python 3.{m}: create_default_context() also sets VERIFY_X509_PARTIAL_CHAIN ({PARTIAL_CHAIN_MARK}: \
+             any certificate in the store is an anchor) and VERIFY_X509_STRICT (its extra RFC 5280 checks are \
+             not emulated)"
         )),
-        Some((a, b)) => store.assumptions.push(format!("Python {a}.{b} found in /usr/lib")),
+        Some((a, b)) => store.assumptions.push(format!("Python {a}.{b} found in the World")),
         None => store
             .assumptions
             .push("no /usr/lib/python3.N found: assuming Python 3.7–3.12 behaviour".into()),
