@@ -53,29 +53,45 @@ pub fn anchor_certificate(a: &rustls_pki_types::TrustAnchor<'_>) -> Vec<u8> {
     tlv(0x30, &cert)
 }
 
+/// The compiled-in anchors as certificates, built once per process (webpki-roots and
+/// Node's stand-in list share them); the second value counts anchors that could not be
+/// represented.
+pub fn builtin() -> &'static (Vec<Arc<CertInfo>>, usize) {
+    static BUILTIN: std::sync::OnceLock<(Vec<Arc<CertInfo>>, usize)> = std::sync::OnceLock::new();
+    BUILTIN.get_or_init(|| {
+        let mut v = Vec::new();
+        let mut skipped = 0;
+        for a in webpki_roots::TLS_SERVER_ROOTS.iter() {
+            let der = anchor_certificate(a);
+            match CertInfo::from_der_opts(&der, false) {
+                Ok(mut c) => {
+                    c.self_signed = true;
+                    v.push(Arc::new(c));
+                }
+                Err(_) => skipped += 1,
+            }
+        }
+        (v, skipped)
+    })
+}
+
 pub fn resolve(_cx: &Cx) -> TrustStore {
     let mut store = TrustStore::empty(Runtime::WebpkiRoots);
-    let mut skipped = 0;
-    for (i, a) in webpki_roots::TLS_SERVER_ROOTS.iter().enumerate() {
-        let der = anchor_certificate(a);
-        match CertInfo::from_der_opts(&der, false) {
-            Ok(mut c) => {
-                c.self_signed = true;
-                store.anchors.push(Anchor {
-                    cert: Arc::new(c),
-                    provenance: Provenance {
-                        path: "builtin:webpki-roots".into(),
-                        resolved: None,
-                        block: Some(i),
-                        line: None,
-                    },
-                    hash_name: None,
-                    trusted_cert_block: false,
-                    aux_trust: None,
-                });
-            }
-            Err(_) => skipped += 1,
-        }
+    let (certs, skipped) = builtin();
+    let skipped = *skipped;
+    for (i, c) in certs.iter().enumerate() {
+        store.anchors.push(Anchor {
+            cert: c.clone(),
+            provenance: Provenance {
+                path: "builtin:webpki-roots".into(),
+                resolved: None,
+                block: Some(i),
+                line: None,
+            },
+            hash_name: None,
+            trusted_cert_block: false,
+            aux_trust: None,
+        });
     }
     store.steps.push(Step {
         source: "builtin:webpki-roots".into(),
