@@ -304,6 +304,16 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
             sanitize(e)
         } else if r.runtime == "webpki-roots" {
             "compiled into the program (Mozilla)".to_string()
+        } else if sources.first().is_some_and(|s| s == "builtin:node") {
+            let more: Vec<&String> = sources.iter().skip(1).collect();
+            if more.is_empty() {
+                "compiled into node (Mozilla)".to_string()
+            } else {
+                format!(
+                    "compiled in + {}",
+                    more.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                )
+            }
         } else if sources.is_empty() {
             "no source gave certificates".to_string()
         } else {

@@ -319,6 +319,20 @@ pub fn node(cx: &Cx) -> TrustStore {
         }
     }
     node_extra(cx, &mut store);
+    // A real certificate of a root that is also in the compiled-in list is the same
+    // anchor (the builtin ones are reconstructed): count it once.
+    let real: HashSet<Vec<u8>> = store
+        .anchors
+        .iter()
+        .filter(|a| a.provenance.path != "builtin:node" && a.cert.self_issued)
+        .filter(|a| super::find::in_webpki(&a.cert))
+        .map(|a| a.cert.subject_der.clone())
+        .collect();
+    if !real.is_empty() {
+        store
+            .anchors
+            .retain(|a| a.provenance.path != "builtin:node" || !real.contains(&a.cert.subject_der));
+    }
     store
 }
 

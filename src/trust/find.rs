@@ -199,7 +199,7 @@ fn is_hex(s: &str) -> bool {
 }
 
 /// webpki-roots trusts a certificate when an anchor has its subject and public key.
-fn in_webpki(cert: &CertInfo) -> bool {
+pub(crate) fn in_webpki(cert: &CertInfo) -> bool {
     let Ok((_, x)) = X509Certificate::from_der(&cert.der) else {
         return false;
     };

@@ -20,12 +20,22 @@ pub fn java_homes(world: &World) -> Vec<PathBuf> {
         return vec![PathBuf::from(h)];
     }
     let mut v: Vec<PathBuf> = vec![];
+    // The JVM `java` on PATH runs (Debian: /usr/bin/java -> /etc/alternatives/java -> …).
+    if let Some(bin) = super::extra::which(world, "java") {
+        if let Ok(real) = world.canonical(&bin) {
+            if let Some(home) = real.parent().and_then(|b| b.parent()) {
+                if world.file_type(&home.join("lib/security")).ok() == Some(FileType::Dir) {
+                    v.push(home.to_path_buf());
+                }
+            }
+        }
+    }
     if let Ok(es) = world.read_dir(Path::new("/usr/lib/jvm")) {
         let mut names: Vec<String> = es.into_iter().map(|e| e.name).collect();
         names.sort_by_key(|n| (n != "default-java", n.clone()));
         for n in names {
             let h = Path::new("/usr/lib/jvm").join(n);
-            if world.file_type(&h.join("lib/security")).ok() == Some(FileType::Dir) {
+            if world.file_type(&h.join("lib/security")).ok() == Some(FileType::Dir) && !v.contains(&h) {
                 v.push(h);
             }
         }
@@ -68,7 +78,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
             if w.var_nonempty("JAVA_HOME").is_some() {
                 "set by JAVA_HOME"
             } else {
-                "the first JVM under /usr/lib/jvm"
+                "the JVM of `java` on PATH, else the first under /usr/lib/jvm"
             }
         )),
         None => store.assumptions.push(
