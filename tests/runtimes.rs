@@ -292,6 +292,11 @@ fn python_requests_and_curl_store_rules() {
     }
 }
 
+/// A file that is no key store at all.
+fn o_dummy(tmp: &tempfile::TempDir) -> std::path::PathBuf {
+    put(tmp.path(), "not-a-keystore", "junk")
+}
+
 /// `keytool -list -v` SHA-256 fingerprints, as lowercase hex.
 fn keytool_fingerprints(store: &Path, pass: Option<&str>) -> BTreeSet<String> {
     let mut args = vec!["-list", "-v", "-keystore", store.to_str().unwrap()];
@@ -460,6 +465,28 @@ fn java_stores_read_like_keytool() {
             assert!(format!("{out}{err}").contains(want), "{pw}: {out}{err}");
         }
     }
+
+    // JAVA_HOME unset: the JVM that `java` on PATH resolves to (Debian's alternatives).
+    let fs2 = tempfile::tempdir().unwrap();
+    put(
+        fs2.path(),
+        "/usr/lib/jvm/a-jdk/lib/security/cacerts",
+        std::fs::read(o_dummy(&tmp)).unwrap(),
+    );
+    put(
+        fs2.path(),
+        "/usr/lib/jvm/b-jdk/lib/security/cacerts",
+        std::fs::read(tmp.path().join("ts.jks")).unwrap(),
+    );
+    put(fs2.path(), "/usr/lib/jvm/b-jdk/bin/java", "\x7fELF");
+    std::fs::create_dir_all(fs2.path().join("usr/bin")).unwrap();
+    std::os::unix::fs::symlink("/usr/lib/jvm/b-jdk/bin/java", fs2.path().join("usr/bin/java")).unwrap();
+    let (_, d) = store_json(fs2.path(), &[], "java");
+    assert_eq!(d.runtimes[0].anchors, 2, "{d:?}");
+    assert!(d.runtimes[0]
+        .steps
+        .iter()
+        .any(|s| s.source == "/usr/lib/jvm/b-jdk/lib/security/cacerts"));
 
     // A PKCS#12 made by `openssl pkcs12 -nokeys` has no trusted entries for Java.
     let o = tmp.path().join("openssl.p12");
