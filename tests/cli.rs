@@ -10,7 +10,10 @@ fn a_closed_stdout_pipe_ends_quietly() {
     // Enough output that no pipe buffer could swallow it.
     let bundle = dir.path().join("junk.pem");
     std::fs::write(&bundle, "not a certificate\n".repeat(10)).unwrap();
-    for args in [vec!["--root", dir.path().to_str().unwrap(), "store", "--list", "-v"], vec!["--help"]] {
+    for args in [
+        vec!["--root", dir.path().to_str().unwrap(), "store", "--list", "-v"],
+        vec!["--help"],
+    ] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tlsdoctor"))
             .env_clear()
             .args(&args)
