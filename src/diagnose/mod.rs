@@ -105,6 +105,9 @@ impl Verdict {
     }
 }
 
+/// (compiled-in roots?, arena indices of the anchors)
+type WebpkiKey = (bool, Vec<usize>);
+
 struct Env<'a> {
     arena: Arena,
     input: &'a Input,
@@ -117,7 +120,7 @@ struct Env<'a> {
     nanos: u32,
     /// rustls-webpki outcomes by (compiled-in roots?, anchor set): `rustls-native` and
     /// `webpki-roots` given the same `--ca` files verify identically, so once is enough.
-    webpki_memo: std::cell::RefCell<Vec<((bool, Vec<usize>), webpki::WebpkiOutcome)>>,
+    webpki_memo: std::cell::RefCell<Vec<(WebpkiKey, webpki::WebpkiOutcome)>>,
 }
 
 fn human_duration(secs: i64) -> String {
