@@ -156,20 +156,8 @@ impl RuntimeArg {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StarttlsArg {
-    Auto,
-    None,
-    Mysql,
-    Postgres,
-    PostgresDirect,
-    Smtp,
-    Imap,
-    Pop3,
-    Ftp,
-    Ldap,
-    Xmpp,
-}
+/// `--starttls` values: the dialogue type of the probe itself.
+pub use crate::probe::target::Starttls as StarttlsArg;
 
 #[derive(Debug, Clone, Args)]
 pub struct ConnectArgs {

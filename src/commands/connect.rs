@@ -74,7 +74,7 @@ impl ConnectRequest {
 /// usage/input errors (unreadable --ca, bad target syntax); network failures are data in
 /// the document (`error`).
 pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
-    let target = Target::parse(&req.target, Starttls::from(req.starttls))?;
+    let target = Target::parse(&req.target, req.starttls)?;
     let name = req.name.clone().unwrap_or_else(|| target.host.clone());
     let at = req.at.unwrap_or(ctx.now);
     let timeout = if req.timeout.is_zero() {

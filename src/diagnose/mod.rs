@@ -106,6 +106,9 @@ impl Verdict {
     }
 }
 
+/// (compiled-in roots?, arena indices of the anchors)
+type WebpkiKey = (bool, Vec<usize>);
+
 struct Env<'a> {
     arena: Arena,
     input: &'a Input,
@@ -116,6 +119,9 @@ struct Env<'a> {
     stores: &'a [TrustStore],
     store_idx: Vec<Vec<usize>>,
     nanos: u32,
+    /// rustls-webpki outcomes by (compiled-in roots?, anchor set): `rustls-native` and
+    /// `webpki-roots` given the same `--ca` files verify identically, so once is enough.
+    webpki_memo: std::cell::RefCell<Vec<(WebpkiKey, webpki::WebpkiOutcome)>>,
 }
 
 fn human_duration(secs: i64) -> String {
@@ -373,6 +379,7 @@ pub fn evaluate_precise(input: &Input, stores: &[TrustStore], nanos: u32) -> Dia
         stores,
         store_idx,
         nanos,
+        webpki_memo: Default::default(),
     };
     let chain_docs: Vec<CertDoc> = input
         .chain
@@ -676,19 +683,33 @@ fn eval_openssl(env: &Env, si: usize) -> Verdict {
 
 fn eval_webpki(env: &Env, si: usize) -> Verdict {
     let store = &env.stores[si];
-    let presented: Vec<Vec<u8>> = env.pres.iter().map(|&i| env.cert(i).der.clone()).collect();
-    let anchors: Vec<Vec<u8>> = env.store_idx[si]
-        .iter()
-        .map(|&i| env.cert(i).der.clone())
-        .collect();
     let builtin = store.runtime == Runtime::WebpkiRoots && !store.explicit;
-    let out = webpki::verify(
-        &presented,
-        &anchors,
-        builtin,
-        env.input.name.as_deref(),
-        env.input.at,
-    );
+    let key = (builtin, env.store_idx[si].clone());
+    let memo = env
+        .webpki_memo
+        .borrow()
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, o)| o.clone());
+    let out = match memo {
+        Some(out) => out,
+        None => {
+            let presented: Vec<Vec<u8>> = env.pres.iter().map(|&i| env.cert(i).der.clone()).collect();
+            let anchors: Vec<Vec<u8>> = env.store_idx[si]
+                .iter()
+                .map(|&i| env.cert(i).der.clone())
+                .collect();
+            let out = webpki::verify(
+                &presented,
+                &anchors,
+                builtin,
+                env.input.name.as_deref(),
+                env.input.at,
+            );
+            env.webpki_memo.borrow_mut().push((key, out.clone()));
+            out
+        }
+    };
     let mut v = Verdict {
         runtime: store.runtime,
         trusted: out.error.is_none(),

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use anyhow::{bail, Context as _};
 
 /// The dialogue spoken before the TLS ClientHello.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Starttls {
     /// Decide from the URL scheme or the well-known port.
     Auto,
@@ -95,25 +95,6 @@ impl Starttls {
             389 => Starttls::Ldap,
             5222 => Starttls::Xmpp,
             _ => Starttls::None,
-        }
-    }
-}
-
-impl From<crate::cli::StarttlsArg> for Starttls {
-    fn from(a: crate::cli::StarttlsArg) -> Starttls {
-        use crate::cli::StarttlsArg as A;
-        match a {
-            A::Auto => Starttls::Auto,
-            A::None => Starttls::None,
-            A::Mysql => Starttls::Mysql,
-            A::Postgres => Starttls::Postgres,
-            A::PostgresDirect => Starttls::PostgresDirect,
-            A::Smtp => Starttls::Smtp,
-            A::Imap => Starttls::Imap,
-            A::Pop3 => Starttls::Pop3,
-            A::Ftp => Starttls::Ftp,
-            A::Ldap => Starttls::Ldap,
-            A::Xmpp => Starttls::Xmpp,
         }
     }
 }

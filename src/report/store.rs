@@ -149,7 +149,7 @@ pub struct HumanOpts {
     pub list: bool,
 }
 
-const WIDTH: usize = 80;
+use super::human::WIDTH;
 
 fn paint(s: &str, code: &str, on: bool) -> String {
     if on {
@@ -159,53 +159,8 @@ fn paint(s: &str, code: &str, on: bool) -> String {
     }
 }
 
-/// Word-wrap `text` to the terminal width with a hanging indent.
-pub fn wrap(text: &str, first: &str, rest: &str) -> String {
-    let mut out = String::new();
-    let mut line = first.to_string();
-    let mut line_len = first.chars().count();
-    let mut empty = true;
-    for word in text.split_whitespace() {
-        let wl = word.chars().count();
-        if !empty && line_len + 1 + wl > WIDTH {
-            out.push_str(line.trim_end());
-            out.push('\n');
-            line = rest.to_string();
-            line_len = rest.chars().count();
-            empty = true;
-        }
-        if !empty {
-            line.push(' ');
-            line_len += 1;
-        }
-        // A single word longer than the line (a path) is broken hard.
-        if line_len + wl > WIDTH && wl > WIDTH - rest.chars().count() {
-            let mut chunk = String::new();
-            for c in word.chars() {
-                if line_len + chunk.chars().count() >= WIDTH {
-                    line.push_str(&chunk);
-                    out.push_str(&line);
-                    out.push('\n');
-                    line = rest.to_string();
-                    line_len = rest.chars().count();
-                    chunk.clear();
-                }
-                chunk.push(c);
-            }
-            line_len += chunk.chars().count();
-            line.push_str(&chunk);
-        } else {
-            line.push_str(word);
-            line_len += wl;
-        }
-        empty = false;
-    }
-    if !empty || out.is_empty() {
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
+/// Word-wrap to 80 columns (one implementation for every report).
+pub use super::human::wrap;
 
 fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {

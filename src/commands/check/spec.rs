@@ -265,7 +265,7 @@ fn build_job(s: Settings, base: &Path) -> anyhow::Result<Job> {
         })?,
     };
     // The target's syntax is checked now, so a typo stops the run before anything is contacted.
-    crate::probe::Target::parse(&target, crate::probe::Starttls::from(starttls))
+    crate::probe::Target::parse(&target, starttls)
         .map_err(|e| anyhow::anyhow!("`target = {target:?}`: {e:#}"))?;
     let (runtimes, all_runtimes) = parse_runtimes(s.runtimes.as_deref().unwrap_or(&[]), "runtimes")?;
     let runtimes = if all_runtimes {
