@@ -269,10 +269,25 @@ fn parse_p12(data: &[u8], password: Option<&str>) -> Result<Parsed, String> {
             ENCRYPTED_DATA => match (password, parts.get(1)) {
                 (Some(pw), Some(wrapped)) => match decrypt(one(wrapped.content)?.content, pw) {
                     Ok(plain) => {
-                        out.decrypted_parts += 1;
-                        let bags = one(&plain)?;
-                        for bag in seq_items(bags.content)? {
-                            p12_bag(bag.content, &mut out)?;
+                        // A wrong key passes the padding check 1 time in 256: then the
+                        // plaintext is no SafeContents, and the password was wrong.
+                        let mut bags_out = Parsed {
+                            entries: vec![],
+                            ..out.clone()
+                        };
+                        let ok = one(&plain)
+                            .and_then(|bags| seq_items(bags.content))
+                            .and_then(|bags| bags.iter().try_for_each(|b| p12_bag(b.content, &mut bags_out)));
+                        match ok {
+                            Ok(()) => {
+                                out.decrypted_parts += 1;
+                                out.ignored_certs = bags_out.ignored_certs;
+                                out.entries.extend(bags_out.entries);
+                            }
+                            Err(_) => {
+                                out.encrypted_parts += 1;
+                                out.decrypt_error = Some("keystore password was incorrect".into());
+                            }
                         }
                     }
                     Err(e) => {
