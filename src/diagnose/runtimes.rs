@@ -3,7 +3,7 @@
 //! checks, its own host-name rules and its own words) and Java (PKIX path building, which
 //! like Go ends a path at any certificate in the trust store).
 
-use super::{issuer_short, openssl, Cause, Env, Verdict};
+use super::{openssl, Cause, Env, Verdict};
 use crate::trust::Runtime;
 use crate::x509::CertInfo;
 
@@ -537,7 +537,6 @@ fn eval_java(env: &Env, si: usize) -> Verdict {
                 .retain(|(c, _)| !matches!(c, Cause::NameMismatch | Cause::LegacyCommonName));
         }
     }
-    let _ = issuer_short;
     store_error(env, si, &mut v);
     v
 }
