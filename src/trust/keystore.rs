@@ -365,7 +365,7 @@ fn decrypt(encrypted_data: &[u8], password: &str) -> Result<Vec<u8>, String> {
     };
     let iter = std::num::NonZeroU32::new(u32::try_from(iter).map_err(|_| "iteration count too large")?)
         .ok_or("iteration count 0")?;
-    if iter.get() > 10_000_000 {
+    if iter.get() > 2_000_000 {
         return Err("iteration count too large".into());
     }
     let enc = seq_items(params.get(1).ok_or("no encryption scheme")?.content)?;
@@ -470,6 +470,50 @@ mod tests {
             oid(&[0x60, 0x86, 0x48, 0x01, 0x86, 0xf9, 0x66, 0xad, 0xca, 0x7b, 0x01, 0x01]),
             TRUSTED_KEY_USAGE
         );
+    }
+
+    /// A JKS with one trusted certificate, written by hand (format of sun.security.provider.JavaKeyStore).
+    fn jks(der: &[u8], password: &str) -> Vec<u8> {
+        use sha1::{Digest, Sha1};
+        let mut v = vec![0xfe, 0xed, 0xfe, 0xed, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2];
+        v.extend([0, 4]);
+        v.extend(b"root");
+        v.extend([0u8; 8]);
+        v.extend([0, 5]);
+        v.extend(b"X.509");
+        v.extend((der.len() as u32).to_be_bytes());
+        v.extend(der);
+        let mut h = Sha1::new();
+        for u in password.encode_utf16() {
+            h.update(u.to_be_bytes());
+        }
+        h.update(b"Mighty Aphrodite");
+        h.update(&v);
+        v.extend(h.finalize());
+        v
+    }
+
+    #[test]
+    fn jks_entries_digest_and_mutations() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["a.test".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let data = jks(cert.der(), "changeit");
+        let p = parse(&data, None).unwrap();
+        assert_eq!((p.kind, p.entries.len()), (Kind::Jks, 1));
+        assert_eq!(p.entries[0].alias, "root");
+        assert_eq!(p.entries[0].der, cert.der().to_vec());
+        assert!(parse(&data, Some("changeit")).unwrap().decrypt_error.is_none());
+        assert!(parse(&data, Some("wrong")).unwrap().decrypt_error.is_some());
+        // Truncated or mutated anywhere: an error or fewer entries, never a panic.
+        for n in 0..data.len() {
+            let _ = parse(&data[..n], Some("changeit"));
+            let mut m = data.clone();
+            m[n] ^= 0xff;
+            let _ = parse(&m, Some("changeit"));
+        }
     }
 
     #[test]
