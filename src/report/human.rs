@@ -112,9 +112,10 @@ fn verdict_line(p: &Pen, v: &VerdictDoc) -> String {
         };
         format!("{}{extra}", v.cause)
     };
-    let head = format!("{mark} {:<14} ", v.runtime);
-    let plain_head = format!("x {:<14} ", v.runtime);
-    let body = wrap(&sanitize(&cause), &plain_head, &" ".repeat(17));
+    // Wide enough for the longest runtime code (`python-requests`).
+    let head = format!("{mark} {:<15} ", v.runtime);
+    let plain_head = format!("x {:<15} ", v.runtime);
+    let body = wrap(&sanitize(&cause), &plain_head, &" ".repeat(18));
     // Replace the plain head with the painted one (same width).
     let body = body.replacen(&plain_head, &head, 1);
     let body = if !v.trusted {
@@ -256,11 +257,26 @@ fn why_entries(doc: &Document, all: bool) -> Vec<WhyEntry<'_>> {
     groups
         .into_iter()
         .map(|(cause, detail, rts)| WhyEntry {
-            label: rts.join(", "),
+            label: runtimes_label(doc, &rts),
             cause,
             detail,
         })
         .collect()
+}
+
+/// A list of runtimes for a label: "every runtime" when it is all of them (and more than
+/// two), else the codes joined.
+fn runtimes_label<S: AsRef<str>>(doc: &Document, rts: &[S]) -> String {
+    let every = doc.verdicts.len() > 2
+        && doc
+            .verdicts
+            .iter()
+            .all(|v| rts.iter().any(|r| r.as_ref() == v.runtime));
+    if every {
+        "every runtime".to_string()
+    } else {
+        rts.iter().map(|r| r.as_ref()).collect::<Vec<_>>().join(", ")
+    }
 }
 
 /// Render the verdicts, chain and findings.
@@ -343,7 +359,9 @@ pub fn render(doc: &Document, opts: &HumanOpts) -> String {
                     cw = cw.max(20)
                 )
             } else {
-                format!("  {}  {}  ", e.label, e.cause)
+                // A long group: the runtimes on their own (wrapped) line, then the cause.
+                out.push_str(&wrap(&e.label, "  ", "  "));
+                format!("      {}  ", e.cause)
             };
             out.push_str(&wrap(&sanitize(e.detail), &prefix, &" ".repeat(6)));
         }
@@ -361,9 +379,11 @@ pub fn render(doc: &Document, opts: &HumanOpts) -> String {
             let rts = if f.runtimes.is_empty() {
                 String::new()
             } else {
-                format!(" [{}]", f.runtimes.join(", "))
+                format!(" [{}]", runtimes_label(doc, &f.runtimes))
             };
-            out.push_str(&format!("  {sev} {}{rts}\n", f.code));
+            // Wrapped on the plain text, then the severity painted in.
+            let plain = wrap(&format!("{}{rts}", f.code), "  xxxxx ", "          ");
+            out.push_str(&plain.replacen("  xxxxx ", &format!("  {sev} "), 1));
             out.push_str(&wrap(&sanitize(&f.message), "        ", "        "));
             if let Some(fix) = &f.fix {
                 // Paragraphs (the distro's fix, then e.g. the Kubernetes form) stay apart.
@@ -391,8 +411,8 @@ pub fn render(doc: &Document, opts: &HumanOpts) -> String {
                     if v.store.explicit { " (explicit --ca)" } else { "" },
                     sanitize(&src)
                 ),
-                &format!("  {:<13} ", v.runtime),
-                &" ".repeat(16),
+                &format!("  {:<15} ", v.runtime),
+                &" ".repeat(18),
             ));
         }
     }
@@ -402,6 +422,81 @@ pub fn render(doc: &Document, opts: &HumanOpts) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finding::Finding;
+    use crate::report::json::{CauseDetailDoc, StoreSummaryDoc};
+
+    /// Nine runtimes (the longest code is `python-requests`), two groups of causes, a
+    /// finding naming most of them: every line still fits 80 columns, and a group that is
+    /// every runtime is called that.
+    #[test]
+    fn many_runtimes_fit_80_columns() {
+        let rts = [
+            "go",
+            "openssl",
+            "rustls-native",
+            "webpki-roots",
+            "node",
+            "python",
+            "python-requests",
+            "curl",
+            "java",
+        ];
+        let verdict = |r: &str, cause: &str| VerdictDoc {
+            runtime: r.into(),
+            trusted: false,
+            name_ok: true,
+            cause: cause.into(),
+            causes: vec![cause.into()],
+            message: "a message the runtime prints, long enough to need wrapping at least once or twice"
+                .into(),
+            anchor: None,
+            store: StoreSummaryDoc {
+                anchors: 1,
+                sources: vec![],
+                explicit: false,
+            },
+            details: vec![CauseDetailDoc {
+                cause: cause.into(),
+                detail: "the presented chain stops at \"Acme Int\"; its issuer is in no store".into(),
+            }],
+            failing_index: None,
+        };
+        let mut verdicts: Vec<VerdictDoc> = rts.iter().map(|r| verdict(r, "missing-intermediate")).collect();
+        verdicts[0] = verdict("go", "name-mismatch");
+        let doc = Document {
+            schema: crate::report::json::VERIFY_SCHEMA.into(),
+            target: None,
+            network: None,
+            handshake: None,
+            chain: vec![],
+            verdicts,
+            findings: vec![
+                Finding::new("missing-intermediate", Severity::Error, "x").runtimes(&rts[1..]),
+                Finding::new("name-mismatch", Severity::Error, "y").runtimes(&rts),
+            ],
+            error: None,
+            evaluated_at: None,
+            server: None,
+        };
+        let out = render(
+            &doc,
+            &HumanOpts {
+                color: false,
+                verbose: 1,
+                quiet: false,
+            },
+        );
+        for l in out.lines() {
+            assert!(
+                l.chars().count() <= WIDTH,
+                "{} columns: {l:?}\n{out}",
+                l.chars().count()
+            );
+        }
+        assert!(out.contains("✘ python-requests missing-intermediate"), "{out}");
+        assert!(out.contains("name-mismatch [every runtime]"), "{out}");
+        assert!(out.contains("python, python-requests, curl"), "{out}");
+    }
 
     #[test]
     fn wrap_fits() {
