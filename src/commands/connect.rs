@@ -559,10 +559,7 @@ pub fn render_connect_header(doc: &Document, quiet: bool) -> String {
 
 /// `--ca`: the store each runtime would have with these files as its explicit CA option.
 fn stores_from_ca(runtimes: &[Runtime], files: &[PathBuf]) -> anyhow::Result<Vec<TrustStore>> {
-    runtimes
-        .iter()
-        .map(|r| crate::trust::from_ca_files(*r, files))
-        .collect()
+    crate::trust::from_ca_files_many(runtimes, files)
 }
 
 /// Each runtime's store in the World. With no `--runtime`, every runtime whose store

@@ -19,7 +19,7 @@ pub fn stores(
 ) -> anyhow::Result<Vec<TrustStore>> {
     if !ca.is_empty() {
         let rts = RuntimeArg::expand(args_runtimes, &CA_DEFAULT);
-        return rts.iter().map(|&r| trust::from_ca_files(r, ca)).collect();
+        return trust::from_ca_files_many(&rts, ca);
     }
     let explicit = !args_runtimes.is_empty();
     // Default: the core runtimes plus the extra ones evidently relevant in the World.

@@ -357,31 +357,67 @@ pub fn verify_sig(child: &Facts, issuer: &Facts) -> SigCheck {
     }
 }
 
-/// An arena of certificates with cached signature checks.
+/// An arena of certificates with cached signature checks. A certificate's [`Facts`] (a
+/// second, lower-level parse) are built the first time they are asked for: a store of
+/// hundreds of anchors costs only the few that a path search looks at.
 pub struct Arena {
-    pub certs: Vec<Facts>,
+    infos: Vec<Arc<CertInfo>>,
+    facts: Vec<std::cell::OnceCell<Facts>>,
+    /// OpenSSL canonical (subject, issuer) names, computed when first compared.
+    canon: Vec<std::cell::OnceCell<(Option<Vec<u8>>, Option<Vec<u8>>)>>,
+    by_der: HashMap<Vec<u8>, usize>,
     sigs: std::cell::RefCell<HashMap<(usize, usize), SigCheck>>,
 }
 
 impl Arena {
     pub fn new() -> Arena {
         Arena {
-            certs: vec![],
+            infos: vec![],
+            facts: vec![],
+            canon: vec![],
+            by_der: HashMap::new(),
             sigs: Default::default(),
         }
     }
 
     /// Add (or find, by DER) a certificate; returns its index.
     pub fn add(&mut self, info: &Arc<CertInfo>) -> usize {
-        if let Some(i) = self.certs.iter().position(|c| c.info.der == info.der) {
+        if let Some(&i) = self.by_der.get(&info.der) {
             return i;
         }
-        self.certs.push(Facts::new(info.clone()));
-        self.certs.len() - 1
+        let i = self.infos.len();
+        self.infos.push(info.clone());
+        self.facts.push(std::cell::OnceCell::new());
+        self.canon.push(std::cell::OnceCell::new());
+        self.by_der.insert(info.der.clone(), i);
+        i
+    }
+
+    /// The decoded certificate (cheap: no facts are built).
+    pub fn info(&self, i: usize) -> &Arc<CertInfo> {
+        &self.infos[i]
     }
 
     pub fn get(&self, i: usize) -> &Facts {
-        &self.certs[i]
+        self.facts[i].get_or_init(|| Facts::new(self.infos[i].clone()))
+    }
+
+    /// `X509_NAME_cmp(issuer's subject, subject's issuer) == 0`, on canonical forms (raw
+    /// DER when a name cannot be canonicalised).
+    pub fn names_match(&self, issuer: usize, subject: usize) -> bool {
+        let canon = |i: usize| {
+            self.canon[i].get_or_init(|| {
+                let c = &self.infos[i];
+                (
+                    crate::diagnose::canon_name(&c.subject_der),
+                    crate::diagnose::canon_name(&c.issuer_der),
+                )
+            })
+        };
+        match (&canon(issuer).0, &canon(subject).1) {
+            (Some(x), Some(y)) => x == y,
+            _ => self.infos[issuer].subject_der == self.infos[subject].issuer_der,
+        }
     }
 
     /// Does `issuer` sign `child`? Cached.
@@ -389,7 +425,7 @@ impl Arena {
         if let Some(s) = self.sigs.borrow().get(&(child, issuer)) {
             return *s;
         }
-        let r = verify_sig(&self.certs[child], &self.certs[issuer]);
+        let r = verify_sig(self.get(child), self.get(issuer));
         self.sigs.borrow_mut().insert((child, issuer), r);
         r
     }

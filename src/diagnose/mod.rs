@@ -139,7 +139,7 @@ fn human_duration(secs: i64) -> String {
 
 impl Env<'_> {
     fn cert(&self, i: usize) -> &CertInfo {
-        &self.arena.get(i).info
+        self.arena.info(i)
     }
 
     fn label(&self, i: usize) -> String {

@@ -335,17 +335,18 @@ pub fn resolve_many_opts(
 /// `tls.Config.RootCAs` (system pool not consulted), OpenSSL uses `-CAfile` (default paths
 /// not loaded), rustls builds a `RootCertStore` from them. Paths are host paths.
 pub fn from_ca_files(runtime: Runtime, files: &[PathBuf]) -> anyhow::Result<TrustStore> {
+    Ok(from_ca_files_many(&[runtime], files)?.remove(0))
+}
+
+/// [`from_ca_files`] for several runtimes at once: each file is read and parsed once.
+pub fn from_ca_files_many(runtimes: &[Runtime], files: &[PathBuf]) -> anyhow::Result<Vec<TrustStore>> {
     let host = World::fixture("/", &[]);
     let loader = Loader::new(&host, true);
-    let mut store = TrustStore::empty(runtime);
-    store.explicit = true;
-    let mut seen = HashSet::new();
-    let rt = [runtime.code()];
+    let mut parsed = Vec::with_capacity(files.len());
     for f in files {
         let data = std::fs::read(f)
             .map_err(|e| anyhow::anyhow!("--ca {}: {}", f.display(), crate::world::describe_io(&e)))?;
         let content = loader.parse_content(f.clone(), &data);
-        let path = f.display().to_string();
         let total = content
             .blocks
             .iter()
@@ -356,6 +357,19 @@ pub fn from_ca_files(runtime: Runtime, files: &[PathBuf]) -> anyhow::Result<Trus
             "--ca {}: no certificate (PEM or DER) found in it",
             f.display()
         );
+        parsed.push((f, content));
+    }
+    Ok(runtimes.iter().map(|&r| ca_store(r, &parsed)).collect())
+}
+
+/// The store one runtime builds from already-parsed explicit CA files.
+fn ca_store(runtime: Runtime, parsed: &[(&PathBuf, loader::FileContent)]) -> TrustStore {
+    let mut store = TrustStore::empty(runtime);
+    store.explicit = true;
+    let mut seen = HashSet::new();
+    let rt = [runtime.code()];
+    for (f, content) in parsed {
+        let path = f.display().to_string();
         let bad: Vec<String> = content
             .bad_cert_blocks()
             .map(|(b, e)| {
@@ -458,7 +472,7 @@ pub fn from_ca_files(runtime: Runtime, files: &[PathBuf]) -> anyhow::Result<Trus
             );
         }
     }
-    Ok(store)
+    store
 }
 
 /// A store made of the given certificates (tests, limbo).
