@@ -357,6 +357,9 @@ pub fn verify_sig(child: &Facts, issuer: &Facts) -> SigCheck {
     }
 }
 
+/// OpenSSL canonical forms of (subject, issuer); None when a name cannot be canonicalised.
+type CanonNames = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// An arena of certificates with cached signature checks. A certificate's [`Facts`] (a
 /// second, lower-level parse) are built the first time they are asked for: a store of
 /// hundreds of anchors costs only the few that a path search looks at.
@@ -364,7 +367,7 @@ pub struct Arena {
     infos: Vec<Arc<CertInfo>>,
     facts: Vec<std::cell::OnceCell<Facts>>,
     /// OpenSSL canonical (subject, issuer) names, computed when first compared.
-    canon: Vec<std::cell::OnceCell<(Option<Vec<u8>>, Option<Vec<u8>>)>>,
+    canon: Vec<std::cell::OnceCell<CanonNames>>,
     by_der: HashMap<Vec<u8>, usize>,
     sigs: std::cell::RefCell<HashMap<(usize, usize), SigCheck>>,
 }
