@@ -143,7 +143,7 @@ pub struct Loader<'w> {
     check_self_signature: bool,
     files: RefCell<HashMap<PathBuf, Loaded>>,
     dirs: RefCell<HashMap<PathBuf, Listing>>,
-    certs: RefCell<HashMap<Vec<u8>, CertResult>>,
+    certs: RefCell<super::fasthash::FastMap<Vec<u8>, CertResult>>,
     parents: RefCell<HashMap<PathBuf, Resolved>>,
 }
 
@@ -154,7 +154,7 @@ impl<'w> Loader<'w> {
             check_self_signature,
             files: RefCell::new(HashMap::new()),
             dirs: RefCell::new(HashMap::new()),
-            certs: RefCell::new(HashMap::new()),
+            certs: RefCell::new(Default::default()),
             parents: RefCell::new(HashMap::new()),
         }
     }

@@ -232,6 +232,7 @@ pub mod canon;
 pub(crate) mod der;
 pub mod distro;
 pub mod extra;
+pub mod fasthash;
 pub mod find;
 pub mod findings;
 pub mod go;
@@ -536,14 +537,14 @@ impl TrustStore {
 /// Collects anchors, de-duplicated by DER (what Go, OpenSSL's store and rustls do).
 pub(crate) struct Pool {
     pub anchors: Vec<Anchor>,
-    seen: HashSet<String>,
+    seen: fasthash::FastSet<String>,
 }
 
 impl Pool {
     pub fn new() -> Pool {
         Pool {
             anchors: Vec::new(),
-            seen: HashSet::new(),
+            seen: fasthash::FastSet::default(),
         }
     }
 
