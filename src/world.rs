@@ -65,6 +65,25 @@ impl From<ResolveError> for io::Error {
     }
 }
 
+/// Read a file named on the command line (a host path, read as the user typed it).
+/// Capped at [`MAX_FILE_BYTES`]: `/dev/zero`, `/dev/urandom` or a huge file is a clear
+/// error, never an endless read; pipes and `/dev/stdin` work.
+pub fn read_host_file(path: &Path) -> io::Result<Vec<u8>> {
+    let f = fs::File::open(path)?;
+    if f.metadata()?.is_dir() {
+        return Err(io::Error::from_raw_os_error(21));
+    }
+    let mut buf = Vec::new();
+    f.take(MAX_FILE_BYTES + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > MAX_FILE_BYTES {
+        return Err(io::Error::other(format!(
+            "larger than {} MiB: not a certificate or spec file",
+            MAX_FILE_BYTES / (1024 * 1024)
+        )));
+    }
+    Ok(buf)
+}
+
 /// A short, stable description of an I/O error for reports ("no such file", …).
 pub fn describe_io(e: &io::Error) -> String {
     match e.kind() {

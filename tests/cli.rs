@@ -32,3 +32,43 @@ fn a_closed_stdout_pipe_ends_quietly() {
         }
     }
 }
+
+/// Files named on the command line are read with a cap: an endless device or a directory
+/// is a usage error (exit 2) with the path in the message, never a hang or a panic.
+#[test]
+fn endless_or_odd_input_files_are_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["inspect", "/dev/zero"],
+        vec!["verify", "/dev/urandom"],
+        vec!["verify", d],
+        vec!["verify", "/dev/null", "--ca", "/dev/zero"],
+        vec!["check", "/dev/zero"],
+        vec![
+            "connect",
+            "127.0.0.1:1",
+            "--client-cert",
+            "/dev/zero",
+            "--client-key",
+            "/dev/zero",
+        ],
+    ];
+    for args in cases {
+        let start = std::time::Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_tlsdoctor"))
+            .env_clear()
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with("tlsdoctor: error: "), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            start.elapsed().as_secs() < 10,
+            "{args:?} took {:?}",
+            start.elapsed()
+        );
+    }
+}

@@ -94,7 +94,7 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
     // the rustls verifier's roots; each runtime's store is built off the critical path.
     let mut verifier_roots: Vec<Vec<u8>> = Vec::new();
     for f in &req.ca {
-        let data = std::fs::read(f)
+        let data = crate::world::read_host_file(f)
             .map_err(|e| anyhow::anyhow!("--ca {}: {}", f.display(), crate::world::describe_io(&e)))?;
         use rustls::pki_types::pem::PemObject as _;
         let before = verifier_roots.len();

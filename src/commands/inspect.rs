@@ -72,7 +72,8 @@ fn decode_block(label: &str, b64: &str) -> Result<Arc<CertInfo>, String> {
 
 /// Read a file of certificates (host path), failing on no certificate or a broken block.
 pub fn read_certs(path: &std::path::Path) -> anyhow::Result<Vec<Arc<CertInfo>>> {
-    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let data =
+        crate::world::read_host_file(path).with_context(|| format!("cannot read {}", path.display()))?;
     let blocks = decode_bundle(&data);
     let mut certs = vec![];
     for b in blocks {
@@ -129,7 +130,7 @@ struct InspectCert {
 pub fn run(args: &InspectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let mut files = vec![];
     for p in &args.files {
-        let data = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+        let data = crate::world::read_host_file(p).with_context(|| format!("cannot read {}", p.display()))?;
         let blocks = decode_bundle(&data);
         let mut certs = vec![];
         let mut errors = vec![];

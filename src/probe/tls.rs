@@ -290,8 +290,12 @@ fn load_client_key(
     cert: &std::path::Path,
     key: &std::path::Path,
 ) -> anyhow::Result<Arc<CertifiedKey>> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .with_context(|| format!("--client-cert {}", cert.display()))?
+    // Capped reads: a path such as /dev/zero is an error, not an endless read.
+    let cert_pem =
+        crate::world::read_host_file(cert).with_context(|| format!("--client-cert {}", cert.display()))?;
+    let key_pem =
+        crate::world::read_host_file(key).with_context(|| format!("--client-key {}", key.display()))?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<_, _>>()
         .with_context(|| format!("--client-cert {}: not a PEM certificate file", cert.display()))?;
     anyhow::ensure!(
@@ -299,7 +303,7 @@ fn load_client_key(
         "--client-cert {}: no CERTIFICATE block",
         cert.display()
     );
-    let pk = PrivateKeyDer::from_pem_file(key)
+    let pk = PrivateKeyDer::from_pem_slice(&key_pem)
         .with_context(|| format!("--client-key {}: no usable PEM private key", key.display()))?;
     let signing = provider
         .key_provider

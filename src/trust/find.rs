@@ -67,7 +67,7 @@ pub fn parse_query(arg: &str) -> anyhow::Result<Query> {
                 "--find {arg}: file is too large ({} bytes)",
                 md.len()
             );
-            let data = std::fs::read(p)
+            let data = crate::world::read_host_file(p)
                 .map_err(|e| anyhow::anyhow!("--find {arg}: {}", crate::world::describe_io(&e)))?;
             let host = crate::world::World::fixture("/", &[]);
             let loader = super::loader::Loader::new(&host, false);

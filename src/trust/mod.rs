@@ -345,7 +345,7 @@ pub fn from_ca_files_many(runtimes: &[Runtime], files: &[PathBuf]) -> anyhow::Re
     let loader = Loader::new(&host, true);
     let mut parsed = Vec::with_capacity(files.len());
     for f in files {
-        let data = std::fs::read(f)
+        let data = crate::world::read_host_file(f)
             .map_err(|e| anyhow::anyhow!("--ca {}: {}", f.display(), crate::world::describe_io(&e)))?;
         let content = loader.parse_content(f.clone(), &data);
         let total = content

@@ -199,7 +199,14 @@ pub fn load(path: &Path) -> anyhow::Result<Spec> {
         path.display(),
         MAX_SPEC_BYTES >> 20
     );
-    let text = std::fs::read_to_string(path).with_context(|| format!("spec file {}", path.display()))?;
+    let bytes =
+        crate::world::read_host_file(path).with_context(|| format!("spec file {}", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        anyhow::anyhow!(
+            "spec file {}: not UTF-8 text (a TOML file is expected)",
+            path.display()
+        )
+    })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     parse(&text, &base)
         .with_context(|| format!("spec file {}", path.display()))
