@@ -560,6 +560,17 @@ fn alpine_distroless_scratch() {
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("empty-store"), "{out}");
     assert!(out.contains("scratch"), "{out}");
+    // curl, java … are absent from a scratch image: no finding of theirs is listed.
+    assert!(!out.contains("curl-ca-file-unusable"), "{out}");
+    let (_, out, _) = tlsdoctor(&["--root", root, "store", "--json"], &[]);
+    let doc: StoreDoc = serde_json::from_str(&out).unwrap();
+    assert!(
+        doc.findings
+            .iter()
+            .all(|f| !f.runtimes.iter().any(|r| r == "curl")),
+        "{:?}",
+        doc.findings
+    );
 }
 
 #[test]

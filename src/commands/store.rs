@@ -115,7 +115,7 @@ fn outcome_str(o: Outcome) -> &'static str {
 }
 
 /// Merge identical findings of several runtimes into one listing all of them.
-pub fn merge_findings(stores: &[TrustStore]) -> Vec<Finding> {
+pub fn merge_findings<'a>(stores: impl IntoIterator<Item = &'a TrustStore>) -> Vec<Finding> {
     fn key(f: &Finding) -> (String, String, Option<String>) {
         let mut m = f.message.clone();
         for r in Runtime::ALL {
@@ -162,14 +162,13 @@ pub fn document(
         WorldKind::Pid(_) => "pid",
         WorldKind::Fixture => "fixture",
     };
+    let absent: Vec<bool> = stores
+        .iter()
+        .map(|s| s.runtime.is_extra() && crate::trust::extra::relevance(world, s.runtime).is_none())
+        .collect();
     let runtimes = stores
         .iter()
-        .map(|s| {
-            (
-                s,
-                s.runtime.is_extra() && crate::trust::extra::relevance(world, s.runtime).is_none(),
-            )
-        })
+        .zip(absent.iter().copied())
         .map(|(s, absent)| RuntimeDoc {
             runtime: s.runtime.code().to_string(),
             title: s.runtime.title().to_string(),
@@ -266,7 +265,9 @@ pub fn document(
         }),
         openssldir_given: cx.opts.openssldir.is_some(),
         runtimes,
-        findings: merge_findings(stores),
+        // A runtime with no sign of life here has nothing to fix here either (a scratch
+        // image without curl must not report curl's missing CA file).
+        findings: merge_findings(stores.iter().zip(&absent).filter(|(_, a)| !**a).map(|(s, _)| s)),
         find,
     }
 }
