@@ -411,6 +411,20 @@ fn openssl_hashed_dir_only_finds_hash_named_files() {
     // Go sees all three.
     let g = resolve(Runtime::Go, &w);
     assert_eq!(g.anchors.len(), 3);
+
+    // On Debian a custom directory is not what update-ca-certificates rehashes, and
+    // `openssl rehash` skips a file with two certificates: the fix says both.
+    let (d, e) = (ca("Bundled D"), ca("Bundled E"));
+    let fs = Fs::new();
+    debian(&fs, &[&a]);
+    fs.write("/corp/certs/chain.pem", format!("{}{}", d.pem(), e.pem()));
+    let w = fs.world(&[("SSL_CERT_DIR", "/corp/certs")]);
+    let o = resolve(Runtime::Openssl, &w);
+    let f = o.findings.iter().find(|f| f.code == "not-hashed").unwrap();
+    let fix = f.fix.as_deref().unwrap();
+    assert!(!fix.contains("update-ca-certificates"), "{fix}");
+    assert!(fix.contains("`openssl rehash /corp/certs`"), "{fix}");
+    assert!(fix.contains("more than one certificate (chain.pem)"), "{fix}");
 }
 
 #[test]
