@@ -954,6 +954,14 @@ fn cli_find_says_why_and_where() {
         by("openssl")
     );
     assert!(c.locations.iter().any(|l| l.kind == "staging"));
+    // node, python, curl, java … have no sign of life in this image: not asked.
+    assert!(
+        c.runtimes
+            .iter()
+            .all(|r| !["node", "python", "curl", "java"].contains(&r.runtime.as_str())),
+        "{:?}",
+        c.runtimes
+    );
     // Text: SHA-256 prefix and subject substring.
     let (code, out, _) = tlsdoctor(
         &[
@@ -987,6 +995,29 @@ fn cli_find_says_why_and_where() {
     );
     let doc: StoreDoc = serde_json::from_str(&out).unwrap();
     assert_eq!(doc.find.unwrap().certificates.len(), 1);
+    // A mistyped file name or an empty query is an input error, not "no match".
+    // Named with --runtime, an absent runtime is asked all the same.
+    let (code, out, _) = tlsdoctor(
+        &[
+            "--root",
+            root,
+            "store",
+            "--runtime",
+            "java",
+            "--find",
+            "Find Root",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{out}");
+    let doc: StoreDoc = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc.find.unwrap().certificates[0].runtimes[0].runtime, "java");
+    for q in ["/no/such/corp-ca.crt", ""] {
+        let (code, out, err) = tlsdoctor(&["--root", root, "store", "--find", q], &[]);
+        assert_eq!(code, 2, "{q:?}: {out}{err}");
+        assert!(err.contains("--find"), "{err}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------

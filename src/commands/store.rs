@@ -166,6 +166,15 @@ pub fn document(
         .iter()
         .map(|s| s.runtime.is_extra() && crate::trust::extra::relevance(world, s.runtime).is_none())
         .collect();
+    // Absent runtimes are left out of the findings and of --find, unless named with --runtime.
+    let named = |r: Runtime| {
+        !args.runtimes.contains(&RuntimeArg::All) && RuntimeArg::expand(&args.runtimes, &[]).contains(&r)
+    };
+    let hidden: Vec<bool> = stores
+        .iter()
+        .zip(&absent)
+        .map(|(s, a)| *a && !named(s.runtime))
+        .collect();
     let runtimes = stores
         .iter()
         .zip(absent.iter().copied())
@@ -225,9 +234,16 @@ pub fn document(
                 sha256: c.cert.sha256.clone(),
                 not_after: rfc3339(c.cert.not_after),
                 is_ca: c.cert.is_ca(),
+                // As with findings: a runtime with no sign of life here is not asked.
                 runtimes: c
                     .runtimes
                     .iter()
+                    .filter(|r| {
+                        !stores
+                            .iter()
+                            .zip(&hidden)
+                            .any(|(s, h)| *h && s.runtime == r.runtime)
+                    })
                     .map(|r| FoundRuntimeDoc {
                         runtime: r.runtime.code().into(),
                         trusted: r.trusted,
@@ -267,7 +283,7 @@ pub fn document(
         runtimes,
         // A runtime with no sign of life here has nothing to fix here either (a scratch
         // image without curl must not report curl's missing CA file).
-        findings: merge_findings(stores.iter().zip(&absent).filter(|(_, a)| !**a).map(|(s, _)| s)),
+        findings: merge_findings(stores.iter().zip(&hidden).filter(|(_, h)| !**h).map(|(s, _)| s)),
         find,
     }
 }
