@@ -450,6 +450,32 @@ fn staged_but_not_installed_and_the_crt_rule() {
         .expect(".crt rule");
     assert!(f.message.contains(".crt"));
 
+    // Staged *and* installed in the system bundle, but SSL_CERT_FILE points elsewhere:
+    // running update-ca-certificates again would change nothing.
+    let fs = Fs::new();
+    debian(&fs, &[&a, &staged]);
+    fs.write("/usr/local/share/ca-certificates/corp.crt", staged.pem());
+    fs.write("/app/ca.pem", a.pem());
+    let w = fs.world(&[("SSL_CERT_FILE", "/app/ca.pem"), ("SSL_CERT_DIR", "/nonexistent")]);
+    let g = resolve(Runtime::Go, &w);
+    assert!(
+        !codes(&g).contains(&"staged-not-installed".to_string()),
+        "{:?}",
+        g.findings
+    );
+    let f = g
+        .findings
+        .iter()
+        .find(|f| f.code == "system-bundle-not-read")
+        .expect("installed, not read");
+    assert!(
+        f.message.contains("/etc/ssl/certs/ca-certificates.crt")
+            && f.message.contains("SSL_CERT_FILE=/app/ca.pem"),
+        "{}",
+        f.message
+    );
+    assert!(!f.fix.as_deref().unwrap().contains("update-ca-certificates"));
+
     // RHEL: source/anchors, update-ca-trust.
     let fs = Fs::new();
     rhel(&fs, &[&a]);
