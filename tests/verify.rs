@@ -503,6 +503,35 @@ fn cli_inspect() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("db.example.test"));
+
+    // A text file is neither PEM nor DER, and says so within 80 columns.
+    std::fs::write(dir.path().join("notes.txt"), "hello, not a certificate\n").unwrap();
+    let out = bin()
+        .arg("inspect")
+        .arg(dir.path().join("notes.txt"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("no PEM block") && text.contains("not a DER certificate"),
+        "{text}"
+    );
+    assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+
+    // Forty names wrap instead of running off the terminal.
+    let names: Vec<String> = (0..40).map(|i| format!("host-{i:02}.example.test")).collect();
+    let ck = rcgen::generate_simple_self_signed(names).unwrap();
+    std::fs::write(dir.path().join("many.pem"), ck.cert.pem()).unwrap();
+    let out = bin()
+        .arg("inspect")
+        .arg(dir.path().join("many.pem"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("host-39.example.test"), "{text}");
+    assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
 }
 
 // ------------------------------------------------- cross-check: real openssl verify
