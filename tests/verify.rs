@@ -453,6 +453,37 @@ fn cli_bad_input_is_exit_2() {
 }
 
 #[test]
+fn cli_der_ca_file_is_said_in_verify() {
+    // A DER --ca file gives an empty pool: the report must say why, not only
+    // "unknown authority".
+    let s = &scenarios()[0];
+    let dir = tempfile::tempdir().unwrap();
+    s.write(dir.path());
+    let pem = std::fs::read(dir.path().join("ca.pem")).unwrap();
+    let der = tlsdoctor::commands::inspect::decode_bundle(&pem)[0]
+        .result
+        .clone()
+        .unwrap();
+    std::fs::write(dir.path().join("ca.der"), &der.der).unwrap();
+    let out = bin()
+        .arg("verify")
+        .arg(dir.path().join("chain.pem"))
+        .arg("--ca")
+        .arg(dir.path().join("ca.der"))
+        .args(["--name", &s.host, "--at", AT_RFC3339, "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Document = serde_json::from_slice(&out.stdout).unwrap();
+    let f = doc
+        .findings
+        .iter()
+        .find(|f| f.code == "ca-file-der")
+        .unwrap_or_else(|| panic!("{:?}", doc.findings));
+    assert!(f.runtimes.iter().any(|r| r == "go"), "{f:?}");
+}
+
+#[test]
 fn untrusted_strings_are_sanitized() {
     let mut spec = verify_common::Spec::leaf("evil\u{1b}[31m.example.test");
     spec.sans = vec!["db.example.test".into()];
