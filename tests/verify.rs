@@ -453,6 +453,31 @@ fn cli_bad_input_is_exit_2() {
 }
 
 #[test]
+fn rustls_refuses_a_name_that_is_not_a_server_name() {
+    // `ServerName::try_from` fails: a rustls client cannot even start; never "ok".
+    let s = &scenarios()[0];
+    let dir = tempfile::tempdir().unwrap();
+    s.write(dir.path());
+    for name in [format!("*.{}", s.host), format!("https://{}/", s.host)] {
+        let out = bin()
+            .arg("verify")
+            .arg(dir.path().join("chain.pem"))
+            .arg("--ca")
+            .arg(dir.path().join("ca.pem"))
+            .args(["--name", &name, "--at", AT_RFC3339])
+            .args(["--runtime", "rustls-native", "--format", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let doc: Document = serde_json::from_slice(&out.stdout).unwrap();
+        let v = &doc.verdicts[0];
+        assert!(!v.trusted && !v.name_ok, "{name}: {v:?}");
+        assert_eq!(v.cause, "name-mismatch");
+        assert_eq!(v.message, "invalid dns name");
+    }
+}
+
+#[test]
 fn cli_der_ca_file_is_said_in_verify() {
     // A DER --ca file gives an empty pool: the report must say why, not only
     // "unknown authority".
