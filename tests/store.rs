@@ -932,6 +932,14 @@ fn cli_json_and_default_command() {
         "{out}"
     );
     assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+    // --list too, with an expired anchor whose long subject is cut to leave room.
+    let old = expired_ca("A Rather Long Expired Certification Authority Name");
+    let fs2 = Fs::new();
+    debian(&fs2, &[&a, &old]);
+    let root2 = fs2.root().to_str().unwrap();
+    let (_, out, _) = tlsdoctor(&["--root", root2, "store", "--list", "--color", "never"], &[]);
+    assert!(out.contains(" EXPIRED"), "{out}");
+    assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
     let (code, out, _) = tlsdoctor(
         &[
             "--root",
