@@ -478,6 +478,28 @@ fn rustls_refuses_a_name_that_is_not_a_server_name() {
 }
 
 #[test]
+fn cli_jsonl_is_one_json_line() {
+    let s = &scenarios()[0];
+    let dir = tempfile::tempdir().unwrap();
+    s.write(dir.path());
+    let (code, out, err) = run_verify(dir.path(), s, &["--format", "jsonl"]);
+    assert!(code == 0 || code == 1, "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let doc: Document = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc.schema, "tlsdoctor.verify/v1");
+    let out = bin()
+        .arg("inspect")
+        .arg(dir.path().join("chain.pem"))
+        .args(["--format", "jsonl"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["schema"], "tlsdoctor.inspect/v1");
+}
+
+#[test]
 fn cli_der_ca_file_is_said_in_verify() {
     // A DER --ca file gives an empty pool: the report must say why, not only
     // "unknown authority".

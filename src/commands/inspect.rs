@@ -186,12 +186,17 @@ pub fn run(args: &InspectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     }
     let bad = files.iter().any(|f| !f.errors.is_empty());
     match ctx.format {
-        Format::Json => {
+        Format::Json | Format::Jsonl => {
             let doc = InspectDoc {
                 schema: crate::report::json::INSPECT_SCHEMA,
                 files,
             };
-            super::emit(format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
+            let s = if ctx.format == Format::Json {
+                serde_json::to_string_pretty(&doc)?
+            } else {
+                serde_json::to_string(&doc)?
+            };
+            super::emit(format!("{s}\n"))?;
         }
         _ => {
             let mut s = String::new();

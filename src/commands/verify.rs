@@ -107,6 +107,8 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let doc = document(args, ctx)?;
     match ctx.format {
         Format::Json => super::emit(serde_json::to_string_pretty(&doc)? + "\n")?,
+        // One document on one line, as `connect` and `store` print it.
+        Format::Jsonl => super::emit(serde_json::to_string(&doc)? + "\n")?,
         _ => super::emit(crate::report::human::render(
             &doc,
             &crate::report::human::HumanOpts {
