@@ -1225,7 +1225,12 @@ fn missing_intermediate_unknown_authority_and_self_signed_are_told_apart() {
         fix.contains("Example Root CA") && fix.contains("http://pki.example.test/root.crt"),
         "{fix}"
     );
-    assert!(fix.contains("\n\nKubernetes: "), "{fix}");
+    // The stores here are explicit CA files: the fix names that file, not the system
+    // store (the system-store wording, with its Kubernetes form, is in diagnose::fix).
+    assert!(
+        fix.contains("the CA file the program is given") && !fix.contains("update-ca-certificates"),
+        "{fix}"
+    );
     // Leaf + intermediate + a root that is not trusted: unknown-authority.
     let d = diagnose(get("unknown-authority"));
     for v in &d.verdicts {
