@@ -475,6 +475,12 @@ fn staged_but_not_installed_and_the_crt_rule() {
         f.message
     );
     assert!(!f.fix.as_deref().unwrap().contains("update-ca-certificates"));
+    // With nothing trusted at all, empty-store says it once; no finding per staged CA.
+    let w = fs.world(&[("SSL_CERT_FILE", "/nope.pem"), ("SSL_CERT_DIR", "/nonexistent")]);
+    let g = resolve(Runtime::Go, &w);
+    let cs = codes(&g);
+    assert!(cs.contains(&"empty-store".to_string()), "{cs:?}");
+    assert!(!cs.contains(&"system-bundle-not-read".to_string()), "{cs:?}");
 
     // RHEL: source/anchors, update-ca-trust.
     let fs = Fs::new();

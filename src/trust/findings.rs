@@ -515,6 +515,10 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
         }
         let p = disp(&path);
         if in_bundle.contains(&cert.sha256) {
+            if store.anchors.is_empty() {
+                // empty-store already says the bundle exists and how to point at it.
+                continue;
+            }
             let vars: Vec<String> = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
                 .iter()
                 .filter_map(|k| cx.world().var(k).map(|v| format!("{k}={v}")))
