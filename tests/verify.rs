@@ -531,6 +531,33 @@ fn cli_der_ca_file_is_said_in_verify() {
 }
 
 #[test]
+fn verify_reports_store_problems_that_can_explain_it_and_no_others() {
+    // An image whose bundle holds a leaf (not-a-ca-anchor: unrelated to this chain) and
+    // whose SSL_CERT_FILE names a missing file (an error that can be the reason).
+    let s = &scenarios()[0];
+    let dir = tempfile::tempdir().unwrap();
+    s.write(dir.path());
+    let root = dir.path().join("rootfs");
+    std::fs::create_dir_all(root.join("etc/ssl/certs")).unwrap();
+    std::fs::write(root.join("etc/os-release"), "ID=debian\n").unwrap();
+    let stray = rcgen::generate_simple_self_signed(vec!["stray.example.test".to_string()]).unwrap();
+    std::fs::write(root.join("etc/ssl/certs/ca-certificates.crt"), stray.cert.pem()).unwrap();
+    let out = bin()
+        .arg("--root")
+        .arg(&root)
+        .args(["--env", "SSL_CERT_FILE=/etc/corp.pem", "verify"])
+        .arg(dir.path().join("chain.pem"))
+        .args(["--name", &s.host, "--at", AT_RFC3339, "--runtime", "go", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Document = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: Vec<&str> = doc.findings.iter().map(|f| f.code.as_str()).collect();
+    assert!(codes.contains(&"ssl-cert-file-missing"), "{codes:?}");
+    assert!(!codes.contains(&"not-a-ca-anchor"), "{codes:?}");
+}
+
+#[test]
 fn untrusted_strings_are_sanitized() {
     let mut spec = verify_common::Spec::leaf("evil\u{1b}[31m.example.test");
     spec.sans = vec!["db.example.test".into()];

@@ -67,6 +67,21 @@ pub fn document(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<Document> {
     })
 }
 
+/// Store warnings that can be why a CA is missing from a store; others (a leaf in the
+/// bundle, a proxy variable …) say nothing about this chain and stay in `store`.
+const MAY_EXPLAIN: &[&str] = &[
+    "bundle-bad-block",
+    "not-hashed",
+    "stale-hash-link",
+    "hash-chain-gap",
+    "der-in-cert-dir",
+    "unreadable-entry",
+    "staged-not-installed",
+    "staged-wrong-extension",
+    "system-bundle-not-read",
+    "ssl-cert-file-without-dir",
+];
+
 /// Problems with the setup of a store whose runtime rejects the chain (a DER `--ca` file,
 /// SSL_CERT_FILE pointing nowhere, an unhashed directory …) often are the reason: say them
 /// too, as `connect` does.
@@ -80,11 +95,10 @@ fn store_findings(
         if !verdicts.iter().any(|v| v.runtime == code && !v.trusted) {
             continue;
         }
-        for f in st
-            .findings
-            .iter()
-            .filter(|f| f.severity >= crate::finding::Severity::Warning)
-        {
+        for f in st.findings.iter().filter(|f| {
+            f.severity >= crate::finding::Severity::Error
+                || (f.severity >= crate::finding::Severity::Warning && MAY_EXPLAIN.contains(&f.code.as_str()))
+        }) {
             if let Some(seen) = out
                 .iter_mut()
                 .find(|g| g.code == f.code && g.message == f.message)
