@@ -277,6 +277,10 @@ fn details_explain_the_causes() {
         "{}",
         d.verdicts[2].message
     );
+    // OpenSSL also says 26 (unsuitable purpose) for that intermediate: the same fact,
+    // not an EKU problem, and no "add serverAuth to the server certificate" fix.
+    assert_eq!(d.verdicts[1].causes, vec!["not-a-ca"], "{:?}", d.verdicts[1]);
+    assert!(d.findings.iter().all(|f| f.code != "bad-eku"), "{:?}", d.findings);
 }
 
 #[test]

@@ -619,6 +619,16 @@ fn ossl_cause(env: &Env, out: &openssl::OsslOutcome, e: &openssl::OsslErr) -> Op
         {
             return None
         }
+        // An issuer that is not a CA fails the CA purpose check too (26 after 24/79 at the
+        // same depth): that is not-a-ca, already reported, not an EKU problem.
+        26 if e.depth > 0
+            && out
+                .errors
+                .iter()
+                .any(|o| matches!(o.code, 24 | 79) && o.depth == e.depth) =>
+        {
+            return None
+        }
         26 => (
             Cause::BadEku,
             format!(
