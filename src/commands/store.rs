@@ -223,7 +223,7 @@ pub fn document(
     let find = found.map(|f| FindDoc {
         query: args.find.clone().unwrap_or_default(),
         kind: match args.find.as_deref().map(std::path::Path::new) {
-            Some(p) if p.is_file() => "file".into(),
+            Some(p) if p.exists() && !p.is_dir() => "file".into(),
             _ => "text".into(),
         },
         certificates: f

@@ -61,9 +61,11 @@ const MAX_FILES: usize = 20_000;
 pub fn parse_query(arg: &str) -> anyhow::Result<Query> {
     let p = Path::new(arg);
     match std::fs::metadata(p) {
-        Ok(md) if md.is_file() => {
+        // A regular file, or a pipe (`--find <(kubectl get secret …)`, /dev/stdin), as
+        // `verify` and `inspect` read them.
+        Ok(md) if !md.is_dir() => {
             anyhow::ensure!(
-                md.len() <= crate::world::MAX_FILE_BYTES,
+                !md.is_file() || md.len() <= crate::world::MAX_FILE_BYTES,
                 "--find {arg}: file is too large ({} bytes)",
                 md.len()
             );
@@ -422,5 +424,20 @@ mod query_tests {
         assert!(matches!(parse_query("Corp Root").unwrap(), Query::Text(t) if t == "Corp Root"));
         assert!(matches!(parse_query("/CN=Corp Root").unwrap(), Query::Text(_)));
         assert!(matches!(parse_query("5e231e7e").unwrap(), Query::Text(_)));
+        // A pipe is read, not taken for text (`--find <(…)`).
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("ca.fifo");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(fifo, "not a certificate\n").unwrap())
+        };
+        let e = parse_query(fifo.to_str().unwrap()).unwrap_err().to_string();
+        writer.join().unwrap();
+        assert!(e.contains("no certificate"), "{e}");
     }
 }
