@@ -482,6 +482,29 @@ fn rustls_refuses_a_name_that_is_not_a_server_name() {
 }
 
 #[test]
+fn cli_without_a_name_says_the_name_was_not_checked() {
+    let s = &scenarios()[0];
+    let dir = tempfile::tempdir().unwrap();
+    s.write(dir.path());
+    let run = |name: &[&str]| {
+        let out = bin()
+            .arg("verify")
+            .arg(dir.path().join("chain.pem"))
+            .arg("--ca")
+            .arg(dir.path().join("ca.pem"))
+            .args(["--at", AT_RFC3339, "--color", "never"])
+            .args(name)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = run(&[]);
+    assert!(out.contains("\n  name not checked (no --name)"), "{out}");
+    assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+    assert!(!run(&["--name", &s.host]).contains("name not checked"));
+}
+
+#[test]
 fn cli_jsonl_is_one_json_line() {
     let s = &scenarios()[0];
     let dir = tempfile::tempdir().unwrap();

@@ -123,14 +123,27 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         Format::Json => super::emit(serde_json::to_string_pretty(&doc)? + "\n")?,
         // One document on one line, as `connect` and `store` print it.
         Format::Jsonl => super::emit(serde_json::to_string(&doc)? + "\n")?,
-        _ => super::emit(crate::report::human::render(
-            &doc,
-            &crate::report::human::HumanOpts {
-                color: ctx.color,
-                verbose: ctx.verbose,
-                quiet: ctx.quiet,
-            },
-        ))?,
+        _ => {
+            let mut text = crate::report::human::render(
+                &doc,
+                &crate::report::human::HumanOpts {
+                    color: ctx.color,
+                    verbose: ctx.verbose,
+                    quiet: ctx.quiet,
+                },
+            );
+            // Without --name a ✔ says nothing about the host name: say so under the chain.
+            if args.name.as_deref().is_none_or(str::is_empty) {
+                if let Some(i) = text.find("  evaluated at ") {
+                    let end = text[i..].find('\n').map_or(text.len(), |n| i + n + 1);
+                    text.insert_str(
+                        end,
+                        "  name not checked (no --name): only the path and the dates decide\n",
+                    );
+                }
+            }
+            super::emit(text)?
+        }
     }
     Ok(super::connect::exit_code(&doc))
 }
