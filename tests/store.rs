@@ -946,6 +946,20 @@ fn cli_json_and_default_command() {
     let (_, out, _) = tlsdoctor(&["--root", root2, "store", "--list", "--color", "never"], &[]);
     assert!(out.contains(" EXPIRED"), "{out}");
     assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+    // A proxy password never reaches the report (human or JSON).
+    for extra in [&["--color", "never"][..], &["--json"][..]] {
+        let mut args = vec![
+            "--root",
+            root,
+            "--env",
+            "HTTPS_PROXY=http://me:hunter2@proxy:3128",
+            "store",
+        ];
+        args.extend_from_slice(extra);
+        let (_, out, _) = tlsdoctor(&args, &[]);
+        assert!(out.contains("me:****@proxy:3128"), "{out}");
+        assert!(!out.contains("hunter2"), "{out}");
+    }
     let (code, out, _) = tlsdoctor(
         &[
             "--root",

@@ -154,7 +154,16 @@ pub fn document(
 ) -> StoreDoc {
     let env: BTreeMap<String, String> = TRUST_VARS
         .iter()
-        .filter_map(|k| world.var(k).map(|v| (k.to_string(), v.to_string())))
+        .filter_map(|k| {
+            world.var(k).map(|v| {
+                let v = if k.to_ascii_lowercase().ends_with("_proxy") {
+                    crate::trust::findings::redact_url_password(v)
+                } else {
+                    v.to_string()
+                };
+                (k.to_string(), v)
+            })
+        })
         .collect();
     let kind = match world.kind() {
         WorldKind::Host => "host",

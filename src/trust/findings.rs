@@ -605,6 +605,23 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
     proxy(cx, store);
 }
 
+/// A proxy URL with its password replaced by `****` (`http://user:****@proxy:3128`):
+/// reports get pasted into issue trackers.
+pub fn redact_url_password(v: &str) -> String {
+    let start = v.find("://").map_or(0, |i| i + 3);
+    let end = v[start..].find('/').map_or(v.len(), |i| start + i);
+    match v[start..end].rfind('@') {
+        Some(at) => {
+            let userinfo = &v[start..start + at];
+            match userinfo.find(':') {
+                Some(c) => format!("{}{}:****{}", &v[..start], &userinfo[..c], &v[start + at..]),
+                None => v.to_string(),
+            }
+        }
+        None => v.to_string(),
+    }
+}
+
 fn proxy(cx: &Cx, store: &mut TrustStore) {
     let w = cx.world();
     let set: Vec<String> = [
@@ -618,7 +635,10 @@ fn proxy(cx: &Cx, store: &mut TrustStore) {
         "no_proxy",
     ]
     .iter()
-    .filter_map(|k| w.var_nonempty(k).map(|v| format!("{k}={v}")))
+    .filter_map(|k| {
+        w.var_nonempty(k)
+            .map(|v| format!("{k}={}", redact_url_password(v)))
+    })
     .collect();
     if !set.is_empty() {
         store.findings.push(
@@ -633,5 +653,24 @@ fn proxy(cx: &Cx, store: &mut TrustStore) {
             )
             .runtimes(&[store.runtime.code()]),
         );
+    }
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact_url_password as r;
+
+    #[test]
+    fn proxy_passwords_are_redacted() {
+        assert_eq!(r("http://user:s3cret@proxy:3128"), "http://user:****@proxy:3128");
+        assert_eq!(
+            r("http://user:p@ss@proxy:3128/x"),
+            "http://user:****@proxy:3128/x"
+        );
+        assert_eq!(r("user:pw@proxy:3128"), "user:****@proxy:3128");
+        assert_eq!(r("http://user@proxy:3128"), "http://user@proxy:3128");
+        assert_eq!(r("http://proxy:3128"), "http://proxy:3128");
+        assert_eq!(r("localhost,.internal"), "localhost,.internal");
+        assert_eq!(r("http://proxy:3128/a@b"), "http://proxy:3128/a@b");
     }
 }
