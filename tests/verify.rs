@@ -651,9 +651,22 @@ fn cli_inspect() {
     );
     assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
 
-    // Forty names wrap instead of running off the terminal.
+    // Forty names and a long subject wrap instead of running off the terminal.
     let names: Vec<String> = (0..40).map(|i| format!("host-{i:02}.example.test")).collect();
-    let ck = rcgen::generate_simple_self_signed(names).unwrap();
+    let mut params = rcgen::CertificateParams::new(names).unwrap();
+    params.distinguished_name.push(
+        rcgen::DnType::OrganizationName,
+        "An Organisation With A Rather Long Registered Name",
+    );
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        "A Common Name That Is Long Enough To Need Wrapping",
+    );
+    let key = rcgen::KeyPair::generate().unwrap();
+    let ck = rcgen::CertifiedKey {
+        cert: params.self_signed(&key).unwrap(),
+        key_pair: key,
+    };
     std::fs::write(dir.path().join("many.pem"), ck.cert.pem()).unwrap();
     let out = bin()
         .arg("inspect")

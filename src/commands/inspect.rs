@@ -208,8 +208,17 @@ pub fn run(args: &InspectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                 ));
                 for c in &f.certificates {
                     let d = &c.doc;
-                    s.push_str(&format!("\n  [{}] {}\n", d.index, sanitize(&d.subject)));
-                    s.push_str(&format!("      issuer    {}\n", sanitize(&d.issuer)));
+                    s.push('\n');
+                    s.push_str(&wrap(
+                        &sanitize(&d.subject),
+                        &format!("  [{}] ", d.index),
+                        "      ",
+                    ));
+                    s.push_str(&wrap(
+                        &sanitize(&d.issuer),
+                        "      issuer    ",
+                        "                ",
+                    ));
                     s.push_str(&format!("      validity  {} .. {}\n", d.not_before, d.not_after));
                     if !d.dns_names.is_empty() || !d.ip_addresses.is_empty() {
                         let mut n = d.dns_names.clone();
