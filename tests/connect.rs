@@ -325,6 +325,14 @@ fn plain_http_is_no_tls() {
         "{}",
         h.stdout
     );
+    // `python3 -m http.server` takes the ClientHello for an HTTP/0.9 request and answers
+    // with a bare error page, no status line: still HTTP.
+    let port = peer(1, |mut s| {
+        let _ = read_some(&mut s);
+        let _ = s.write_all(b"<!DOCTYPE HTML>\n<html lang=\"en\">\n<head>\n<title>Error response</title>\n</head>\n<body>Error code: 400</body></html>\n");
+    });
+    let r = connect(port, &[]);
+    expect_error(&r, "no-tls", "this is HTTP (an HTML page without a status line)");
 }
 
 #[test]
