@@ -940,6 +940,25 @@ fn server_first_dialogue_against_a_silent_server_ends_early() {
 }
 
 #[test]
+fn greeting_timeout_names_the_budget_it_had() {
+    // A 1 s budget: the greeting wait is cut to it, and the message must not claim 2 s.
+    let port = peer(1, |s| {
+        std::thread::sleep(Duration::from_secs(4));
+        drop(s);
+    });
+    let target = format!("smtp://127.0.0.1:{port}");
+    let root = world();
+    let r = tlsdoctor(
+        &["--json", "--root", &root, "connect", &target, "--timeout", "1s"],
+        &[],
+    );
+    assert!(r.elapsed < Duration::from_secs(2), "{:?}", r.elapsed);
+    let e = r.doc().error.unwrap();
+    assert_eq!(e.cause, "timeout");
+    assert!(e.message.contains("sent nothing within 1s"), "{}", e.message);
+}
+
+#[test]
 fn store_setup_problems_of_a_rejecting_runtime_are_reported() {
     let cfg = mail_cfg();
     let port = peer(1, move |s| serve_tls(cfg.clone(), s, None));
