@@ -252,7 +252,7 @@ pub struct CheckArgs {
     /// TOML file listing targets and expectations.
     pub spec_file: PathBuf,
 
-    /// Targets checked at once (default: 64).
+    /// Targets checked at once (default: the spec's `jobs`, else 256).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
 
