@@ -940,6 +940,41 @@ fn server_first_dialogue_against_a_silent_server_ends_early() {
 }
 
 #[test]
+fn silent_close_that_is_not_postgres_keeps_the_handshake_error() {
+    // Closes on the ClientHello, then sits silent on the confirming SSLRequest: `auto`
+    // must not blame PostgreSQL, and the guess must not eat the whole budget.
+    let port = peer(2, |mut s| {
+        let first = read_some(&mut s);
+        if first.first() == Some(&0x16) {
+            return; // the ClientHello: close without a word
+        }
+        std::thread::sleep(Duration::from_secs(6));
+    });
+    let root = world();
+    let target = format!("127.0.0.1:{port}");
+    let r = tlsdoctor(
+        &[
+            "--json",
+            "--root",
+            &root,
+            "connect",
+            &target,
+            "--timeout",
+            "10s",
+            "--no-proxy",
+        ],
+        &[],
+    );
+    assert!(r.elapsed < Duration::from_secs(5), "{:?}", r.elapsed);
+    let doc = r.doc();
+    let e = doc.error.as_ref().unwrap();
+    assert_eq!(e.cause, "handshake-failure", "{}", r.stdout);
+    assert!(e.message.contains("closed the connection"), "{}", e.message);
+    assert!(doc.findings.iter().all(|f| f.code != "dialogue-detected"));
+    assert_eq!(r.code, 3);
+}
+
+#[test]
 fn greeting_timeout_names_the_budget_it_had() {
     // A 1 s budget: the greeting wait is cut to it, and the message must not claim 2 s.
     let port = peer(1, |s| {
