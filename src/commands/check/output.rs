@@ -277,14 +277,24 @@ pub fn render_human(r: &CheckReportDoc, color: bool, quiet: bool) -> String {
         .max()
         .unwrap_or(0)
         .min(32);
+    // The target column (shown when it differs from the id) is padded too, so the notes
+    // line up.
+    let shown = |t: &CheckTargetDoc| (t.id != t.target).then(|| sanitize(&t.target));
+    let tw = r
+        .targets
+        .iter()
+        .filter_map(|t| shown(t).map(|s| s.chars().count()))
+        .max()
+        .unwrap_or(0)
+        .min(40);
     for t in &r.targets {
         let (m, code) = mark(&t.status);
         let id = sanitize(&t.id);
         let pad = idw.saturating_sub(id.chars().count());
-        let target = if t.id == t.target {
-            String::new()
-        } else {
-            format!("  {}", sanitize(&t.target))
+        let target = match shown(t) {
+            Some(s) => format!("  {s}{}", " ".repeat(tw.saturating_sub(s.chars().count()))),
+            None if tw > 0 => " ".repeat(tw + 2),
+            None => String::new(),
         };
         let _ = writeln!(
             out,
@@ -738,6 +748,30 @@ mod tests {
                 && details.contains("\n           Kubernetes: mount a bundle"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn human_summary_columns_line_up() {
+        let text = render_human(&report(), false, false);
+        let lines: Vec<&str> = text.lines().take(5).collect();
+        // Every note (the last column) starts at the same column.
+        let notes = [
+            "TLSv1.3",
+            "failed:",
+            "connection-refused",
+            "timeout",
+            "input-error",
+        ];
+        let cols: Vec<usize> = lines
+            .iter()
+            .zip(notes)
+            .map(|(l, n)| {
+                l[..l.find(n).unwrap_or_else(|| panic!("{n} in {l}"))]
+                    .chars()
+                    .count()
+            })
+            .collect();
+        assert!(cols.windows(2).all(|w| w[0] == w[1]), "{cols:?}\n{text}");
     }
 
     #[test]
