@@ -480,3 +480,41 @@ fn a_progress_bar_only_on_a_terminal() {
     );
     assert!(stdout.contains("1 target: 0 passed"), "{stdout:?}");
 }
+
+#[test]
+fn passwords_in_target_urls_stay_out_of_reports() {
+    // CI keeps the summary, the JSON Lines and the JUnit file: a password written in a
+    // target URL must appear in none of them (nor in a spec error).
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let spec = dir.path().join("pw.toml");
+    std::fs::write(
+        &spec,
+        format!("[[target]]\ntarget = \"postgres://app:hunter2@127.0.0.1:{port}/db\"\ntimeout = \"2s\"\n"),
+    )
+    .unwrap();
+    let junit = dir.path().join("junit.xml");
+    let human = check(&spec, &["--junit", junit.to_str().unwrap()]);
+    assert_eq!(human.code, 3, "{}{}", human.stdout, human.stderr);
+    assert!(
+        human.stdout.contains("postgres://app:***@127.0.0.1"),
+        "{}",
+        human.stdout
+    );
+    let jsonl = check(&spec, &["--format", "jsonl"]);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    for (what, text) in [
+        ("summary", &human.stdout),
+        ("stderr", &human.stderr),
+        ("jsonl", &jsonl.stdout),
+        ("junit", &xml),
+    ] {
+        assert!(!text.contains("hunter2"), "password in the {what}:\n{text}");
+    }
+    std::fs::write(&spec, "[[target]]\ntarget = \"postgres://app:hunter2@db:0/x\"\n").unwrap();
+    let bad = check(&spec, &[]);
+    assert_eq!(bad.code, 2);
+    assert!(!bad.stderr.contains("hunter2"), "{}", bad.stderr);
+}

@@ -162,7 +162,7 @@ pub fn target_doc(job: &Job, f: Finished, now: i64, deadline: Duration) -> Check
     CheckTargetDoc {
         schema: CHECK_SCHEMA.to_string(),
         id: job.id.clone(),
-        target: job.req.target.clone(),
+        target: crate::probe::target::redact_password(&job.req.target),
         status: status.to_string(),
         exit_code: code,
         duration_ms,
