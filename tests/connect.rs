@@ -723,6 +723,12 @@ fn usage_errors_exit_2() {
         assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
         assert!(r.stderr.starts_with("tlsdoctor: error: "), "{}", r.stderr);
     }
+    // A zero budget is a usage error (clap's message), not a silent 10 s.
+    for t in ["0", "0s", "0ms"] {
+        let r = tlsdoctor(&["connect", "127.0.0.1:1", "--timeout", t], &[]);
+        assert_eq!(r.code, 2, "--timeout {t}: {}{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains("more than 0"), "{}", r.stderr);
+    }
 }
 
 /// A scripted peer: for each step, read until `expect` has arrived (empty = read nothing)
