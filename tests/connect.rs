@@ -981,6 +981,24 @@ fn silent_close_that_is_not_postgres_keeps_the_handshake_error() {
 }
 
 #[test]
+fn postgres_dialogue_against_a_peer_that_closes_or_waits_says_why() {
+    // A TLS-only server closes on the SSLRequest; an HTTP server waits for the rest of a
+    // request line. Neither is PostgreSQL, and the message says what to try.
+    let closes = peer(1, |mut s| {
+        let _ = read_some(&mut s);
+    });
+    let r = connect(closes, &["--starttls", "postgres"]);
+    expect_error(&r, "handshake-failure", "PostgreSQL always answers S or N");
+    assert!(r.doc().error.unwrap().message.contains("--starttls none"));
+    let waits = peer(1, |mut s| {
+        let _ = read_some(&mut s);
+        std::thread::sleep(Duration::from_secs(4));
+    });
+    let r = connect(waits, &["--starttls", "postgres"]);
+    expect_error(&r, "timeout", "probably not PostgreSQL");
+}
+
+#[test]
 fn greeting_timeout_names_the_budget_it_had() {
     // A 1 s budget: the greeting wait is cut to it, and the message must not claim 2 s.
     let port = peer(1, |s| {
