@@ -62,10 +62,27 @@ impl Deadline {
 }
 
 pub fn fmt_duration(d: Duration) -> String {
-    if d.subsec_millis() == 0 {
-        format!("{}s", d.as_secs())
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
     } else {
-        format!("{}ms", d.as_millis())
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_the_flag() {
+        assert_eq!(fmt_duration(Duration::from_secs(2)), "2s");
+        assert_eq!(fmt_duration(Duration::from_millis(500)), "500ms");
+        // A third of a 10 s budget, not "3333ms".
+        assert_eq!(fmt_duration(Duration::from_secs(10) / 3), "3.3s");
+        assert_eq!(fmt_duration(Duration::from_millis(1500)), "1.5s");
     }
 }
 
