@@ -518,3 +518,58 @@ fn passwords_in_target_urls_stay_out_of_reports() {
     assert_eq!(bad.code, 2);
     assert!(!bad.stderr.contains("hunter2"), "{}", bad.stderr);
 }
+
+#[test]
+fn a_client_certificate_refused_by_the_server_fails_the_target() {
+    // `s_server -Verify 1 -verify_return_error`: the handshake ends over the client
+    // certificate. That is a failed target (as `connect` exits 1), not a pass — unless the
+    // spec sends no certificate and expects the request.
+    let Some(openssl) = need("openssl") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let root = ca(d, "ca", "tlsdoctor test CA");
+    let rogue = ca(d, "rogue-ca", "rogue CA");
+    let server = leaf(d, "mtls", &["mtls.test"], (2025, 1, 1), (2039, 1, 1), &root);
+    let _client = leaf(d, "client", &["client.test"], (2025, 1, 1), (2039, 1, 1), &rogue);
+    let ca_path = root.cert_path.display().to_string();
+    let s = SServer::start(
+        &openssl,
+        &server.cert_path,
+        &server.key_path,
+        &["-Verify", "1", "-verify_return_error", "-CAfile", &ca_path],
+    );
+    let mut spec = format!(
+        "[defaults]\nruntimes = [\"go\"]\nca = \"ca.pem\"\nname = \"mtls.test\"\nstarttls = \"none\"\n\
+         at = {AT}\ntimeout = \"3s\"\n"
+    );
+    for (id, extra) in [
+        (
+            "rejected",
+            "client_cert = \"client.pem\"\nclient_key = \"client.key\"",
+        ),
+        ("none-sent", ""),
+        ("expected", "client_cert_requested = true"),
+    ] {
+        spec.push_str(&format!(
+            "[[target]]\nid = \"{id}\"\ntarget = \"127.0.0.1:{}\"\n{extra}\n",
+            s.port
+        ));
+    }
+    let path = d.join("mtls.toml");
+    std::fs::write(&path, spec).unwrap();
+    let run = check(&path, &["--format", "jsonl"]);
+    let lines: Vec<CheckTargetDoc> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let t = by_id(&lines);
+    for id in ["rejected", "none-sent"] {
+        assert_eq!(t[id].status, "fail", "{id}: {}", run.stdout);
+        assert_eq!(failed(t[id]), vec!["handshake"], "{id}");
+    }
+    assert_eq!(t["expected"].status, "pass", "{}", run.stdout);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+}

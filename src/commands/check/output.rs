@@ -116,7 +116,9 @@ pub fn target_doc(job: &Job, f: Finished, now: i64, deadline: Duration) -> Check
                 .and_then(|t| crate::commands::parse_at(t).ok())
                 .or(job.req.at)
                 .unwrap_or(now);
-            let results = expect::evaluate(&job.expect, &doc, at);
+            let mut results = expect::evaluate(&job.expect, &doc, at);
+            let sent = job.req.client_cert.is_some();
+            results.extend(expect::handshake_result(&job.expect, &doc, sent));
             let unreachable = crate::commands::connect::exit_code(&doc) == exit::UNREACHABLE;
             let (status, code) = if unreachable {
                 ("unreachable", exit::UNREACHABLE)
