@@ -207,7 +207,7 @@ pub fn preview(b: &[u8]) -> String {
     let head = &b[..b.len().min(32)];
     let printable = head
         .iter()
-        .filter(|c| c.is_ascii_graphic() || **c == b' ')
+        .filter(|c| c.is_ascii_graphic() || matches!(**c, b' ' | b'\r' | b'\n' | b'\t'))
         .count();
     let more = if b.len() > head.len() { "…" } else { "" };
     if printable * 10 >= head.len() * 9 {
@@ -336,5 +336,7 @@ mod tests {
             "\"<!DOCTYPE HTML>\\x0a<html lang=\"en\">\""
         );
         assert_eq!(preview(&[0, 1, 2, 0xff]), "00 01 02 ff");
+        // Protocol lines end in CRLF: still text.
+        assert_eq!(preview(b"250 injected\r\n"), "\"250 injected\\x0d\\x0a\"");
     }
 }
