@@ -700,6 +700,14 @@ fn proxy_refusing_connect() {
         &[],
     );
     expect_error(&r, "connection-refused", "407");
+    // The report must not claim the connection went through it.
+    let doc = r.doc();
+    let used = doc.findings.iter().find(|f| f.code == "proxy-used").unwrap();
+    assert!(
+        !used.message.contains("went through") && used.message.contains("failed"),
+        "{}",
+        used.message
+    );
 }
 
 #[test]

@@ -214,10 +214,17 @@ fn build_document(
         findings.push(Finding::new(
             "proxy-used",
             Severity::Info,
-            format!(
-                "The connection went through the HTTP proxy {} (CONNECT). A TLS-inspecting proxy presents its own chain.",
-                probe.proxy.clone().unwrap_or_default()
-            ),
+            if probe.connected_to.is_some() {
+                format!(
+                    "The connection went through the HTTP proxy {} (CONNECT). A TLS-inspecting proxy presents its own chain.",
+                    probe.proxy.clone().unwrap_or_default()
+                )
+            } else {
+                format!(
+                    "The connection was to go through the HTTP proxy {} (CONNECT), and that step failed (see the error).",
+                    probe.proxy.clone().unwrap_or_default()
+                )
+            },
         ));
     }
     Document {
