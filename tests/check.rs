@@ -573,3 +573,18 @@ fn a_client_certificate_refused_by_the_server_fails_the_target() {
     assert_eq!(t["expected"].status, "pass", "{}", run.stdout);
     assert_eq!(run.code, 1, "{}", run.stderr);
 }
+
+#[test]
+fn an_unwritable_junit_path_stops_before_any_target_is_contacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("s.toml");
+    std::fs::write(&spec, "[[target]]\ntarget = \"127.0.0.1:1\"\ntimeout = \"1s\"\n").unwrap();
+    let missing = dir.path().join("no-such-dir").join("junit.xml");
+    for junit in [missing.to_str().unwrap(), dir.path().to_str().unwrap()] {
+        let run = check(&spec, &["--junit", junit]);
+        assert_eq!(run.code, 2, "{junit}: {}{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains("--junit"), "{}", run.stderr);
+        // No summary: the run did not start (it would otherwise claim another exit code).
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+    }
+}
