@@ -1093,3 +1093,33 @@ fn flood_during_a_dialogue_ends_quickly() {
     expect_error(&r, "no-tls", "no end of line within 4096 bytes");
     assert!(r.elapsed < Duration::from_secs(1), "{:?}", r.elapsed);
 }
+
+#[test]
+fn unusable_client_key_or_cert_says_why() {
+    // An encrypted key and DER files are the usual reasons: the error names the fix.
+    let pki = servers::Pki::new();
+    let c = pki.leaf("client", "client.test", &["client.test"], 2025, 2039);
+    let cert = pki.path("client.pem");
+    let enc = pki.write(
+        "enc.key",
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQww\n-----END ENCRYPTED PRIVATE KEY-----\n",
+    );
+    let der_cert = pki.path("client.der");
+    std::fs::write(&der_cert, c.cert.der()).unwrap();
+    let key = pki.path("client.key");
+    for (cert, key, needle) in [(&cert, &enc, "encrypted"), (&der_cert, &key, "looks like DER")] {
+        let r = tlsdoctor(
+            &[
+                "connect",
+                "127.0.0.1:1",
+                "--client-cert",
+                cert.to_str().unwrap(),
+                "--client-key",
+                key.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(r.stderr.contains(needle), "{needle}: {}", r.stderr);
+    }
+}
