@@ -302,7 +302,7 @@ fn load_client_key(
         !certs.is_empty(),
         "--client-cert {}: no CERTIFICATE block{}",
         cert.display(),
-        if cert_pem.starts_with(&[0x30]) {
+        if cert_pem.starts_with(&[0x30]) && !String::from_utf8_lossy(&cert_pem).contains("-----BEGIN") {
             format!(
                 " (it looks like DER; convert it to PEM: openssl x509 -inform DER -in {} -out client.pem)",
                 cert.display()
@@ -321,7 +321,7 @@ fn load_client_key(
         key.display()
     );
     anyhow::ensure!(
-        !key_pem.starts_with(&[0x30]),
+        !key_pem.starts_with(&[0x30]) || text.contains("-----BEGIN"),
         "--client-key {}: looks like DER; convert it to PEM: openssl pkey -inform DER -in {} -out client.key",
         key.display(),
         key.display()
