@@ -188,7 +188,7 @@ pub struct ConnectArgs {
     pub runtimes: Vec<RuntimeArg>,
 
     /// Total time budget for the network steps (500ms, 5s, 2m).
-    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_budget)]
     pub timeout: std::time::Duration,
 
     /// HTTP proxy for https targets (default: HTTPS_PROXY/NO_PROXY as Go reads them).
@@ -252,7 +252,7 @@ pub struct CheckArgs {
     /// TOML file listing targets and expectations.
     pub spec_file: PathBuf,
 
-    /// Targets checked at once (default: 64).
+    /// Targets checked at once (default: the spec's `jobs`, else 256).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
 
@@ -292,6 +292,15 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         return Err(format!("duration {s:?} out of range"));
     }
     Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// A time budget: a duration that is more than zero (`--timeout 0` is not "no timeout").
+pub fn parse_budget(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!("{s:?}: the time budget must be more than 0"));
+    }
+    Ok(d)
 }
 
 #[cfg(test)]

@@ -480,3 +480,111 @@ fn a_progress_bar_only_on_a_terminal() {
     );
     assert!(stdout.contains("1 target: 0 passed"), "{stdout:?}");
 }
+
+#[test]
+fn passwords_in_target_urls_stay_out_of_reports() {
+    // CI keeps the summary, the JSON Lines and the JUnit file: a password written in a
+    // target URL must appear in none of them (nor in a spec error).
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let spec = dir.path().join("pw.toml");
+    std::fs::write(
+        &spec,
+        format!("[[target]]\ntarget = \"postgres://app:hunter2@127.0.0.1:{port}/db\"\ntimeout = \"2s\"\n"),
+    )
+    .unwrap();
+    let junit = dir.path().join("junit.xml");
+    let human = check(&spec, &["--junit", junit.to_str().unwrap()]);
+    assert_eq!(human.code, 3, "{}{}", human.stdout, human.stderr);
+    assert!(
+        human.stdout.contains("postgres://app:***@127.0.0.1"),
+        "{}",
+        human.stdout
+    );
+    let jsonl = check(&spec, &["--format", "jsonl"]);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    for (what, text) in [
+        ("summary", &human.stdout),
+        ("stderr", &human.stderr),
+        ("jsonl", &jsonl.stdout),
+        ("junit", &xml),
+    ] {
+        assert!(!text.contains("hunter2"), "password in the {what}:\n{text}");
+    }
+    std::fs::write(&spec, "[[target]]\ntarget = \"postgres://app:hunter2@db:0/x\"\n").unwrap();
+    let bad = check(&spec, &[]);
+    assert_eq!(bad.code, 2);
+    assert!(!bad.stderr.contains("hunter2"), "{}", bad.stderr);
+}
+
+#[test]
+fn a_client_certificate_refused_by_the_server_fails_the_target() {
+    // `s_server -Verify 1 -verify_return_error`: the handshake ends over the client
+    // certificate. That is a failed target (as `connect` exits 1), not a pass — unless the
+    // spec sends no certificate and expects the request.
+    let Some(openssl) = need("openssl") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let root = ca(d, "ca", "tlsdoctor test CA");
+    let rogue = ca(d, "rogue-ca", "rogue CA");
+    let server = leaf(d, "mtls", &["mtls.test"], (2025, 1, 1), (2039, 1, 1), &root);
+    let _client = leaf(d, "client", &["client.test"], (2025, 1, 1), (2039, 1, 1), &rogue);
+    let ca_path = root.cert_path.display().to_string();
+    let s = SServer::start(
+        &openssl,
+        &server.cert_path,
+        &server.key_path,
+        &["-Verify", "1", "-verify_return_error", "-CAfile", &ca_path],
+    );
+    let mut spec = format!(
+        "[defaults]\nruntimes = [\"go\"]\nca = \"ca.pem\"\nname = \"mtls.test\"\nstarttls = \"none\"\n\
+         at = {AT}\ntimeout = \"3s\"\n"
+    );
+    for (id, extra) in [
+        (
+            "rejected",
+            "client_cert = \"client.pem\"\nclient_key = \"client.key\"",
+        ),
+        ("none-sent", ""),
+        ("expected", "client_cert_requested = true"),
+    ] {
+        spec.push_str(&format!(
+            "[[target]]\nid = \"{id}\"\ntarget = \"127.0.0.1:{}\"\n{extra}\n",
+            s.port
+        ));
+    }
+    let path = d.join("mtls.toml");
+    std::fs::write(&path, spec).unwrap();
+    let run = check(&path, &["--format", "jsonl"]);
+    let lines: Vec<CheckTargetDoc> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let t = by_id(&lines);
+    for id in ["rejected", "none-sent"] {
+        assert_eq!(t[id].status, "fail", "{id}: {}", run.stdout);
+        assert_eq!(failed(t[id]), vec!["handshake"], "{id}");
+    }
+    assert_eq!(t["expected"].status, "pass", "{}", run.stdout);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+}
+
+#[test]
+fn an_unwritable_junit_path_stops_before_any_target_is_contacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("s.toml");
+    std::fs::write(&spec, "[[target]]\ntarget = \"127.0.0.1:1\"\ntimeout = \"1s\"\n").unwrap();
+    let missing = dir.path().join("no-such-dir").join("junit.xml");
+    for junit in [missing.to_str().unwrap(), dir.path().to_str().unwrap()] {
+        let run = check(&spec, &["--junit", junit]);
+        assert_eq!(run.code, 2, "{junit}: {}{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains("--junit"), "{}", run.stderr);
+        // No summary: the run did not start (it would otherwise claim another exit code).
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+    }
+}

@@ -198,3 +198,16 @@ fn man_page_is_roff_with_every_subcommand() {
     assert!(text.contains("NAME") && text.contains("tlsdoctor"), "{text}");
     assert!(text.contains("SUBCOMMANDS"), "{text}");
 }
+
+#[test]
+fn check_help_states_the_real_jobs_default() {
+    let help = stdout_of(&["check", "--help"]);
+    let want = format!("else {})", tlsdoctor::commands::check::DEFAULT_JOBS);
+    let line = help
+        .lines()
+        .skip_while(|l| !l.contains("--jobs"))
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(line.contains(&want), "--jobs help {line:?} lacks {want:?}");
+}

@@ -325,6 +325,14 @@ fn plain_http_is_no_tls() {
         "{}",
         h.stdout
     );
+    // `python3 -m http.server` takes the ClientHello for an HTTP/0.9 request and answers
+    // with a bare error page, no status line: still HTTP.
+    let port = peer(1, |mut s| {
+        let _ = read_some(&mut s);
+        let _ = s.write_all(b"<!DOCTYPE HTML>\n<html lang=\"en\">\n<head>\n<title>Error response</title>\n</head>\n<body>Error code: 400</body></html>\n");
+    });
+    let r = connect(port, &[]);
+    expect_error(&r, "no-tls", "this is HTTP (an HTML page without a status line)");
 }
 
 #[test]
@@ -692,6 +700,14 @@ fn proxy_refusing_connect() {
         &[],
     );
     expect_error(&r, "connection-refused", "407");
+    // The report must not claim the connection went through it.
+    let doc = r.doc();
+    let used = doc.findings.iter().find(|f| f.code == "proxy-used").unwrap();
+    assert!(
+        !used.message.contains("went through") && used.message.contains("failed"),
+        "{}",
+        used.message
+    );
 }
 
 #[test]
@@ -714,6 +730,12 @@ fn usage_errors_exit_2() {
         let r = tlsdoctor(&args, &[]);
         assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
         assert!(r.stderr.starts_with("tlsdoctor: error: "), "{}", r.stderr);
+    }
+    // A zero budget is a usage error (clap's message), not a silent 10 s.
+    for t in ["0", "0s", "0ms"] {
+        let r = tlsdoctor(&["connect", "127.0.0.1:1", "--timeout", t], &[]);
+        assert_eq!(r.code, 2, "--timeout {t}: {}{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains("more than 0"), "{}", r.stderr);
     }
 }
 
@@ -932,6 +954,78 @@ fn server_first_dialogue_against_a_silent_server_ends_early() {
 }
 
 #[test]
+fn silent_close_that_is_not_postgres_keeps_the_handshake_error() {
+    // Closes on the ClientHello, then sits silent on the confirming SSLRequest: `auto`
+    // must not blame PostgreSQL, and the guess must not eat the whole budget.
+    let port = peer(2, |mut s| {
+        let first = read_some(&mut s);
+        if first.first() == Some(&0x16) {
+            return; // the ClientHello: close without a word
+        }
+        std::thread::sleep(Duration::from_secs(6));
+    });
+    let root = world();
+    let target = format!("127.0.0.1:{port}");
+    let r = tlsdoctor(
+        &[
+            "--json",
+            "--root",
+            &root,
+            "connect",
+            &target,
+            "--timeout",
+            "10s",
+            "--no-proxy",
+        ],
+        &[],
+    );
+    assert!(r.elapsed < Duration::from_secs(5), "{:?}", r.elapsed);
+    let doc = r.doc();
+    let e = doc.error.as_ref().unwrap();
+    assert_eq!(e.cause, "handshake-failure", "{}", r.stdout);
+    assert!(e.message.contains("closed the connection"), "{}", e.message);
+    assert!(doc.findings.iter().all(|f| f.code != "dialogue-detected"));
+    assert_eq!(r.code, 3);
+}
+
+#[test]
+fn postgres_dialogue_against_a_peer_that_closes_or_waits_says_why() {
+    // A TLS-only server closes on the SSLRequest; an HTTP server waits for the rest of a
+    // request line. Neither is PostgreSQL, and the message says what to try.
+    let closes = peer(1, |mut s| {
+        let _ = read_some(&mut s);
+    });
+    let r = connect(closes, &["--starttls", "postgres"]);
+    expect_error(&r, "handshake-failure", "PostgreSQL always answers S or N");
+    assert!(r.doc().error.unwrap().message.contains("--starttls none"));
+    let waits = peer(1, |mut s| {
+        let _ = read_some(&mut s);
+        std::thread::sleep(Duration::from_secs(4));
+    });
+    let r = connect(waits, &["--starttls", "postgres"]);
+    expect_error(&r, "timeout", "probably not PostgreSQL");
+}
+
+#[test]
+fn greeting_timeout_names_the_budget_it_had() {
+    // A 1 s budget: the greeting wait is cut to it, and the message must not claim 2 s.
+    let port = peer(1, |s| {
+        std::thread::sleep(Duration::from_secs(4));
+        drop(s);
+    });
+    let target = format!("smtp://127.0.0.1:{port}");
+    let root = world();
+    let r = tlsdoctor(
+        &["--json", "--root", &root, "connect", &target, "--timeout", "1s"],
+        &[],
+    );
+    assert!(r.elapsed < Duration::from_secs(2), "{:?}", r.elapsed);
+    let e = r.doc().error.unwrap();
+    assert_eq!(e.cause, "timeout");
+    assert!(e.message.contains("sent nothing within 1s"), "{}", e.message);
+}
+
+#[test]
 fn store_setup_problems_of_a_rejecting_runtime_are_reported() {
     let cfg = mail_cfg();
     let port = peer(1, move |s| serve_tls(cfg.clone(), s, None));
@@ -998,4 +1092,34 @@ fn flood_during_a_dialogue_ends_quickly() {
     let r = connect(port, &["--starttls", "smtp"]);
     expect_error(&r, "no-tls", "no end of line within 4096 bytes");
     assert!(r.elapsed < Duration::from_secs(1), "{:?}", r.elapsed);
+}
+
+#[test]
+fn unusable_client_key_or_cert_says_why() {
+    // An encrypted key and DER files are the usual reasons: the error names the fix.
+    let pki = servers::Pki::new();
+    let c = pki.leaf("client", "client.test", &["client.test"], 2025, 2039);
+    let cert = pki.path("client.pem");
+    let enc = pki.write(
+        "enc.key",
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQww\n-----END ENCRYPTED PRIVATE KEY-----\n",
+    );
+    let der_cert = pki.path("client.der");
+    std::fs::write(&der_cert, c.cert.der()).unwrap();
+    let key = pki.path("client.key");
+    for (cert, key, needle) in [(&cert, &enc, "encrypted"), (&der_cert, &key, "looks like DER")] {
+        let r = tlsdoctor(
+            &[
+                "connect",
+                "127.0.0.1:1",
+                "--client-cert",
+                cert.to_str().unwrap(),
+                "--client-key",
+                key.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(r.stderr.contains(needle), "{needle}: {}", r.stderr);
+    }
 }

@@ -361,6 +361,41 @@ fn postgres_ssl_off_is_starttls_refused() {
 }
 
 #[test]
+fn postgres_on_another_port_is_detected_by_auto() {
+    // Not 5432, no scheme, no --starttls: PostgreSQL closes on the ClientHello without a
+    // word; `auto` must confirm it with an SSLRequest and carry on, saying so.
+    let Some(pg) = pg() else { return };
+    let target = format!("127.0.0.1:{}", pg.tls.port);
+    let r = connect(&target, &["--name", "db.test", "--ca", &p("root.pem")]);
+    let doc = r.doc();
+    assert!(doc.error.is_none(), "{}", r.stdout);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(doc.target.as_ref().unwrap().starttls, "postgres");
+    let found = doc.findings.iter().find(|f| f.code == "dialogue-detected");
+    assert!(
+        found.is_some_and(|f| f.message.contains("--starttls postgres")),
+        "{}",
+        r.stdout
+    );
+    let target = format!("127.0.0.1:{}", pg.plain.port);
+    let r = connect(&target, &[]);
+    let doc = r.doc();
+    assert_eq!(
+        doc.error.as_ref().unwrap().cause,
+        "starttls-refused",
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.code, 3);
+    // Asked for plain TLS explicitly: no retry, the hint names the flag.
+    let target = format!("127.0.0.1:{}", pg.tls.port);
+    let r = connect(&target, &["--starttls", "none"]);
+    let e = r.doc().error.unwrap();
+    assert_eq!(e.cause, "handshake-failure");
+    assert!(e.message.contains("--starttls postgres"), "{}", e.message);
+}
+
+#[test]
 fn postgres_15_rejects_direct_tls() {
     let Some(pg) = pg() else { return };
     let target = format!("127.0.0.1:{}", pg.tls.port);

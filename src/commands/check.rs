@@ -75,6 +75,11 @@ pub fn run(args: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     anyhow::ensure!(jobs >= 1, "--jobs must be at least 1");
     let deadline = args.deadline.or(spec.deadline).unwrap_or(spec::DEFAULT_DEADLINE);
     anyhow::ensure!(!deadline.is_zero(), "--deadline must be more than 0");
+    // A report that cannot be written is a usage error: say so before contacting anything,
+    // not after a run whose summary then names another exit code.
+    if let Some(path) = &args.junit {
+        writable(path).with_context(|| format!("--junit {}", path.display()))?;
+    }
     let shared = Arc::new(ctx.clone());
     let examine: Examiner = Arc::new(move |req| crate::commands::connect::examine(req, &shared));
     let opts = CheckOpts {
@@ -105,6 +110,32 @@ pub fn run(args: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             .with_context(|| format!("--junit {}", path.display()))?;
     }
     Ok(report.exit_code)
+}
+
+/// Can `path` be written the way [`write_file`] writes it (a temporary file beside it)?
+fn writable(path: &std::path::Path) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    match std::fs::metadata(&dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => anyhow::bail!("{} is not a directory", dir.display()),
+        Err(e) => anyhow::bail!("directory {}: {}", dir.display(), crate::world::describe_io(&e)),
+    }
+    if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        anyhow::bail!("is a directory");
+    }
+    let probe = dir.join(format!(".tlsdoctor-junit-probe{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| {
+        anyhow::anyhow!(
+            "cannot write in {}: {}",
+            dir.display(),
+            crate::world::describe_io(&e)
+        )
+    })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// Write via a temporary file in the same directory, then rename: a CI system never sees

@@ -214,10 +214,17 @@ fn build_document(
         findings.push(Finding::new(
             "proxy-used",
             Severity::Info,
-            format!(
-                "The connection went through the HTTP proxy {} (CONNECT). A TLS-inspecting proxy presents its own chain.",
-                probe.proxy.clone().unwrap_or_default()
-            ),
+            if probe.connected_to.is_some() {
+                format!(
+                    "The connection went through the HTTP proxy {} (CONNECT). A TLS-inspecting proxy presents its own chain.",
+                    probe.proxy.clone().unwrap_or_default()
+                )
+            } else {
+                format!(
+                    "The connection was to go through the HTTP proxy {} (CONNECT), and that step failed (see the error).",
+                    probe.proxy.clone().unwrap_or_default()
+                )
+            },
         ));
     }
     Document {
@@ -322,6 +329,10 @@ fn database_conclusions(
         }
         None => (false, false, "no OpenSSL verdict".to_string()),
     };
+    // Both clients verify with OpenSSL: without its verdict (`--runtime` left it out) the
+    // verifying modes cannot be told, and must not be reported as failing.
+    const UNKNOWN: &str = "unknown: OpenSSL was not evaluated (add --runtime openssl)";
+    let judged = openssl.is_some();
     let roots = if explicit {
         "the --ca file(s)"
     } else {
@@ -337,8 +348,16 @@ fn database_conclusions(
         } else {
             (
                 "connects (encrypted, certificate not verified)".to_string(),
-                if ca_ok { "connects".to_string() } else { fail(&msg) },
-                if full_ok {
+                if !judged {
+                    UNKNOWN.to_string()
+                } else if ca_ok {
+                    "connects".to_string()
+                } else {
+                    fail(&msg)
+                },
+                if !judged {
+                    UNKNOWN.to_string()
+                } else if full_ok {
                     "connects".to_string()
                 } else if ca_ok {
                     fail("SSL certificate validation failure (the host name does not match the certificate)")
@@ -366,12 +385,16 @@ fn database_conclusions(
         } else {
             (
                 "connects (encrypted, certificate not verified)".to_string(),
-                if ca_ok {
+                if !judged {
+                    UNKNOWN.to_string()
+                } else if ca_ok {
                     "connects".to_string()
                 } else {
                     fail(&format!("SSL error: certificate verify failed ({msg})"))
                 },
-                if full_ok {
+                if !judged {
+                    UNKNOWN.to_string()
+                } else if full_ok {
                     "connects".to_string()
                 } else if ca_ok {
                     fail("server certificate does not match host name")
@@ -389,7 +412,7 @@ fn database_conclusions(
                 "sslmode=verify-full": vfull,
             }),
         );
-        if tls_ok && !full_ok {
+        if tls_ok && judged && !full_ok {
             findings.push(
                 Finding::new(
                     "libpq-sslmode",
@@ -712,5 +735,34 @@ mod tests {
             .starts_with("connects"));
         assert!(my["ssl_mode"]["VERIFY_CA"].as_str().unwrap().starts_with("fails"));
         assert!(run(Starttls::None, &[]).is_empty());
+        // `--runtime go`: no OpenSSL verdict, so no claim that verification would fail.
+        let mut server = Map::new();
+        let mut findings = Vec::new();
+        database_conclusions(
+            Starttls::Postgres,
+            &probe,
+            &[verdict("go", &[])],
+            &[],
+            &mut server,
+            &mut findings,
+        );
+        assert!(server["libpq"]["sslmode=verify-full"]
+            .as_str()
+            .unwrap()
+            .starts_with("unknown"));
+        assert!(findings.is_empty(), "{findings:?}");
+        let mut server = Map::new();
+        database_conclusions(
+            Starttls::Mysql,
+            &probe,
+            &[verdict("go", &[])],
+            &[],
+            &mut server,
+            &mut findings,
+        );
+        assert!(server["ssl_mode"]["VERIFY_IDENTITY"]
+            .as_str()
+            .unwrap()
+            .starts_with("unknown"));
     }
 }

@@ -62,10 +62,27 @@ impl Deadline {
 }
 
 pub fn fmt_duration(d: Duration) -> String {
-    if d.subsec_millis() == 0 {
-        format!("{}s", d.as_secs())
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
     } else {
-        format!("{}ms", d.as_millis())
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_the_flag() {
+        assert_eq!(fmt_duration(Duration::from_secs(2)), "2s");
+        assert_eq!(fmt_duration(Duration::from_millis(500)), "500ms");
+        // A third of a 10 s budget, not "3333ms".
+        assert_eq!(fmt_duration(Duration::from_secs(10) / 3), "3.3s");
+        assert_eq!(fmt_duration(Duration::from_millis(1500)), "1.5s");
     }
 }
 
@@ -179,36 +196,60 @@ pub fn run(target: &Target, opts: &ProbeOptions, world: &World) -> anyhow::Resul
     let client = tls::ClientSetup::new(target, opts)?;
     let dialogue = target.effective_starttls();
     attempt(target, dialogue, opts, world, &client, &deadline, &mut probe);
-    // `auto` on a plain-TLS port: the server spoke first in another protocol we know.
-    // Retry once with that dialogue, and say so.
+    // `auto` on a plain-TLS port: the server spoke first in another protocol we know, or
+    // closed without a word (what PostgreSQL does with a ClientHello). Retry once with that
+    // dialogue, and say so; a guess is kept only when the server confirms it.
     if target.starttls == Starttls::Auto && dialogue == Starttls::None {
+        let guess = probe.detected.guess;
         if let Some(detected) = probe.error.as_ref().and_then(|_| probe.detected.take_dialogue()) {
-            if deadline.remaining("retry").is_ok() {
-                let first_error = probe.error.take();
+            if let Ok(left) = deadline.remaining("retry") {
                 let mut retry = Probe {
                     addresses: probe.addresses.clone(),
                     ..Probe::default()
                 };
-                attempt(target, detected, opts, world, &client, &deadline, &mut retry);
-                retry.findings.insert(
-                    0,
-                    Finding::new(
-                        "dialogue-detected",
-                        Severity::Warning,
+                // A guess must not turn a quick failure into a long wait.
+                let budget = if guess {
+                    Deadline {
+                        end: Instant::now() + left.min(GUESS_BUDGET),
+                        total: deadline.total,
+                    }
+                } else {
+                    deadline
+                };
+                attempt(target, detected, opts, world, &client, &budget, &mut retry);
+                let confirmed = !guess
+                    || retry
+                        .server
+                        .get("ssl_response")
+                        .is_some_and(|v| v == "S" || v == "N");
+                if confirmed {
+                    let first_error = probe.error.take();
+                    let message = if guess {
+                        format!(
+                            "The server closed the connection on the TLS ClientHello and answered a \
+                             {} request ({}); tlsdoctor retried with --starttls {}.",
+                            detected.label(),
+                            retry.server_greeting.clone().unwrap_or_default(),
+                            detected.code()
+                        )
+                    } else {
                         format!(
                             "The server spoke {} first, not TLS ({}); tlsdoctor retried with --starttls {}.",
                             detected.label(),
                             first_error.map(|e| e.message).unwrap_or_default(),
                             detected.code()
-                        ),
-                    )
-                    .fix(format!(
-                        "Clients must speak the {} dialogue before TLS on this port (--starttls {}).",
-                        detected.label(),
-                        detected.code()
-                    )),
-                );
-                probe = retry;
+                        )
+                    };
+                    retry.findings.insert(
+                        0,
+                        Finding::new("dialogue-detected", Severity::Warning, message).fix(format!(
+                            "Clients must speak the {} dialogue before TLS on this port (--starttls {}).",
+                            detected.label(),
+                            detected.code()
+                        )),
+                    );
+                    probe = retry;
+                }
             }
         }
     }
@@ -216,13 +257,20 @@ pub fn run(target: &Target, opts: &ProbeOptions, world: &World) -> anyhow::Resul
     Ok(probe)
 }
 
+/// Time allowed to confirm a guessed dialogue (and finish its handshake).
+const GUESS_BUDGET: Duration = Duration::from_secs(3);
+
 /// A dialogue the sniffer recognised, kept between attempts (not part of the report).
 #[derive(Debug, Clone, Default)]
-pub struct Detected(Option<Starttls>);
+pub struct Detected {
+    dialogue: Option<Starttls>,
+    /// Not recognised from bytes but guessed from a silent close: confirm before using.
+    guess: bool,
+}
 
 impl Detected {
     fn take_dialogue(&mut self) -> Option<Starttls> {
-        self.0.take()
+        self.dialogue.take()
     }
 }
 
@@ -336,7 +384,10 @@ fn attempt_inner(
                         e = ProbeError::new(Cause::NoTls, s.message_for(dialogue));
                         probe.server_greeting.get_or_insert_with(|| s.summary.clone());
                         if dialogue == Starttls::None {
-                            probe.detected = Detected(s.dialogue.filter(|d| d.server_speaks_first()));
+                            probe.detected = Detected {
+                                dialogue: s.dialogue.filter(|d| d.server_speaks_first()),
+                                guess: false,
+                            };
                         }
                     }
                     None if !sniff::looks_like_tls(first) => {
@@ -352,6 +403,10 @@ fn attempt_inner(
                 }
             } else if e.cause == Cause::HandshakeFailure && dialogue == Starttls::None {
                 e.message.push_str(&sniff::silent_close_hint(target.port));
+                probe.detected = Detected {
+                    dialogue: Some(Starttls::Postgres),
+                    guess: true,
+                };
             }
         }
         return Err(e);

@@ -436,8 +436,9 @@ impl Conn {
     /// Wait at most `wait` (within the deadline) for the server's first byte: a server
     /// that waits for the client instead (TLS from the first byte) is then told apart
     /// quickly from a slow one.
-    pub fn expect_greeting_within(&mut self, wait: Duration) {
-        self.first_byte = Some((std::time::Instant::now() + wait, wait));
+    /// The first byte must arrive within `wait`; a timeout message says `shown`.
+    pub fn expect_greeting_within(&mut self, wait: Duration, shown: Duration) {
+        self.first_byte = Some((std::time::Instant::now() + wait, shown));
     }
 
     pub fn into_stream(self) -> TcpStream {

@@ -68,6 +68,15 @@ pub fn sniff(b: &[u8]) -> Option<Sniffed> {
             dialogue: None,
         });
     }
+    // An HTML page without a status line: an HTTP server that took the ClientHello for an
+    // HTTP/0.9 request and answered with a bare error page (Python's http.server does).
+    if looks_like_html(b) {
+        return Some(Sniffed {
+            what: "HTTP",
+            summary: "an HTML page without a status line".to_string(),
+            dialogue: None,
+        });
+    }
     if let Some(m) = mysql_first_packet(b) {
         return Some(m);
     }
@@ -177,6 +186,13 @@ fn mysql_first_packet(b: &[u8]) -> Option<Sniffed> {
     }
 }
 
+fn looks_like_html(b: &[u8]) -> bool {
+    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let head = b[start..].get(..14).unwrap_or(&b[start..]);
+    let head = head.to_ascii_lowercase();
+    head.starts_with(b"<!doctype html") || head.starts_with(b"<html")
+}
+
 fn first_line(b: &[u8]) -> String {
     let end = b
         .iter()
@@ -191,11 +207,13 @@ pub fn preview(b: &[u8]) -> String {
     let head = &b[..b.len().min(32)];
     let printable = head
         .iter()
-        .filter(|c| c.is_ascii_graphic() || **c == b' ')
+        .filter(|c| c.is_ascii_graphic() || matches!(**c, b' ' | b'\r' | b'\n' | b'\t'))
         .count();
     let more = if b.len() > head.len() { "…" } else { "" };
     if printable * 10 >= head.len() * 9 {
-        format!("{:?}{more}", sanitize(&String::from_utf8_lossy(head)))
+        // `sanitize` already escapes control characters (`\x0a`); quote without escaping
+        // them a second time.
+        format!("\"{}\"{more}", sanitize(&String::from_utf8_lossy(head)))
     } else {
         let hex: Vec<String> = head.iter().map(|c| format!("{c:02x}")).collect();
         format!("{}{more}", hex.join(" "))
@@ -299,13 +317,26 @@ mod tests {
             .message_for(Starttls::Postgres)
             .contains("use --starttls none"));
         assert!(sniff(b"\x00\x01garbage").is_none());
+        // Python's http.server answers a ClientHello like an HTTP/0.9 request: a bare page.
+        let page = sniff(b"<!DOCTYPE HTML>\n<html lang=\"en\">\n<head>").unwrap();
+        assert_eq!(page.what, "HTTP");
+        assert!(page
+            .message_for(Starttls::None)
+            .starts_with("this is HTTP (an HTML page without a status line)"));
+        assert_eq!(sniff(b"  <html><body>400</body></html>").unwrap().what, "HTTP");
         assert!(!looks_like_tls(b"GET"));
         assert!(looks_like_tls(&[0x16, 0x03, 0x01]));
     }
 
     #[test]
     fn preview_is_safe() {
-        assert_eq!(preview(b"hello, world\x1b[2J"), "\"hello, world\\\\x1b[2J\"");
+        assert_eq!(preview(b"hello, world\x1b[2J"), "\"hello, world\\x1b[2J\"");
+        assert_eq!(
+            preview(b"<!DOCTYPE HTML>\n<html lang=\"en\">"),
+            "\"<!DOCTYPE HTML>\\x0a<html lang=\"en\">\""
+        );
         assert_eq!(preview(&[0, 1, 2, 0xff]), "00 01 02 ff");
+        // Protocol lines end in CRLF: still text.
+        assert_eq!(preview(b"250 injected\r\n"), "\"250 injected\\x0d\\x0a\"");
     }
 }

@@ -295,9 +295,38 @@ fn valid_hostname(h: &str) -> bool {
         })
 }
 
+/// The target as typed, with a URL password replaced by `***` (`postgres://app:***@db/x`),
+/// for reports and logs that CI keeps: a spec's `target` may carry credentials.
+pub fn redact_password(target: &str) -> String {
+    let Some(start) = target.find("://").map(|i| i + 3) else {
+        return target.to_string();
+    };
+    let rest = &target[start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return target.to_string();
+    };
+    match rest[..at].find(':') {
+        Some(colon) => format!("{}{}:***{}", &target[..start], &rest[..colon], &rest[at..]),
+        None => target.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_are_redacted_for_reports() {
+        assert_eq!(
+            redact_password("postgres://app:s3cr%40t@db.example:5432/x?sslmode=require"),
+            "postgres://app:***@db.example:5432/x?sslmode=require"
+        );
+        assert_eq!(redact_password("mysql://u:p@h"), "mysql://u:***@h");
+        assert_eq!(redact_password("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(redact_password("https://h/a@b:c"), "https://h/a@b:c");
+        assert_eq!(redact_password("db.example:5432"), "db.example:5432");
+    }
 
     fn p(s: &str) -> Target {
         Target::parse(s, Starttls::Auto).unwrap()

@@ -300,8 +300,31 @@ fn load_client_key(
         .with_context(|| format!("--client-cert {}: not a PEM certificate file", cert.display()))?;
     anyhow::ensure!(
         !certs.is_empty(),
-        "--client-cert {}: no CERTIFICATE block",
-        cert.display()
+        "--client-cert {}: no CERTIFICATE block{}",
+        cert.display(),
+        if cert_pem.starts_with(&[0x30]) && !String::from_utf8_lossy(&cert_pem).contains("-----BEGIN") {
+            format!(
+                " (it looks like DER; convert it to PEM: openssl x509 -inform DER -in {} -out client.pem)",
+                cert.display()
+            )
+        } else {
+            String::new()
+        }
+    );
+    // An encrypted key is the usual cause of "no key": say so, with the way out.
+    let text = String::from_utf8_lossy(&key_pem);
+    anyhow::ensure!(
+        !text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") && !text.contains("Proc-Type: 4,ENCRYPTED"),
+        "--client-key {}: the private key is encrypted (password-protected); decrypt it to a \
+         file first: openssl pkey -in {} -out client-plain.key",
+        key.display(),
+        key.display()
+    );
+    anyhow::ensure!(
+        !key_pem.starts_with(&[0x30]) || text.contains("-----BEGIN"),
+        "--client-key {}: looks like DER; convert it to PEM: openssl pkey -inform DER -in {} -out client.key",
+        key.display(),
+        key.display()
     );
     let pk = PrivateKeyDer::from_pem_slice(&key_pem)
         .with_context(|| format!("--client-key {}: no usable PEM private key", key.display()))?;

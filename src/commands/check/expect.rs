@@ -161,6 +161,31 @@ pub fn soonest_expiry(doc: &Document) -> Option<i64> {
     doc.chain.iter().filter_map(|c| parse_time(&c.not_after)).min()
 }
 
+/// The handshake itself: a server that ended it over the client certificate (none sent,
+/// or the one sent was rejected) fails the target like `connect` (exit 1), unless the spec
+/// expects a request and sends no certificate (then the refusal is the expected answer).
+pub fn handshake_result(
+    e: &Expectations,
+    doc: &Document,
+    client_cert_sent: bool,
+) -> Option<ExpectationResult> {
+    let err = doc.error.as_ref().filter(|x| x.cause == "client-cert-required")?;
+    if !client_cert_sent && e.client_cert_requested == Some(true) {
+        return None;
+    }
+    let hint = if client_cert_sent {
+        "fix client_cert/client_key"
+    } else {
+        "set client_cert/client_key, or client_cert_requested = true if the refusal is expected"
+    };
+    Some(ExpectationResult {
+        expectation: "handshake".to_string(),
+        passed: false,
+        expected: "the TLS handshake completes".to_string(),
+        actual: format!("{}: {} ({hint})", err.cause, sanitize(&err.message)),
+    })
+}
+
 /// Evaluate every set expectation on `doc`, as of `at` (Unix seconds).
 pub fn evaluate(e: &Expectations, doc: &Document, at: i64) -> Vec<ExpectationResult> {
     let mut out = Vec::new();

@@ -11,6 +11,7 @@ use super::expect::{self, ExpectationResult};
 use super::runner::{Finished, RunError};
 use super::spec::Job;
 use crate::exit;
+use crate::report::human::wrap;
 use crate::report::json::{Document, ErrorDoc, CONNECT_SCHEMA};
 use crate::report::sanitize::sanitize;
 
@@ -115,7 +116,9 @@ pub fn target_doc(job: &Job, f: Finished, now: i64, deadline: Duration) -> Check
                 .and_then(|t| crate::commands::parse_at(t).ok())
                 .or(job.req.at)
                 .unwrap_or(now);
-            let results = expect::evaluate(&job.expect, &doc, at);
+            let mut results = expect::evaluate(&job.expect, &doc, at);
+            let sent = job.req.client_cert.is_some();
+            results.extend(expect::handshake_result(&job.expect, &doc, sent));
             let unreachable = crate::commands::connect::exit_code(&doc) == exit::UNREACHABLE;
             let (status, code) = if unreachable {
                 ("unreachable", exit::UNREACHABLE)
@@ -161,7 +164,7 @@ pub fn target_doc(job: &Job, f: Finished, now: i64, deadline: Duration) -> Check
     CheckTargetDoc {
         schema: CHECK_SCHEMA.to_string(),
         id: job.id.clone(),
-        target: job.req.target.clone(),
+        target: crate::probe::target::redact_password(&job.req.target),
         status: status.to_string(),
         exit_code: code,
         duration_ms,
@@ -276,14 +279,24 @@ pub fn render_human(r: &CheckReportDoc, color: bool, quiet: bool) -> String {
         .max()
         .unwrap_or(0)
         .min(32);
+    // The target column (shown when it differs from the id) is padded too, so the notes
+    // line up.
+    let shown = |t: &CheckTargetDoc| (t.id != t.target).then(|| sanitize(&t.target));
+    let tw = r
+        .targets
+        .iter()
+        .filter_map(|t| shown(t).map(|s| s.chars().count()))
+        .max()
+        .unwrap_or(0)
+        .min(40);
     for t in &r.targets {
         let (m, code) = mark(&t.status);
         let id = sanitize(&t.id);
         let pad = idw.saturating_sub(id.chars().count());
-        let target = if t.id == t.target {
-            String::new()
-        } else {
-            format!("  {}", sanitize(&t.target))
+        let target = match shown(t) {
+            Some(s) => format!("  {s}{}", " ".repeat(tw.saturating_sub(s.chars().count()))),
+            None if tw > 0 => " ".repeat(tw + 2),
+            None => String::new(),
         };
         let _ = writeln!(
             out,
@@ -330,23 +343,25 @@ fn details(t: &CheckTargetDoc, p: &Paint) -> String {
         sanitize(&t.target),
         p.c(code, &t.status)
     );
+    // Wrapped to 80 columns like `connect`'s report; a fix keeps its paragraphs apart.
     if let Some(e) = &t.error {
-        let _ = writeln!(out, "  {}: {}", sanitize(&e.cause), sanitize(&e.message));
+        let line = format!("{}: {}", sanitize(&e.cause), sanitize(&e.message));
+        out.push_str(&wrap(&line, "  ", "    "));
     }
     if t.status == "fail" {
         for x in t.expectations.iter().filter(|x| !x.passed) {
-            let _ = writeln!(
-                out,
-                "  {} {}: expected {}",
-                p.c("31", "✘"),
-                x.expectation,
-                x.expected
+            let plain = wrap(
+                &format!("{}: expected {}", x.expectation, x.expected),
+                "  ✘ ",
+                "      ",
             );
-            let _ = writeln!(out, "      got {}", x.actual);
+            out.push_str(&plain.replacen("  ✘ ", &format!("  {} ", p.c("31", "✘")), 1));
+            out.push_str(&wrap(&format!("got {}", x.actual), "      ", "        "));
         }
         if let Some(d) = &t.connect {
             for v in d.verdicts.iter().filter(|v| !v.trusted) {
-                let _ = writeln!(out, "    {}: {}", sanitize(&v.runtime), sanitize(&v.message));
+                let line = format!("{}: {}", sanitize(&v.runtime), sanitize(&v.message));
+                out.push_str(&wrap(&line, "    ", "      "));
             }
             for f in d
                 .findings
@@ -354,9 +369,14 @@ fn details(t: &CheckTargetDoc, p: &Paint) -> String {
                 .filter(|f| f.severity == crate::finding::Severity::Error)
                 .take(3)
             {
-                let _ = writeln!(out, "    {}: {}", sanitize(&f.code), sanitize(&f.message));
+                let line = format!("{}: {}", sanitize(&f.code), sanitize(&f.message));
+                out.push_str(&wrap(&line, "    ", "      "));
                 if let Some(fix) = &f.fix {
-                    let _ = writeln!(out, "      fix: {}", sanitize(fix));
+                    let paras = fix.split("\n\n").filter(|x| !x.trim().is_empty());
+                    for (i, para) in paras.enumerate() {
+                        let first = if i == 0 { "      fix: " } else { "           " };
+                        out.push_str(&wrap(&sanitize(para), first, "           "));
+                    }
                 }
             }
         }
@@ -694,6 +714,66 @@ mod tests {
         assert!(!quiet.contains("Details"));
         assert!(!text.contains('\x1b'));
         assert!(render_human(&report(), true, false).contains("\x1b[32m✔\x1b[0m"));
+    }
+
+    #[test]
+    fn human_details_fit_80_columns_and_keep_fix_paragraphs() {
+        let mut r = report();
+        let d = r.targets[1].connect.as_mut().unwrap();
+        d.verdicts[1].message = "verify error:num=20:unable to get local issuer certificate \
+            (and a long tail of words to push this well past the right margin)"
+            .into();
+        d.findings.push(
+            crate::finding::Finding::new(
+                "missing-intermediate",
+                crate::finding::Severity::Error,
+                "the presented chain stops at \"Example Int\"; its issuer \"Root\" was not sent \
+                 and is in no store; \"Example Int\" has no AIA caIssuers URL to fetch it from",
+            )
+            .fix(
+                "Trust the root: copy it to /usr/local/share/ca-certificates/NAME.crt and run \
+                  `update-ca-certificates`.\n\nKubernetes: mount a bundle from a ConfigMap and \
+                  set SSL_CERT_FILE to it.",
+            ),
+        );
+        let text = render_human(&r, false, false);
+        let details = &text[text.find("Details").unwrap()..];
+        for l in details.lines() {
+            assert!(l.chars().count() <= 80, "over 80 columns: {l:?}\n{text}");
+        }
+        assert!(
+            !text.contains("\\x0a"),
+            "newlines of a fix shown escaped:\n{text}"
+        );
+        assert!(
+            details.contains("      fix: Trust the root:")
+                && details.contains("\n           Kubernetes: mount a bundle"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn human_summary_columns_line_up() {
+        let text = render_human(&report(), false, false);
+        let lines: Vec<&str> = text.lines().take(5).collect();
+        // Every note (the last column) starts at the same column.
+        let notes = [
+            "TLSv1.3",
+            "failed:",
+            "connection-refused",
+            "timeout",
+            "input-error",
+        ];
+        let cols: Vec<usize> = lines
+            .iter()
+            .zip(notes)
+            .map(|(l, n)| {
+                l[..l.find(n).unwrap_or_else(|| panic!("{n} in {l}"))]
+                    .chars()
+                    .count()
+            })
+            .collect();
+        assert!(cols.windows(2).all(|w| w[0] == w[1]), "{cols:?}\n{text}");
     }
 
     #[test]

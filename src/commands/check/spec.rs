@@ -260,7 +260,8 @@ fn build_job(s: Settings, base: &Path) -> anyhow::Result<Job> {
     let id = match s.id {
         Some(id) if id.trim().is_empty() => bail!("`id` is empty"),
         Some(id) => id,
-        None => target.clone(),
+        // Reports show the id: never a password from the URL.
+        None => crate::probe::target::redact_password(&target),
     };
     let starttls = match &s.starttls {
         None => StarttlsArg::Auto,
@@ -272,8 +273,11 @@ fn build_job(s: Settings, base: &Path) -> anyhow::Result<Job> {
         })?,
     };
     // The target's syntax is checked now, so a typo stops the run before anything is contacted.
-    crate::probe::Target::parse(&target, starttls)
-        .map_err(|e| anyhow::anyhow!("`target = {target:?}`: {e:#}"))?;
+    crate::probe::Target::parse(&target, starttls).map_err(|e| {
+        let shown = crate::probe::target::redact_password(&target);
+        let e = format!("{e:#}").replace(&target, &shown);
+        anyhow::anyhow!("`target = {shown:?}`: {e}")
+    })?;
     let (runtimes, all_runtimes) = parse_runtimes(s.runtimes.as_deref().unwrap_or(&[]), "runtimes")?;
     let runtimes = if all_runtimes {
         Runtime::ALL.to_vec()

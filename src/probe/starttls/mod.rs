@@ -51,8 +51,16 @@ pub fn run(which: Starttls, conn: &mut Conn, target: &Target) -> Result<Dialogue
     if which.server_speaks_first() {
         // A third of the budget, at least 2 s: enough for a slow greeting, short enough to
         // leave time to say what is wrong.
-        let third = conn.deadline().total() / 3;
-        conn.expect_greeting_within(third.max(std::time::Duration::from_secs(2)));
+        // Never more than what is left of the whole budget; the message then names the
+        // budget (`--timeout`), not a wait that was never granted.
+        let total = conn.deadline().total();
+        let wait = (total / 3).max(std::time::Duration::from_secs(2));
+        let left = conn.deadline().remaining("greeting").unwrap_or_default();
+        if wait < left {
+            conn.expect_greeting_within(wait, wait);
+        } else {
+            conn.expect_greeting_within(left, total);
+        }
     }
     match which {
         Starttls::None | Starttls::Auto => Ok(Dialogue::default()),

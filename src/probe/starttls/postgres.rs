@@ -12,7 +12,25 @@ pub fn run(conn: &mut Conn) -> Result<Dialogue, ProbeError> {
     d.fact("protocol", "postgres");
     d.fact("negotiation", "sslrequest");
     conn.write_d(&SSL_REQUEST, "PostgreSQL SSLRequest")?;
-    let answer = conn.read_exact_d(1, "PostgreSQL SSLRequest answer")?[0];
+    let answer = match conn.read_exact_d(1, "PostgreSQL SSLRequest answer") {
+        Ok(b) => b[0],
+        // PostgreSQL answers at once with one byte: say what silence or a close means.
+        Err(mut e) => {
+            match e.cause {
+                Cause::HandshakeFailure => e.message.push_str(
+                    " without answering (PostgreSQL always answers S or N); a server that speaks \
+                     TLS from the first byte closes like this: try --starttls none (PostgreSQL 17+ \
+                     direct TLS: --starttls postgres-direct)",
+                ),
+                Cause::Timeout => e.message.push_str(
+                    "; PostgreSQL answers an SSLRequest at once, so this is probably not \
+                     PostgreSQL (an HTTP server waits like this for the rest of a request)",
+                ),
+                _ => {}
+            }
+            return Err(e);
+        }
+    };
     match answer {
         b'S' => {
             d.fact("ssl_response", "S");
