@@ -180,7 +180,7 @@ fn build_document(
         evaluate(&certs, name, at, stores, distro)
     };
     findings.extend(diag_findings);
-    store_findings(stores, &verdicts, &mut findings);
+    super::store_findings(stores, &verdicts, &mut findings);
     let dialogue = probe.starttls.unwrap_or(target.effective_starttls());
     let mut server: Map<String, Value> = probe.server.clone();
     if let Some(hs) = &probe.handshake {
@@ -251,35 +251,6 @@ fn build_document(
         } else {
             Some(Value::Object(server))
         },
-    }
-}
-
-/// Problems with the setup of a store whose runtime rejects the chain (SSL_CERT_FILE
-/// pointing nowhere, an unhashed directory …) often are the reason: say them too.
-fn store_findings(stores: &[TrustStore], verdicts: &[VerdictDoc], out: &mut Vec<Finding>) {
-    for st in stores {
-        let rejected = verdicts
-            .iter()
-            .any(|v| v.runtime == st.runtime.code() && !v.trusted);
-        if !rejected {
-            continue;
-        }
-        for f in st.findings.iter().filter(|f| f.severity >= Severity::Warning) {
-            if let Some(seen) = out
-                .iter_mut()
-                .find(|g| g.code == f.code && g.message == f.message)
-            {
-                if !seen.runtimes.is_empty() && !seen.runtimes.iter().any(|r| r == st.runtime.code()) {
-                    seen.runtimes.push(st.runtime.code().to_string());
-                }
-                continue;
-            }
-            let mut f = f.clone();
-            if f.runtimes.is_empty() {
-                f.runtimes = vec![st.runtime.code().to_string()];
-            }
-            out.push(f);
-        }
     }
 }
 

@@ -139,6 +139,56 @@ pub fn parse_at(s: &str) -> anyhow::Result<i64> {
     Ok(t.unix_timestamp())
 }
 
+/// Store warnings that can be why a CA is missing from a store; others (a leaf in the
+/// bundle, a proxy variable …) say nothing about this chain and stay in `store`.
+const MAY_EXPLAIN: &[&str] = &[
+    "bundle-bad-block",
+    "not-hashed",
+    "stale-hash-link",
+    "hash-chain-gap",
+    "der-in-cert-dir",
+    "unreadable-entry",
+    "staged-not-installed",
+    "staged-wrong-extension",
+    "system-bundle-not-read",
+    "ssl-cert-file-without-dir",
+];
+
+/// Problems with the setup of a store whose runtime rejects the chain (a DER `--ca` file,
+/// SSL_CERT_FILE pointing nowhere, an unhashed directory …) often are the reason: say them
+/// too (`verify` and `connect`).
+pub fn store_findings(
+    stores: &[TrustStore],
+    verdicts: &[crate::report::json::VerdictDoc],
+    out: &mut Vec<crate::finding::Finding>,
+) {
+    for st in stores {
+        let code = st.runtime.code();
+        if !verdicts.iter().any(|v| v.runtime == code && !v.trusted) {
+            continue;
+        }
+        for f in st.findings.iter().filter(|f| {
+            f.severity >= crate::finding::Severity::Error
+                || (f.severity >= crate::finding::Severity::Warning && MAY_EXPLAIN.contains(&f.code.as_str()))
+        }) {
+            if let Some(seen) = out
+                .iter_mut()
+                .find(|g| g.code == f.code && g.message == f.message)
+            {
+                if !seen.runtimes.is_empty() && !seen.runtimes.iter().any(|r| r == code) {
+                    seen.runtimes.push(code.to_string());
+                }
+                continue;
+            }
+            let mut f = f.clone();
+            if f.runtimes.is_empty() {
+                f.runtimes = vec![code.to_string()];
+            }
+            out.push(f);
+        }
+    }
+}
+
 /// Write a report to stdout. A closed pipe (`tlsdoctor … | head`) comes back as an
 /// `io::ErrorKind::BrokenPipe` error, which `main` ends quietly on.
 pub fn emit(s: impl AsRef<str>) -> std::io::Result<()> {
