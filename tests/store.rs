@@ -1029,11 +1029,30 @@ fn cli_find_says_why_and_where() {
         ],
         &[],
     );
-    assert_eq!(code, 1, "webpki-roots does not trust a private root: {out}");
+    // Trusted by every runtime that reads this image's store: exit 0. webpki-roots (a
+    // compiled-in list no setup can change) does not trust it, says so, and does not
+    // decide the exit code unless named.
+    assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("Find Root") && out.contains("trusted, from"),
         "{out}"
     );
+    assert!(out.contains("webpki-roots"), "{out}");
+    let (code, out, _) = tlsdoctor(
+        &[
+            "--root",
+            root,
+            "store",
+            "--find",
+            &a.sha256()[..10],
+            "--runtime",
+            "all",
+            "--runtime",
+            "webpki-roots",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "named, webpki-roots decides too: {out}");
     let (_, out, _) = tlsdoctor(
         &[
             "--root",
