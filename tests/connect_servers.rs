@@ -396,6 +396,19 @@ fn postgres_on_another_port_is_detected_by_auto() {
 }
 
 #[test]
+fn mysql_dialogue_against_postgres_names_postgres() {
+    // PostgreSQL waits for the client: a server-first dialogue hears nothing, and the
+    // advice must include the dialogue that fits, not only plain TLS.
+    let Some(pg) = pg() else { return };
+    let target = format!("127.0.0.1:{}", pg.tls.port);
+    let r = connect(&target, &["--starttls", "mysql"]);
+    let e = r.doc().error.unwrap();
+    assert_eq!(e.cause, "timeout", "{}", e.message);
+    assert!(e.message.contains("--starttls postgres"), "{}", e.message);
+    assert_eq!(r.code, 3);
+}
+
+#[test]
 fn postgres_15_rejects_direct_tls() {
     let Some(pg) = pg() else { return };
     let target = format!("127.0.0.1:{}", pg.tls.port);
