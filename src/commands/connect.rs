@@ -75,6 +75,18 @@ impl ConnectRequest {
 /// the document (`error`).
 pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
     let target = Target::parse(&req.target, req.starttls)?;
+    // An empty name would skip the name check and read as "ok"; an empty ALPN protocol
+    // is invalid on the wire (RFC 7301) and only earns a decode_error alert.
+    if let Some(n) = &req.name {
+        anyhow::ensure!(
+            !n.trim().is_empty(),
+            "--name is empty: give the name to verify, or leave it out to verify the host"
+        );
+    }
+    anyhow::ensure!(
+        req.alpn.iter().all(|p| (1..=255).contains(&p.len())),
+        "--alpn: each protocol name must be 1 to 255 bytes"
+    );
     let name = req.name.clone().unwrap_or_else(|| target.host.clone());
     let at = req.at.unwrap_or(ctx.now);
     let timeout = if req.timeout.is_zero() {
