@@ -411,6 +411,20 @@ fn openssl_hashed_dir_only_finds_hash_named_files() {
     // Go sees all three.
     let g = resolve(Runtime::Go, &w);
     assert_eq!(g.anchors.len(), 3);
+
+    // On Debian a custom directory is not what update-ca-certificates rehashes, and
+    // `openssl rehash` skips a file with two certificates: the fix says both.
+    let (d, e) = (ca("Bundled D"), ca("Bundled E"));
+    let fs = Fs::new();
+    debian(&fs, &[&a]);
+    fs.write("/corp/certs/chain.pem", format!("{}{}", d.pem(), e.pem()));
+    let w = fs.world(&[("SSL_CERT_DIR", "/corp/certs")]);
+    let o = resolve(Runtime::Openssl, &w);
+    let f = o.findings.iter().find(|f| f.code == "not-hashed").unwrap();
+    let fix = f.fix.as_deref().unwrap();
+    assert!(!fix.contains("update-ca-certificates"), "{fix}");
+    assert!(fix.contains("`openssl rehash /corp/certs`"), "{fix}");
+    assert!(fix.contains("more than one certificate (chain.pem)"), "{fix}");
 }
 
 #[test]
@@ -435,6 +449,38 @@ fn staged_but_not_installed_and_the_crt_rule() {
         .find(|f| f.code == "staged-wrong-extension")
         .expect(".crt rule");
     assert!(f.message.contains(".crt"));
+
+    // Staged *and* installed in the system bundle, but SSL_CERT_FILE points elsewhere:
+    // running update-ca-certificates again would change nothing.
+    let fs = Fs::new();
+    debian(&fs, &[&a, &staged]);
+    fs.write("/usr/local/share/ca-certificates/corp.crt", staged.pem());
+    fs.write("/app/ca.pem", a.pem());
+    let w = fs.world(&[("SSL_CERT_FILE", "/app/ca.pem"), ("SSL_CERT_DIR", "/nonexistent")]);
+    let g = resolve(Runtime::Go, &w);
+    assert!(
+        !codes(&g).contains(&"staged-not-installed".to_string()),
+        "{:?}",
+        g.findings
+    );
+    let f = g
+        .findings
+        .iter()
+        .find(|f| f.code == "system-bundle-not-read")
+        .expect("installed, not read");
+    assert!(
+        f.message.contains("/etc/ssl/certs/ca-certificates.crt")
+            && f.message.contains("SSL_CERT_FILE=/app/ca.pem"),
+        "{}",
+        f.message
+    );
+    assert!(!f.fix.as_deref().unwrap().contains("update-ca-certificates"));
+    // With nothing trusted at all, empty-store says it once; no finding per staged CA.
+    let w = fs.world(&[("SSL_CERT_FILE", "/nope.pem"), ("SSL_CERT_DIR", "/nonexistent")]);
+    let g = resolve(Runtime::Go, &w);
+    let cs = codes(&g);
+    assert!(cs.contains(&"empty-store".to_string()), "{cs:?}");
+    assert!(!cs.contains(&"system-bundle-not-read".to_string()), "{cs:?}");
 
     // RHEL: source/anchors, update-ca-trust.
     let fs = Fs::new();
@@ -560,6 +606,17 @@ fn alpine_distroless_scratch() {
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("empty-store"), "{out}");
     assert!(out.contains("scratch"), "{out}");
+    // curl, java … are absent from a scratch image: no finding of theirs is listed.
+    assert!(!out.contains("curl-ca-file-unusable"), "{out}");
+    let (_, out, _) = tlsdoctor(&["--root", root, "store", "--json"], &[]);
+    let doc: StoreDoc = serde_json::from_str(&out).unwrap();
+    assert!(
+        doc.findings
+            .iter()
+            .all(|f| !f.runtimes.iter().any(|r| r == "curl")),
+        "{:?}",
+        doc.findings
+    );
 }
 
 #[test]
@@ -881,6 +938,14 @@ fn cli_json_and_default_command() {
         "{out}"
     );
     assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+    // --list too, with an expired anchor whose long subject is cut to leave room.
+    let old = expired_ca("A Rather Long Expired Certification Authority Name");
+    let fs2 = Fs::new();
+    debian(&fs2, &[&a, &old]);
+    let root2 = fs2.root().to_str().unwrap();
+    let (_, out, _) = tlsdoctor(&["--root", root2, "store", "--list", "--color", "never"], &[]);
+    assert!(out.contains(" EXPIRED"), "{out}");
+    assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
     let (code, out, _) = tlsdoctor(
         &[
             "--root",
@@ -929,6 +994,14 @@ fn cli_find_says_why_and_where() {
         by("openssl")
     );
     assert!(c.locations.iter().any(|l| l.kind == "staging"));
+    // node, python, curl, java … have no sign of life in this image: not asked.
+    assert!(
+        c.runtimes
+            .iter()
+            .all(|r| !["node", "python", "curl", "java"].contains(&r.runtime.as_str())),
+        "{:?}",
+        c.runtimes
+    );
     // Text: SHA-256 prefix and subject substring.
     let (code, out, _) = tlsdoctor(
         &[
@@ -962,6 +1035,29 @@ fn cli_find_says_why_and_where() {
     );
     let doc: StoreDoc = serde_json::from_str(&out).unwrap();
     assert_eq!(doc.find.unwrap().certificates.len(), 1);
+    // A mistyped file name or an empty query is an input error, not "no match".
+    // Named with --runtime, an absent runtime is asked all the same.
+    let (code, out, _) = tlsdoctor(
+        &[
+            "--root",
+            root,
+            "store",
+            "--runtime",
+            "java",
+            "--find",
+            "Find Root",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{out}");
+    let doc: StoreDoc = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc.find.unwrap().certificates[0].runtimes[0].runtime, "java");
+    for q in ["/no/such/corp-ca.crt", ""] {
+        let (code, out, err) = tlsdoctor(&["--root", root, "store", "--find", q], &[]);
+        assert_eq!(code, 2, "{q:?}: {out}{err}");
+        assert!(err.contains("--find"), "{err}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------

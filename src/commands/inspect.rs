@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::cli::{Format, InspectArgs};
+use crate::report::human::wrap;
 use crate::report::sanitize::sanitize;
 use crate::x509::CertInfo;
 
@@ -27,7 +28,11 @@ pub fn decode_bundle(data: &[u8]) -> Vec<Block> {
         if data.is_empty() {
             return vec![];
         }
-        let result = CertInfo::from_der(data).map(Arc::new).map_err(|e| e.to_string());
+        // No PEM block: it should be one DER certificate. Say both, so a text file or a
+        // key does not read as a broken certificate.
+        let result = CertInfo::from_der(data)
+            .map(Arc::new)
+            .map_err(|e| format!("no PEM block (-----BEGIN …) and not a DER certificate ({e})"));
         return vec![Block {
             label: "DER".into(),
             line: None,
@@ -181,12 +186,17 @@ pub fn run(args: &InspectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     }
     let bad = files.iter().any(|f| !f.errors.is_empty());
     match ctx.format {
-        Format::Json => {
+        Format::Json | Format::Jsonl => {
             let doc = InspectDoc {
                 schema: crate::report::json::INSPECT_SCHEMA,
                 files,
             };
-            super::emit(format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
+            let s = if ctx.format == Format::Json {
+                serde_json::to_string_pretty(&doc)?
+            } else {
+                serde_json::to_string(&doc)?
+            };
+            super::emit(format!("{s}\n"))?;
         }
         _ => {
             let mut s = String::new();
@@ -204,7 +214,11 @@ pub fn run(args: &InspectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                     if !d.dns_names.is_empty() || !d.ip_addresses.is_empty() {
                         let mut n = d.dns_names.clone();
                         n.extend(d.ip_addresses.iter().cloned());
-                        s.push_str(&format!("      names     {}\n", sanitize(&n.join(", "))));
+                        s.push_str(&wrap(
+                            &sanitize(&n.join(", ")),
+                            "      names     ",
+                            "                ",
+                        ));
                     }
                     let kind = if d.self_signed {
                         "self-signed CA"
@@ -227,10 +241,10 @@ pub fn run(args: &InspectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                     s.push_str(&format!("      sha256    {}\n", d.sha256));
                 }
                 for e in &f.errors {
-                    s.push_str(&format!("  error: {}\n", sanitize(e)));
+                    s.push_str(&wrap(&sanitize(e), "  error: ", "      "));
                 }
                 for e in &f.skipped {
-                    s.push_str(&format!("  note: {}\n", sanitize(e)));
+                    s.push_str(&wrap(&sanitize(e), "  note: ", "      "));
                 }
             }
             super::emit(s)?;

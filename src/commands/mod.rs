@@ -131,8 +131,11 @@ pub fn now_unix() -> i64 {
 
 /// Parse `--at` (RFC 3339) into Unix seconds.
 pub fn parse_at(s: &str) -> anyhow::Result<i64> {
-    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .with_context(|| format!("--at {s:?}: expected an RFC 3339 time such as 2027-01-31T00:00:00Z"))?;
+    // `time`'s parse error displays its source too: format it once, not as a chain
+    // (`{:#}` printed "the 'year' component could not be parsed" twice).
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).map_err(|e| {
+        anyhow::anyhow!("--at {s:?}: expected an RFC 3339 time such as 2027-01-31T00:00:00Z ({e})")
+    })?;
     Ok(t.unix_timestamp())
 }
 
@@ -198,6 +201,17 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn parse_at_error_says_the_cause_once() {
+        assert_eq!(parse_at("2027-01-31T00:00:00Z").unwrap(), 1_801_353_600);
+        let e = format!("{:#}", parse_at("garbage").unwrap_err());
+        assert_eq!(e.matches("could not be parsed").count(), 1, "{e}");
+        assert!(
+            e.starts_with("--at \"garbage\": expected an RFC 3339 time"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn stores_are_resolved_once_per_key_even_concurrently() {

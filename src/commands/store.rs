@@ -115,7 +115,7 @@ fn outcome_str(o: Outcome) -> &'static str {
 }
 
 /// Merge identical findings of several runtimes into one listing all of them.
-pub fn merge_findings(stores: &[TrustStore]) -> Vec<Finding> {
+pub fn merge_findings<'a>(stores: impl IntoIterator<Item = &'a TrustStore>) -> Vec<Finding> {
     fn key(f: &Finding) -> (String, String, Option<String>) {
         let mut m = f.message.clone();
         for r in Runtime::ALL {
@@ -162,14 +162,22 @@ pub fn document(
         WorldKind::Pid(_) => "pid",
         WorldKind::Fixture => "fixture",
     };
+    let absent: Vec<bool> = stores
+        .iter()
+        .map(|s| s.runtime.is_extra() && crate::trust::extra::relevance(world, s.runtime).is_none())
+        .collect();
+    // Absent runtimes are left out of the findings and of --find, unless named with --runtime.
+    let named = |r: Runtime| {
+        !args.runtimes.contains(&RuntimeArg::All) && RuntimeArg::expand(&args.runtimes, &[]).contains(&r)
+    };
+    let hidden: Vec<bool> = stores
+        .iter()
+        .zip(&absent)
+        .map(|(s, a)| *a && !named(s.runtime))
+        .collect();
     let runtimes = stores
         .iter()
-        .map(|s| {
-            (
-                s,
-                s.runtime.is_extra() && crate::trust::extra::relevance(world, s.runtime).is_none(),
-            )
-        })
+        .zip(absent.iter().copied())
         .map(|(s, absent)| RuntimeDoc {
             runtime: s.runtime.code().to_string(),
             title: s.runtime.title().to_string(),
@@ -215,7 +223,7 @@ pub fn document(
     let find = found.map(|f| FindDoc {
         query: args.find.clone().unwrap_or_default(),
         kind: match args.find.as_deref().map(std::path::Path::new) {
-            Some(p) if p.is_file() => "file".into(),
+            Some(p) if p.exists() && !p.is_dir() => "file".into(),
             _ => "text".into(),
         },
         certificates: f
@@ -226,9 +234,16 @@ pub fn document(
                 sha256: c.cert.sha256.clone(),
                 not_after: rfc3339(c.cert.not_after),
                 is_ca: c.cert.is_ca(),
+                // As with findings: a runtime with no sign of life here is not asked.
                 runtimes: c
                     .runtimes
                     .iter()
+                    .filter(|r| {
+                        !stores
+                            .iter()
+                            .zip(&hidden)
+                            .any(|(s, h)| *h && s.runtime == r.runtime)
+                    })
                     .map(|r| FoundRuntimeDoc {
                         runtime: r.runtime.code().into(),
                         trusted: r.trusted,
@@ -266,7 +281,9 @@ pub fn document(
         }),
         openssldir_given: cx.opts.openssldir.is_some(),
         runtimes,
-        findings: merge_findings(stores),
+        // A runtime with no sign of life here has nothing to fix here either (a scratch
+        // image without curl must not report curl's missing CA file).
+        findings: merge_findings(stores.iter().zip(&hidden).filter(|(_, h)| !**h).map(|(s, _)| s)),
         find,
     }
 }

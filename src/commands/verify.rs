@@ -51,6 +51,8 @@ pub fn document(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<Document> {
         distro: Some(trust::distro::detect(&ctx.world)),
     };
     let d = evaluate(&input, &stores);
+    let mut findings = d.findings;
+    store_findings(&stores, &d.verdicts, &mut findings);
     Ok(Document {
         schema: VERIFY_SCHEMA.to_string(),
         target: None,
@@ -58,17 +60,69 @@ pub fn document(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<Document> {
         handshake: None,
         chain: d.chain,
         verdicts: d.verdicts,
-        findings: d.findings,
+        findings,
         error: None,
         evaluated_at: Some(crate::x509::rfc3339(at)),
         server: None,
     })
 }
 
+/// Store warnings that can be why a CA is missing from a store; others (a leaf in the
+/// bundle, a proxy variable …) say nothing about this chain and stay in `store`.
+const MAY_EXPLAIN: &[&str] = &[
+    "bundle-bad-block",
+    "not-hashed",
+    "stale-hash-link",
+    "hash-chain-gap",
+    "der-in-cert-dir",
+    "unreadable-entry",
+    "staged-not-installed",
+    "staged-wrong-extension",
+    "system-bundle-not-read",
+    "ssl-cert-file-without-dir",
+];
+
+/// Problems with the setup of a store whose runtime rejects the chain (a DER `--ca` file,
+/// SSL_CERT_FILE pointing nowhere, an unhashed directory …) often are the reason: say them
+/// too, as `connect` does.
+fn store_findings(
+    stores: &[TrustStore],
+    verdicts: &[crate::report::json::VerdictDoc],
+    out: &mut Vec<crate::finding::Finding>,
+) {
+    for st in stores {
+        let code = st.runtime.code();
+        if !verdicts.iter().any(|v| v.runtime == code && !v.trusted) {
+            continue;
+        }
+        for f in st.findings.iter().filter(|f| {
+            f.severity >= crate::finding::Severity::Error
+                || (f.severity >= crate::finding::Severity::Warning && MAY_EXPLAIN.contains(&f.code.as_str()))
+        }) {
+            if let Some(seen) = out
+                .iter_mut()
+                .find(|g| g.code == f.code && g.message == f.message)
+            {
+                if !seen.runtimes.is_empty() && !seen.runtimes.iter().any(|r| r == code) {
+                    seen.runtimes.push(code.to_string());
+                }
+                continue;
+            }
+            let mut f = f.clone();
+            if f.runtimes.is_empty() {
+                f.runtimes = vec![code.to_string()];
+            }
+            out.push(f);
+        }
+    }
+}
+
 pub fn run(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let doc = document(args, ctx)?;
     match ctx.format {
         Format::Json => super::emit(serde_json::to_string_pretty(&doc)? + "\n")?,
+        // One document on one line, as `connect` and `store` print it.
+        Format::Jsonl => super::emit(serde_json::to_string(&doc)? + "\n")?,
         _ => super::emit(crate::report::human::render(
             &doc,
             &crate::report::human::HumanOpts {

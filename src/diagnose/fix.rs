@@ -73,6 +73,27 @@ pub fn kubernetes_for(runtimes: &[Runtime]) -> String {
     )
 }
 
+/// How to make `ca` trusted: the system store and its Kubernetes form, or, when the
+/// program is given its own CA file (`--ca`), that file: installing a CA system-wide
+/// changes nothing for a program with an explicit CA option.
+fn trust_ca(distro: Distro, ca: &str, runtime: Runtime, ctx: &FixCtx) -> String {
+    if ctx.explicit {
+        return format!(
+            "add {ca} to the CA file the program is given (--ca here): with an explicit CA file \
+             the system store is not consulted, so installing it system-wide changes nothing"
+        );
+    }
+    format!(
+        "{}.\n\n{}",
+        install_ca(distro, ca),
+        kubernetes_for(if ctx.runtimes.is_empty() {
+            std::slice::from_ref(&runtime)
+        } else {
+            &ctx.runtimes
+        })
+    )
+}
+
 /// The fix for one cause, for one runtime.
 pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> Option<String> {
     let issuer = ctx.missing_issuer.as_deref().unwrap_or("the issuing CA");
@@ -95,9 +116,8 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
                 // intermediate, or a private root that no store has.
                 format!(
                     "If \"{issuer}\" is an intermediate, configure the server to send it after the \
-                     certificates it sends now.{aia} If it is your own root CA, trust it: {}.\n\n{}",
-                    install_ca(distro, "that root"),
-                    kubernetes_for(if ctx.runtimes.is_empty() { std::slice::from_ref(&runtime) } else { &ctx.runtimes })
+                     certificates it sends now.{aia} If it is your own root CA, trust it: {}",
+                    trust_ca(distro, "that root", runtime, ctx)
                 )
             } else {
                 format!(
@@ -123,9 +143,8 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
                     format!("add the root CA \"{issuer}\" to the -CAfile bundle given to the program (OpenSSL needs the self-signed root: an intermediate alone is no anchor without X509_V_FLAG_PARTIAL_CHAIN).")
                 }
                 _ => format!(
-                    "trust \"{issuer}\" if it is yours: {}.\n\n{}",
-                    install_ca(distro, "the CA certificate"),
-                    kubernetes_for(if ctx.runtimes.is_empty() { std::slice::from_ref(&runtime) } else { &ctx.runtimes })
+                    "trust \"{issuer}\" if it is yours: {}",
+                    trust_ca(distro, "the CA certificate", runtime, ctx)
                 ),
             };
             if cause == Cause::SelfSigned {
@@ -137,6 +156,11 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
                 format!("No trusted anchor for this chain: {how}")
             }
         }
+        Cause::UntrustedIntercept if ctx.explicit => format!(
+            "Trust the root CA of {} (ask IT for it): {}. Or have this host excluded from inspection.",
+            ctx.product.unwrap_or("the inspecting proxy"),
+            trust_ca(distro, "it", runtime, ctx)
+        ),
         Cause::UntrustedIntercept => format!(
             "Trust the root CA of {} (ask IT for it): {}. Or have this host excluded from inspection.\n\n{}",
             ctx.product.unwrap_or("the inspecting proxy"),
@@ -210,4 +234,46 @@ pub struct FixCtx {
     pub ca_as_leaf: bool,
     /// Every runtime the fix is for (Kubernetes wording).
     pub runtimes: Vec<Runtime>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_an_explicit_ca_file_the_fix_names_that_file_not_the_system_store() {
+        let ctx = FixCtx {
+            explicit: true,
+            product: Some("Zscaler"),
+            missing_issuer: Some("Corp Root".into()),
+            intermediates_sent: true,
+            ..FixCtx::default()
+        };
+        let f = fix_for(
+            Cause::UntrustedIntercept,
+            Runtime::RustlsNative,
+            Distro::Debian,
+            &ctx,
+        )
+        .unwrap();
+        assert!(!f.contains("update-ca-certificates") && f.contains("--ca"), "{f}");
+        let ctx = FixCtx { product: None, ..ctx };
+        for cause in [Cause::UnknownAuthority, Cause::MissingIntermediate] {
+            let f = fix_for(cause, Runtime::RustlsNative, Distro::Debian, &ctx).unwrap();
+            assert!(!f.contains("update-ca-certificates"), "{cause:?}: {f}");
+            assert!(f.contains("--ca"), "{cause:?}: {f}");
+        }
+        // Without --ca: the system store, with its Kubernetes form.
+        let f = fix_for(
+            Cause::UntrustedIntercept,
+            Runtime::Go,
+            Distro::Debian,
+            &FixCtx::default(),
+        )
+        .unwrap();
+        assert!(
+            f.contains("update-ca-certificates") && f.contains("Kubernetes"),
+            "{f}"
+        );
+    }
 }

@@ -619,6 +619,16 @@ fn ossl_cause(env: &Env, out: &openssl::OsslOutcome, e: &openssl::OsslErr) -> Op
         {
             return None
         }
+        // An issuer that is not a CA fails the CA purpose check too (26 after 24/79 at the
+        // same depth): that is not-a-ca, already reported, not an EKU problem.
+        26 if e.depth > 0
+            && out
+                .errors
+                .iter()
+                .any(|o| matches!(o.code, 24 | 79) && o.depth == e.depth) =>
+        {
+            return None
+        }
         26 => (
             Cause::BadEku,
             format!(
@@ -777,11 +787,27 @@ fn eval_webpki(env: &Env, si: usize) -> Verdict {
                     || (c.key_algorithm == crate::x509::KeyAlgorithm::Rsa && c.key_bits < 2048)
             }) =>
         {
+            // Name the weak certificates; rustls' own text (a Debug dump of every
+            // supported algorithm id) is on the verdict line already.
+            let weak: Vec<String> = env
+                .pres
+                .iter()
+                .filter_map(|&p| {
+                    let c = env.cert(p);
+                    if c.signature_hash == "SHA1" || c.signature_hash == "MD5" {
+                        Some(format!("{} is signed with {}", env.label(p), c.signature))
+                    } else if c.key_algorithm == crate::x509::KeyAlgorithm::Rsa && c.key_bits < 2048 {
+                        Some(format!("{} has an RSA-{} key", env.label(p), c.key_bits))
+                    } else {
+                        None
+                    }
+                })
+                .collect();
             v.add(
                 Cause::WeakSignature,
                 format!(
                     "rustls refuses SHA-1/MD5 signatures and RSA keys under 2048 bits: {}",
-                    out.error.clone().unwrap_or_default()
+                    weak.join("; ")
                 ),
             );
             v.failing.get_or_insert(leaf);

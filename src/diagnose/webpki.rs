@@ -97,6 +97,17 @@ pub fn verify(
         Err(e) => Err(format!("{e:?}")),
     };
     let path_ok = path_result.is_ok();
+    // A name rustls cannot take as a ServerName (`*.example.com`, `https://h/`, `h:443`):
+    // the program cannot even start the handshake, so the chain is never accepted.
+    if server_name.is_none() && name.is_some_and(|n| !n.is_empty()) {
+        return WebpkiOutcome {
+            // rustls-pki-types' InvalidDnsNameError, as `ServerName::try_from` returns it.
+            error: Some("invalid dns name".into()),
+            cause: Cause::NameMismatch,
+            name_ok: false,
+            path_ok,
+        };
+    }
     // Without a name to check, ask rustls with a name the certificate has, so that only
     // the path decides; with none at all, the path result is the answer.
     let sn = match server_name {

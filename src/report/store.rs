@@ -411,11 +411,13 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
                     if a.is_ca { "" } else { " not-CA" },
                     if a.trusted_cert_block { " TRUSTED" } else { "" }
                 );
+                // 28 columns of date and digest; the subject gets what the flags leave of 80.
+                let room = (80 - 28usize).saturating_sub(flags.chars().count()).max(20);
                 out.push_str(&format!(
                     "  {}  {}  {}{flags}\n",
                     &a.not_after[..a.not_after.len().min(10)],
                     &a.sha256[..a.sha256.len().min(12)],
-                    truncate(&sanitize(&a.subject), 50)
+                    truncate(&sanitize(&a.subject), room.min(50))
                 ));
                 if o.verbose > 0 {
                     if let Some(l) = a.line {

@@ -117,9 +117,16 @@ impl Distro {
     /// How to make OpenSSL find certificates in a directory.
     pub fn rehash(self, dir: &str) -> String {
         match self {
-            Distro::Debian | Distro::Alpine => format!(
-                "run `update-ca-certificates` (it rehashes /etc/ssl/certs), or `openssl rehash {dir}`"
-            ),
+            // update-ca-certificates rehashes /etc/ssl/certs only (Debian's
+            // /usr/lib/ssl/certs is a link to it): for another directory it does nothing.
+            Distro::Debian | Distro::Alpine if matches!(dir, "/etc/ssl/certs" | "/usr/lib/ssl/certs") => {
+                format!(
+                    "run `update-ca-certificates` (it rehashes /etc/ssl/certs), or `openssl rehash {dir}`"
+                )
+            }
+            Distro::Debian | Distro::Alpine => {
+                format!("run `openssl rehash {dir}` (it needs a writable directory)")
+            }
             _ => {
                 format!("run `openssl rehash {dir}` (or `c_rehash {dir}`), which needs a writable directory")
             }

@@ -61,9 +61,11 @@ const MAX_FILES: usize = 20_000;
 pub fn parse_query(arg: &str) -> anyhow::Result<Query> {
     let p = Path::new(arg);
     match std::fs::metadata(p) {
-        Ok(md) if md.is_file() => {
+        // A regular file, or a pipe (`--find <(kubectl get secret …)`, /dev/stdin), as
+        // `verify` and `inspect` read them.
+        Ok(md) if !md.is_dir() => {
             anyhow::ensure!(
-                md.len() <= crate::world::MAX_FILE_BYTES,
+                !md.is_file() || md.len() <= crate::world::MAX_FILE_BYTES,
                 "--find {arg}: file is too large ({} bytes)",
                 md.len()
             );
@@ -89,8 +91,28 @@ pub fn parse_query(arg: &str) -> anyhow::Result<Query> {
         Ok(md) if md.is_dir() => {
             anyhow::bail!("--find {arg}: is a directory; give a certificate file or text")
         }
+        // An empty text would match every certificate.
+        _ if arg.trim().is_empty() => {
+            anyhow::bail!("--find needs a certificate file, a subject substring or a SHA-256 prefix")
+        }
+        // A mistyped file name must not read as "no certificate matches".
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound || looks_like_path(arg) => anyhow::bail!(
+            "--find {arg}: {} (give a certificate file, or text to match subjects)",
+            crate::world::describe_io(&e)
+        ),
         _ => Ok(Query::Text(arg.to_string())),
     }
+}
+
+/// Whether a `--find` argument that names no file was meant as one: a certificate file
+/// extension, or a relative/home path. `/CN=Corp Root` (OpenSSL's one-line form) is text.
+fn looks_like_path(arg: &str) -> bool {
+    let lower = arg.to_ascii_lowercase();
+    [".pem", ".crt", ".cer", ".der", ".p7b", ".p7c", ".p12", ".pfx"]
+        .iter()
+        .any(|x| lower.ends_with(x))
+        || ["./", "../", "~/"].iter().any(|p| arg.starts_with(p))
+        || (arg.starts_with('/') && !arg.contains('='))
 }
 
 /// Every place this tool looks for certificates in the World, with a kind.
@@ -383,5 +405,39 @@ fn answer(cx: &Cx, s: &TrustStore, cert: &CertInfo, locations: &[Location]) -> R
         trusted: false,
         from: None,
         why_not: Some(reasons.join("; ")),
+    }
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::*;
+
+    #[test]
+    fn empty_or_missing_file_queries_are_errors_not_empty_answers() {
+        assert!(parse_query("").is_err());
+        assert!(parse_query("  ").is_err());
+        let e = parse_query("/no/such/corp-ca.crt").unwrap_err().to_string();
+        assert!(e.contains("--find /no/such/corp-ca.crt:"), "{e}");
+        assert!(parse_query("corp-ca.pem").is_err());
+        assert!(parse_query("./corp").is_err());
+        // Text stays text.
+        assert!(matches!(parse_query("Corp Root").unwrap(), Query::Text(t) if t == "Corp Root"));
+        assert!(matches!(parse_query("/CN=Corp Root").unwrap(), Query::Text(_)));
+        assert!(matches!(parse_query("5e231e7e").unwrap(), Query::Text(_)));
+        // A pipe is read, not taken for text (`--find <(…)`).
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("ca.fifo");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(fifo, "not a certificate\n").unwrap())
+        };
+        let e = parse_query(fifo.to_str().unwrap()).unwrap_err().to_string();
+        writer.join().unwrap();
+        assert!(e.contains("no certificate"), "{e}");
     }
 }

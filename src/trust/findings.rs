@@ -5,7 +5,7 @@
 //! `bundle-bad-block`, `private-key-in-bundle`, `trusted-certificate-block`,
 //! `file-without-certificates`, `der-in-cert-dir`, `unreadable-entry`, `not-hashed`,
 //! `stale-hash-link`, `hash-chain-gap`, `staged-not-installed`, `staged-wrong-extension`,
-//! `empty-store`, `expired-anchor`, `not-a-ca-anchor`, `negative-serial-anchor`,
+//! `system-bundle-not-read`, `empty-store`, `expired-anchor`, `not-a-ca-anchor`, `negative-serial-anchor`,
 //! `openssl-not-self-signed-anchor`, `k8s-sa-ca-not-trusted`, `proxy-env`, `ca-file-der`.
 
 use std::collections::HashSet;
@@ -44,6 +44,7 @@ pub const CODES: &[&str] = &[
     "hash-chain-gap",
     "staged-not-installed",
     "staged-wrong-extension",
+    "system-bundle-not-read",
     "empty-store",
     "expired-anchor",
     "not-a-ca-anchor",
@@ -501,12 +502,49 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
     }
     let have: HashSet<&str> = store.anchors.iter().map(|a| a.cert.sha256.as_str()).collect();
     let mut reported = HashSet::new();
+    // The system bundle: a staged certificate already in it was installed; this runtime
+    // just does not read it (SSL_CERT_FILE / SSL_CERT_DIR point elsewhere).
+    let bundle = cx.distro.system_bundle();
+    let in_bundle: HashSet<String> = match &*cx.loader.file(Path::new(bundle)) {
+        Ok(c) => c.pem_certificates().map(|(_, c)| c.sha256.clone()).collect(),
+        Err(_) => HashSet::new(),
+    };
     for (path, cert, counted) in staged_certs(cx) {
         if have.contains(cert.sha256.as_str()) || !reported.insert(cert.sha256.clone()) {
             continue;
         }
         let p = disp(&path);
-        if counted {
+        if in_bundle.contains(&cert.sha256) {
+            if store.anchors.is_empty() {
+                // empty-store already says the bundle exists and how to point at it.
+                continue;
+            }
+            let vars: Vec<String> = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+                .iter()
+                .filter_map(|k| cx.world().var(k).map(|v| format!("{k}={v}")))
+                .collect();
+            let why = if vars.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", vars.join(", "))
+            };
+            store.findings.push(
+                Finding::new(
+                    "system-bundle-not-read",
+                    Severity::Warning,
+                    format!(
+                        "{} (staged at {p}) is installed in the system bundle {bundle}, but this runtime does \
+                         not read that bundle{why}.",
+                        cert.short_name()
+                    ),
+                )
+                .fix(format!(
+                    "add it to the bundle this runtime reads, or point SSL_CERT_FILE at {bundle}"
+                ))
+                .runtimes(&rt)
+                .path(p),
+            );
+        } else if counted {
             store.findings.push(
                 Finding::new(
                     "staged-not-installed",

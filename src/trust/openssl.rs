@@ -355,8 +355,16 @@ fn dirs(cx: &Cx, paths: &Paths, rt: &[&str], pool: &mut Pool, store: &mut TrustS
         // Files OpenSSL never opens: their certificates are invisible unless also hashed.
         let mut not_hashed: Vec<(String, String)> = Vec::new();
         let mut seen_unhashed: HashSet<String> = HashSet::new();
+        // Files holding several certificates: `openssl rehash` skips them.
+        let mut bundles: Vec<String> = Vec::new();
         for e in &others {
             if let Ok(c) = &*cx.loader.file(&e.path) {
+                let before = not_hashed.len();
+                let certs = c
+                    .blocks
+                    .iter()
+                    .filter(|b| b.label != "DER" && matches!(b.cert, Some(Ok(_))))
+                    .count();
                 for b in &c.blocks {
                     if let Some(Ok(cert)) = &b.cert {
                         if b.label != "DER"
@@ -367,6 +375,9 @@ fn dirs(cx: &Cx, paths: &Paths, rt: &[&str], pool: &mut Pool, store: &mut TrustS
                             not_hashed.push((e.name.clone(), cert.short_name()));
                         }
                     }
+                }
+                if certs > 1 && not_hashed.len() > before {
+                    bundles.push(e.name.clone());
                 }
             }
         }
@@ -400,7 +411,16 @@ fn dirs(cx: &Cx, paths: &Paths, rt: &[&str], pool: &mut Pool, store: &mut TrustS
                         if not_hashed.len() > 3 { ", …" } else { "" }
                     ),
                 )
-                .fix(cx.distro.rehash(d))
+                .fix(if bundles.is_empty() {
+                    cx.distro.rehash(d)
+                } else {
+                    format!(
+                        "{}; `openssl rehash` skips a file with more than one certificate ({}): split it \
+                         into one file per certificate first, or name it in SSL_CERT_FILE",
+                        cx.distro.rehash(d),
+                        bundles.join(", ")
+                    )
+                })
                 .runtimes(rt)
                 .path(d.clone()),
             );
