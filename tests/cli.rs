@@ -10,8 +10,28 @@ fn a_closed_stdout_pipe_ends_quietly() {
     // Enough output that no pipe buffer could swallow it.
     let bundle = dir.path().join("junk.pem");
     std::fs::write(&bundle, "not a certificate\n".repeat(10)).unwrap();
+    // JSON Lines are written straight to stdout by serde_json (its error wraps the pipe's).
+    let spec = dir.path().join("spec.toml");
+    std::fs::write(&spec, "[[target]]\ntarget = \"127.0.0.1:1\"\n").unwrap();
+    let spec = spec.to_str().unwrap();
     for args in [
         vec!["--root", dir.path().to_str().unwrap(), "store", "--list", "-v"],
+        vec![
+            "--root",
+            dir.path().to_str().unwrap(),
+            "check",
+            spec,
+            "--format",
+            "jsonl",
+        ],
+        vec![
+            "--root",
+            dir.path().to_str().unwrap(),
+            "check",
+            spec,
+            "--format",
+            "json",
+        ],
         vec!["--help"],
     ] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tlsdoctor"))

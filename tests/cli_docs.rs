@@ -158,6 +158,18 @@ fn man_page_is_roff_with_every_subcommand() {
         assert!(section[..end].contains(flag), "{sub} section lacks {flag}");
     }
     assert!(man.contains(".SH \"EXIT STATUS\""));
+    // ENVIRONMENT names every variable a runtime's store depends on, not only Go's.
+    let env = &man[man.find(".SH ENVIRONMENT").expect("ENVIRONMENT")..];
+    for var in [
+        "SSL_CERT_FILE",
+        "NODE_EXTRA_CA_CERTS",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "JAVA_TOOL_OPTIONS",
+        "HTTPS_PROXY",
+    ] {
+        assert!(env.contains(var), "ENVIRONMENT lacks {var}");
+    }
     assert!(man.contains("Diagnose TLS trust errors"));
     assert!(man.contains(env!("CARGO_PKG_VERSION")));
 

@@ -726,6 +726,10 @@ fn usage_errors_exit_2() {
             "/nonexistent/k.pem",
         ],
         vec!["connect", "127.0.0.1:1", "--proxy", "socks5://127.0.0.1:1080"],
+        // An empty name would verify nothing and say "ok"; an empty ALPN is invalid.
+        vec!["connect", "127.0.0.1:1", "--name", ""],
+        vec!["connect", "127.0.0.1:1", "--name", "  "],
+        vec!["connect", "127.0.0.1:1", "--alpn", ""],
     ] {
         let r = tlsdoctor(&args, &[]);
         assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);

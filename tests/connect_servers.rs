@@ -396,6 +396,72 @@ fn postgres_on_another_port_is_detected_by_auto() {
 }
 
 #[test]
+fn a_leaf_that_expires_within_two_weeks_is_a_warning() {
+    // "good" ends 2040-01-01: evaluated four days before, every runtime still says ok
+    // (exit 0), and the report warns that it stops working in 4 days.
+    let Some(srv) = s_server("good", true, &[]) else {
+        return;
+    };
+    let root = fx().world.path().display().to_string();
+    let ca = p("root.pem");
+    let args = |at: &'static str| {
+        let addr = srv.addr();
+        let args: Vec<String> = [
+            "--json",
+            "--root",
+            &root,
+            "connect",
+            &addr,
+            "--name",
+            "db.test",
+            "--ca",
+            &ca,
+            "--timeout",
+            "5s",
+            "--at",
+            at,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args
+    };
+    let run = |at| {
+        let a = args(at);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        tlsdoctor(&a, &[])
+    };
+    let r = run("2039-12-28T00:00:00Z");
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let doc = r.doc();
+    let f = doc.findings.iter().find(|f| f.code == "expires-soon");
+    assert!(
+        f.is_some_and(|f| f.message.contains("expires in 4 days")),
+        "{}",
+        r.stdout
+    );
+    let r = run("2039-11-01T00:00:00Z");
+    assert!(
+        r.doc().findings.iter().all(|f| f.code != "expires-soon"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn mysql_dialogue_against_postgres_names_postgres() {
+    // PostgreSQL waits for the client: a server-first dialogue hears nothing, and the
+    // advice must include the dialogue that fits, not only plain TLS.
+    let Some(pg) = pg() else { return };
+    let target = format!("127.0.0.1:{}", pg.tls.port);
+    let r = connect(&target, &["--starttls", "mysql"]);
+    let e = r.doc().error.unwrap();
+    assert_eq!(e.cause, "timeout", "{}", e.message);
+    assert!(e.message.contains("--starttls postgres"), "{}", e.message);
+    assert_eq!(r.code, 3);
+}
+
+#[test]
 fn postgres_15_rejects_direct_tls() {
     let Some(pg) = pg() else { return };
     let target = format!("127.0.0.1:{}", pg.tls.port);

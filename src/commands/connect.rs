@@ -75,6 +75,18 @@ impl ConnectRequest {
 /// the document (`error`).
 pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
     let target = Target::parse(&req.target, req.starttls)?;
+    // An empty name would skip the name check and read as "ok"; an empty ALPN protocol
+    // is invalid on the wire (RFC 7301) and only earns a decode_error alert.
+    if let Some(n) = &req.name {
+        anyhow::ensure!(
+            !n.trim().is_empty(),
+            "--name is empty: give the name to verify, or leave it out to verify the host"
+        );
+    }
+    anyhow::ensure!(
+        req.alpn.iter().all(|p| (1..=255).contains(&p.len())),
+        "--alpn: each protocol name must be 1 to 255 bytes"
+    );
     let name = req.name.clone().unwrap_or_else(|| target.host.clone());
     let at = req.at.unwrap_or(ctx.now);
     let timeout = if req.timeout.is_zero() {
@@ -196,6 +208,7 @@ fn build_document(
     }
     database_conclusions(dialogue, probe, &verdicts, stores, &mut server, &mut findings);
     recognise_generated_certs(&certs, &server, &mut findings);
+    expiring_soon(&certs, at, &mut findings);
     let network = NetworkDoc {
         addresses: probe.addresses.iter().map(|a| a.to_string()).collect(),
         connected_to: probe.connected_to.map(|a| a.to_string()),
@@ -394,6 +407,45 @@ fn database_conclusions(
             );
         }
     }
+}
+
+/// Days before the end of a presented certificate's validity that earn a warning.
+const EXPIRY_WARNING_DAYS: i64 = 14;
+
+/// A presented certificate still valid at `at` that ends within two weeks: it works today,
+/// and will not next week (the verdicts stay ✔; `--at` shows the day after).
+fn expiring_soon(certs: &[Arc<CertInfo>], at: i64, findings: &mut Vec<Finding>) {
+    let soonest = certs
+        .iter()
+        .filter(|c| c.not_before <= at && at <= c.not_after)
+        .min_by_key(|c| c.not_after);
+    let Some(c) = soonest else { return };
+    let left = c.not_after - at;
+    if left > EXPIRY_WARNING_DAYS * 86_400 {
+        return;
+    }
+    let when = match left / 86_400 {
+        0 => format!("in {} h", left / 3600),
+        1 => "in 1 day".to_string(),
+        d => format!("in {d} days"),
+    };
+    let cn = c
+        .subject
+        .split(", ")
+        .find_map(|x| x.strip_prefix("CN="))
+        .unwrap_or(&c.subject);
+    findings.push(
+        Finding::new(
+            "expires-soon",
+            Severity::Warning,
+            format!(
+                "\"{}\" expires {when} ({}): connections start failing then.",
+                sanitize(cn),
+                crate::x509::rfc3339(c.not_after)
+            ),
+        )
+        .fix("Renew it now and reload the server; check the renewal automation (certbot/cert-manager)."),
+    );
 }
 
 /// MySQL's auto-generated CA and MariaDB 11.4+'s ephemeral self-signed certificate.

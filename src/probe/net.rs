@@ -507,7 +507,8 @@ impl Conn {
                     Cause::Timeout,
                     format!(
                         "{step}: the server sent nothing within {}; this protocol's server speaks first — \
-                         a server that waits for the client may expect TLS from the first byte (--starttls none)",
+                         a server that waits for the client may expect TLS from the first byte (--starttls none) \
+                         or a client-first dialogue such as PostgreSQL's (--starttls postgres)",
                         super::fmt_duration(wait)
                     ),
                 ));

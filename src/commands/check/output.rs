@@ -338,9 +338,14 @@ fn details(t: &CheckTargetDoc, p: &Paint) -> String {
     let (_, code) = mark(&t.status);
     let _ = writeln!(
         out,
-        "\n{} ({}) — {}",
+        "\n{}{} — {}",
         p.c("1", &sanitize(&t.id)),
-        sanitize(&t.target),
+        // The target only when the id does not already say it.
+        if t.id == t.target {
+            String::new()
+        } else {
+            format!(" ({})", sanitize(&t.target))
+        },
         p.c(code, &t.status)
     );
     // Wrapped to 80 columns like `connect`'s report; a fix keeps its paragraphs apart.
@@ -710,6 +715,8 @@ mod tests {
             text.ends_with("5 targets: 1 passed, 1 failed, 2 unreachable, 1 error in 1.2s (exit 2)\n"),
             "{text}"
         );
+        // A target without an id is named once, not "x (x)".
+        assert!(text.contains("\nrefused.test:9 — unreachable\n"), "{text}");
         let quiet = render_human(&report(), false, true);
         assert!(!quiet.contains("Details"));
         assert!(!text.contains('\x1b'));
