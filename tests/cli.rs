@@ -92,3 +92,30 @@ fn endless_or_odd_input_files_are_a_clear_error() {
         );
     }
 }
+
+/// `verify --name ''` would skip the name check and report ok: a usage error instead.
+#[test]
+fn an_empty_name_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["svc.test".to_string()]).unwrap();
+    let leaf = dir.path().join("leaf.pem");
+    std::fs::write(&leaf, cert.cert.pem()).unwrap();
+    let run = |name: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tlsdoctor"))
+            .env_clear()
+            .args(["verify", leaf.to_str().unwrap(), "--ca", leaf.to_str().unwrap()])
+            .args(["--name", name])
+            .output()
+            .unwrap()
+    };
+    let ok = run("svc.test");
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let empty = run("");
+    assert_eq!(empty.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("--name is empty"));
+}

@@ -38,6 +38,11 @@ pub fn stores(
 
 /// Build the verify document.
 pub fn document(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<Document> {
+    // An empty name would silently skip the name check and report ok.
+    anyhow::ensure!(
+        args.name.as_deref() != Some(""),
+        "--name is empty: give the name to verify, or leave it out to check the chain only"
+    );
     let chain = super::inspect::read_certs(&args.chain_file)?;
     let at = match &args.at {
         Some(s) => super::parse_at(s)?,
