@@ -322,34 +322,43 @@ fn database_conclusions(
     } else {
         "OpenSSL's default store"
     };
-    if dialogue == Starttls::Mysql {
-        let (req, vca, vid) = if !tls_ok {
-            (
+    // (no verification, chain verified, chain + host name) as the client would put it,
+    // given its own words for a chain failure and for a host-name failure.
+    let conclude = |chain_fail: String, name_fail: &str| -> (String, String, String) {
+        if !tls_ok {
+            return (
                 handshake_fail.clone(),
                 handshake_fail.clone(),
                 handshake_fail.clone(),
-            )
+            );
+        }
+        let verify_ca = if !judged {
+            UNKNOWN.to_string()
+        } else if ca_ok {
+            "connects".to_string()
         } else {
-            (
-                "connects (encrypted, certificate not verified)".to_string(),
-                if !judged {
-                    UNKNOWN.to_string()
-                } else if ca_ok {
-                    "connects".to_string()
-                } else {
-                    fail(&msg)
-                },
-                if !judged {
-                    UNKNOWN.to_string()
-                } else if full_ok {
-                    "connects".to_string()
-                } else if ca_ok {
-                    fail("SSL certificate validation failure (the host name does not match the certificate)")
-                } else {
-                    fail(&msg)
-                },
-            )
+            fail(&chain_fail)
         };
+        let verify_full = if !judged {
+            UNKNOWN.to_string()
+        } else if full_ok {
+            "connects".to_string()
+        } else if ca_ok {
+            fail(name_fail)
+        } else {
+            fail(&chain_fail)
+        };
+        (
+            "connects (encrypted, certificate not verified)".to_string(),
+            verify_ca,
+            verify_full,
+        )
+    };
+    if dialogue == Starttls::Mysql {
+        let (req, vca, vid) = conclude(
+            msg.clone(),
+            "SSL certificate validation failure (the host name does not match the certificate)",
+        );
         server.insert(
             "ssl_mode".into(),
             json!({
@@ -360,33 +369,10 @@ fn database_conclusions(
             }),
         );
     } else {
-        let (req, vca, vfull) = if !tls_ok {
-            (
-                handshake_fail.clone(),
-                handshake_fail.clone(),
-                handshake_fail.clone(),
-            )
-        } else {
-            (
-                "connects (encrypted, certificate not verified)".to_string(),
-                if !judged {
-                    UNKNOWN.to_string()
-                } else if ca_ok {
-                    "connects".to_string()
-                } else {
-                    fail(&format!("SSL error: certificate verify failed ({msg})"))
-                },
-                if !judged {
-                    UNKNOWN.to_string()
-                } else if full_ok {
-                    "connects".to_string()
-                } else if ca_ok {
-                    fail("server certificate does not match host name")
-                } else {
-                    fail(&format!("SSL error: certificate verify failed ({msg})"))
-                },
-            )
-        };
+        let (req, vca, vfull) = conclude(
+            format!("SSL error: certificate verify failed ({msg})"),
+            "server certificate does not match host name",
+        );
         server.insert(
             "libpq".into(),
             json!({

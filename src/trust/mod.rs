@@ -161,6 +161,17 @@ pub struct Step {
     pub reason: Option<String>,
 }
 
+impl Outcome {
+    /// A source that could not be read: `missing` when it does not exist, else `error`.
+    pub fn unreadable(e: &loader::ReadErr) -> Outcome {
+        if *e == loader::ReadErr::Missing {
+            Outcome::Missing
+        } else {
+            Outcome::Error
+        }
+    }
+}
+
 /// Where an anchor came from.
 #[derive(Debug, Clone, Serialize)]
 pub struct Provenance {

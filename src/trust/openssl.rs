@@ -250,11 +250,7 @@ fn dirs(cx: &Cx, paths: &Paths, rt: &[&str], pool: &mut Pool, store: &mut TrustS
                 store.steps.push(Step {
                     source: d.clone(),
                     kind: StepKind::Dir,
-                    outcome: if *e == ReadErr::Missing {
-                        Outcome::Missing
-                    } else {
-                        Outcome::Error
-                    },
+                    outcome: Outcome::unreadable(e),
                     anchors: 0,
                     reason: Some(if *e == ReadErr::Missing {
                         why.to_string()

@@ -151,11 +151,7 @@ fn load(
                 store.steps.push(Step {
                     source: f.clone(),
                     kind: StepKind::File,
-                    outcome: if *e == ReadErr::Missing {
-                        Outcome::Missing
-                    } else {
-                        Outcome::Error
-                    },
+                    outcome: Outcome::unreadable(e),
                     anchors: 0,
                     reason: Some(format!("{}; {why}", e.describe())),
                 })
@@ -186,11 +182,7 @@ fn load(
                 store.steps.push(Step {
                     source: d.clone(),
                     kind: StepKind::Dir,
-                    outcome: if *e == ReadErr::Missing {
-                        Outcome::Missing
-                    } else {
-                        Outcome::Error
-                    },
+                    outcome: Outcome::unreadable(e),
                     anchors: 0,
                     reason: Some(format!("{}; {why}", e.describe())),
                 });
