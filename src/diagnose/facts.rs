@@ -94,6 +94,19 @@ fn gn(g: &GeneralName) -> Gn {
     }
 }
 
+/// An AlgorithmIdentifier's parameters as tag byte + content (empty when absent), so the
+/// outer and the TBS algorithm can be compared byte for byte.
+fn alg_params(alg: &x509_parser::x509::AlgorithmIdentifier) -> Vec<u8> {
+    alg.parameters
+        .as_ref()
+        .map(|p| {
+            let mut v = vec![p.tag().0 as u8];
+            v.extend_from_slice(p.data);
+            v
+        })
+        .unwrap_or_default()
+}
+
 impl Facts {
     pub fn new(info: Arc<CertInfo>) -> Facts {
         let mut f = Facts {
@@ -126,27 +139,9 @@ impl Facts {
         let tbs = &cert.tbs_certificate;
         f.tbs = tbs.as_ref().to_vec();
         f.sig_oid = cert.signature_algorithm.algorithm.to_id_string();
-        f.sig_params = cert
-            .signature_algorithm
-            .parameters
-            .as_ref()
-            .map(|p| {
-                let mut v = vec![p.tag().0 as u8];
-                v.extend_from_slice(p.data);
-                v
-            })
-            .unwrap_or_default();
+        f.sig_params = alg_params(&cert.signature_algorithm);
         f.inner_sig_oid = tbs.signature.algorithm.to_id_string();
-        f.inner_sig_params = tbs
-            .signature
-            .parameters
-            .as_ref()
-            .map(|p| {
-                let mut v = vec![p.tag().0 as u8];
-                v.extend_from_slice(p.data);
-                v
-            })
-            .unwrap_or_default();
+        f.inner_sig_params = alg_params(&tbs.signature);
         f.sig_value = cert.signature_value.data.to_vec();
         let spki = tbs.public_key();
         f.spki_alg_oid = spki.algorithm.algorithm.to_id_string();

@@ -138,6 +138,25 @@ fn human_duration(secs: i64) -> String {
 }
 
 impl Env<'_> {
+    /// OpenSSL's `X509_verify_cert` at security level 2 against store `si`, with the
+    /// anchors' TRUSTED CERTIFICATE settings; `name` is the host checked by OpenSSL itself.
+    fn openssl_verify(&self, si: usize, name: Option<&str>) -> openssl::OsslOutcome {
+        let aux: Vec<_> = self.stores[si]
+            .anchors
+            .iter()
+            .map(|a| a.aux_trust.clone())
+            .collect();
+        openssl::verify_aux(
+            &self.arena,
+            &self.pres,
+            &self.store_idx[si],
+            &aux,
+            name,
+            self.input.at,
+            2,
+        )
+    }
+
     fn cert(&self, i: usize) -> &CertInfo {
         self.arena.info(i)
     }
@@ -651,20 +670,7 @@ fn ossl_cause(env: &Env, out: &openssl::OsslOutcome, e: &openssl::OsslErr) -> Op
 }
 
 fn eval_openssl(env: &Env, si: usize) -> Verdict {
-    let aux: Vec<_> = env.stores[si]
-        .anchors
-        .iter()
-        .map(|a| a.aux_trust.clone())
-        .collect();
-    let out = openssl::verify_aux(
-        &env.arena,
-        &env.pres,
-        &env.store_idx[si],
-        &aux,
-        env.input.name.as_deref(),
-        env.input.at,
-        2,
-    );
+    let out = env.openssl_verify(si, env.input.name.as_deref());
     let first = out.first().cloned();
     let mut v = Verdict {
         runtime: Runtime::Openssl,

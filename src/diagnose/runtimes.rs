@@ -205,21 +205,7 @@ fn eval_ossl_family(env: &Env, si: usize, rt: Runtime) -> Verdict {
     let python = matches!(rt, Runtime::Python | Runtime::PythonRequests);
     // Python hands the name to OpenSSL (X509_VERIFY_PARAM_set1_host); Node and curl check
     // it themselves after the chain verified.
-    // TRUSTED CERTIFICATE aux trust of the anchors, as OpenSSL applies it.
-    let aux: Vec<_> = env.stores[si]
-        .anchors
-        .iter()
-        .map(|a| a.aux_trust.clone())
-        .collect();
-    let out = openssl::verify_aux(
-        &env.arena,
-        &env.pres,
-        &env.store_idx[si],
-        &aux,
-        if python { name } else { None },
-        env.input.at,
-        2,
-    );
+    let out = env.openssl_verify(si, if python { name } else { None });
     let mut errors = out.errors.clone();
     let mut out = out;
     // curl ≥ 7.68 sets X509_V_FLAG_PARTIAL_CHAIN (unless --ssl-no-partialchain): any
