@@ -89,6 +89,9 @@ pub enum KeyAlgorithm {
     Ec,
     Ed25519,
     Ed448,
+    /// An X25519 / X448 key-agreement key (cannot sign; RFC 8410).
+    X25519,
+    X448,
     Dsa,
     Other,
 }
@@ -461,15 +464,39 @@ fn key_usage_names(ku: &KeyUsage) -> Vec<String> {
     v
 }
 
+/// Bits of the modulus of a PKCS#1 RSAPublicKey (`SEQUENCE { INTEGER n, INTEGER e }`),
+/// read by hand: x509-parser decodes the key only under rsaEncryption, and the same
+/// structure also sits under id-RSASSA-PSS and id-ea-rsa (2.5.8.1.1). 0 when malformed.
+fn rsa_modulus_bits(key: &[u8]) -> u32 {
+    use der_parser::ber::BerObjectContent;
+    let Ok((_, obj)) = der_parser::der::parse_der(key) else {
+        return 0;
+    };
+    let BerObjectContent::Sequence(items) = &obj.content else {
+        return 0;
+    };
+    let (Some(n), Some(_e)) = (items.first(), items.get(1)) else {
+        return 0;
+    };
+    let BerObjectContent::Integer(b) = n.content else {
+        return 0;
+    };
+    let b: Vec<u8> = b.iter().copied().skip_while(|&x| x == 0).collect();
+    match b.first() {
+        Some(&top) => (b.len() as u32 - 1) * 8 + (8 - top.leading_zeros()),
+        None => 0,
+    }
+}
+
 fn key_desc(spki: &SubjectPublicKeyInfo) -> (KeyAlgorithm, u32, String) {
     let oid = spki.algorithm.algorithm.to_id_string();
     match oid.as_str() {
-        "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => {
-            let bits = match spki.parsed() {
-                Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => rsa.key_size() as u32,
-                _ => 0,
-            };
-            (KeyAlgorithm::Rsa, bits, format!("RSA {bits}"))
+        // rsaEncryption, id-RSASSA-PSS (an RSA key restricted to PSS), and X.500's
+        // id-ea-rsa: the same RSAPublicKey, which OpenSSL reads under all three.
+        "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" | "2.5.8.1.1" => {
+            let bits = rsa_modulus_bits(&spki.subject_public_key.data);
+            let name = if oid.ends_with(".10") { "RSA-PSS" } else { "RSA" };
+            (KeyAlgorithm::Rsa, bits, format!("{name} {bits}"))
         }
         "1.2.840.10045.2.1" => {
             let curve = spki
@@ -486,12 +513,15 @@ fn key_desc(spki: &SubjectPublicKeyInfo) -> (KeyAlgorithm, u32, String) {
                 "1.2.840.10045.3.1.1" => ("P-192", 192),
                 "1.3.132.0.33" => ("P-224", 224),
                 "1.3.132.0.10" => ("secp256k1", 256),
+                "1.2.156.10197.1.301" => return (KeyAlgorithm::Ec, 256, "SM2".into()),
                 _ => ("unknown curve", 0),
             };
             (KeyAlgorithm::Ec, bits, format!("ECDSA {name}"))
         }
         "1.3.101.112" => (KeyAlgorithm::Ed25519, 256, "Ed25519".into()),
         "1.3.101.113" => (KeyAlgorithm::Ed448, 456, "Ed448".into()),
+        "1.3.101.110" => (KeyAlgorithm::X25519, 253, "X25519".into()),
+        "1.3.101.111" => (KeyAlgorithm::X448, 448, "X448".into()),
         "1.2.840.10040.4.1" => {
             let bits = match spki.parsed() {
                 Ok(x509_parser::public_key::PublicKey::DSA(y)) => (y.len() as u32) * 8,

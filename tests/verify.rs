@@ -343,6 +343,7 @@ path-too-long
 untrusted-intercept
 unhandled-critical-extension
 malformed-certificate
+runtime-crash
 dns-failure
 connection-refused
 timeout

@@ -42,6 +42,8 @@ pub enum Cause {
     UnhandledCriticalExtension,
     /// A certificate the runtime cannot parse.
     MalformedCertificate,
+    /// The runtime itself would crash on this chain (a Go panic): there is no verdict.
+    RuntimeCrash,
     /// The name could not be resolved.
     DnsFailure,
     /// Nothing listens there (RST).
@@ -80,6 +82,7 @@ impl Cause {
         Cause::UntrustedIntercept,
         Cause::UnhandledCriticalExtension,
         Cause::MalformedCertificate,
+        Cause::RuntimeCrash,
         Cause::DnsFailure,
         Cause::ConnectionRefused,
         Cause::Timeout,
@@ -110,6 +113,7 @@ impl Cause {
             Cause::UntrustedIntercept => "untrusted-intercept",
             Cause::UnhandledCriticalExtension => "unhandled-critical-extension",
             Cause::MalformedCertificate => "malformed-certificate",
+            Cause::RuntimeCrash => "runtime-crash",
             Cause::DnsFailure => "dns-failure",
             Cause::ConnectionRefused => "connection-refused",
             Cause::Timeout => "timeout",

@@ -281,7 +281,8 @@ pub fn sig_key_kind(sig_oid: &str) -> Option<&'static str> {
 
 pub fn key_kind(spki_oid: &str) -> &'static str {
     match spki_oid {
-        "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => "rsa",
+        // rsaEncryption, id-RSASSA-PSS, id-ea-rsa: the same RSAPublicKey.
+        "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" | "2.5.8.1.1" => "rsa",
         "1.2.840.10045.2.1" => "ec",
         "1.3.101.112" => "ed25519",
         "1.3.101.113" => "ed448",
@@ -343,6 +344,10 @@ pub fn verify_sig(child: &Facts, issuer: &Facts) -> SigCheck {
         _ => return SigCheck::Unsupported,
     };
     if issuer.info.key_algorithm == crate::x509::KeyAlgorithm::Rsa && issuer.info.key_bits < 1024 {
+        return SigCheck::Unsupported;
+    }
+    // ring takes only uncompressed EC points (04 || X || Y).
+    if have == "ec" && issuer.spki_key.first() != Some(&4) {
         return SigCheck::Unsupported;
     }
     let key = s::UnparsedPublicKey::new(alg, &issuer.spki_key);

@@ -67,14 +67,171 @@ fn sig_alg_string(f: &Facts) -> String {
         "1.2.840.10045.4.3.3" => "ECDSA-SHA384".into(),
         "1.2.840.10045.4.3.4" => "ECDSA-SHA512".into(),
         "1.3.101.112" => "Ed25519".into(),
+        "1.2.840.113549.1.1.10" => match pss_hash(&f.sig_params) {
+            Some(256) => "SHA256-RSAPSS".into(),
+            Some(384) => "SHA384-RSAPSS".into(),
+            Some(512) => "SHA512-RSAPSS".into(),
+            _ => "0".into(),
+        },
         _ => "0".into(),
     }
 }
 
-/// Known to Go's signatureAlgorithmDetails?
+/// Known to Go's signatureAlgorithmDetails? (An RSASSA-PSS identifier counts only with
+/// the parameters `getSignatureAlgorithmFromAI` accepts.)
 fn sig_alg_known(f: &Facts) -> bool {
-    sig_alg_string(f) != "0" || f.sig_oid == "1.2.840.113549.1.1.10"
+    sig_alg_string(f) != "0"
 }
+
+/// The SHA-2 size of RSASSA-PSS parameters as Go's `getSignatureAlgorithmFromAI` reads
+/// them (parser.go): hash and MGF1 present (no defaults), MGF1 over the same hash, NULL or
+/// absent hash parameters, the salt as long as the hash, trailer 1. None: Go does not know
+/// the algorithm (`UnknownSignatureAlgorithm`) — RSASSA-PSS with SHA-1 among them.
+/// `params` is the tag number followed by the content, as [`Facts::sig_params`] holds it.
+fn pss_hash(params: &[u8]) -> Option<u32> {
+    // SEQUENCE: universal tag number 16.
+    if params.first() != Some(&16) {
+        return None;
+    }
+    // Hand-walked DER (why: four fixed fields; a generic decoder's view of EXPLICIT
+    // context tags would obscure the exact checks Go makes).
+    let fields = tlvs(&params[1..])?;
+    let field = |tag: u8| -> Option<&[u8]> {
+        let (_, body) = fields.iter().find(|(t, _)| *t == tag)?;
+        match tlvs(body)?.as_slice() {
+            [(_, inner)] => Some(*inner),
+            _ => None,
+        }
+    };
+    // AlgorithmIdentifier body → (OID bytes, parameters absent or NULL)
+    let alg = |body: &[u8]| -> Option<(Vec<u8>, bool)> {
+        let parts = tlvs(body)?;
+        let (t, oid) = parts.first()?;
+        if *t != 0x06 {
+            return None;
+        }
+        let ok = match parts.get(1) {
+            None => true,
+            Some((t, b)) => *t == 0x05 && b.is_empty(),
+        };
+        Some((oid.to_vec(), ok))
+    };
+    let (hash, hash_ok) = alg(field(0xa0)?)?;
+    let mgf = tlvs(field(0xa1)?)?;
+    let (t, mgf_oid) = mgf.first()?;
+    const MGF1: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x08];
+    let (t2, mgf_hash_body) = mgf.get(1)?;
+    if *t != 0x06 || *mgf_oid != MGF1 || *t2 != 0x30 {
+        return None;
+    }
+    let (mgf_hash, mgf_ok) = alg(mgf_hash_body)?;
+    let int = |b: &[u8]| -> Option<u64> {
+        if b.is_empty() || b.len() > 8 || b[0] & 0x80 != 0 {
+            return None;
+        }
+        Some(b.iter().fold(0u64, |a, &x| a << 8 | x as u64))
+    };
+    let salt = int(field(0xa2)?)?;
+    let trailer = match fields.iter().any(|(t, _)| *t == 0xa3) {
+        false => 1,
+        true => int(field(0xa3)?)?,
+    };
+    if !hash_ok || !mgf_ok || mgf_hash != hash || trailer != 1 {
+        return None;
+    }
+    const SHA2: [u8; 8] = [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02];
+    match (hash.split_last()?, salt) {
+        ((1, head), 32) if head == SHA2 => Some(256),
+        ((2, head), 48) if head == SHA2 => Some(384),
+        ((3, head), 64) if head == SHA2 => Some(512),
+        _ => None,
+    }
+}
+
+/// The (tag, content) elements of a DER concatenation; None when malformed.
+fn tlvs(mut b: &[u8]) -> Option<Vec<(u8, &[u8])>> {
+    let mut out = vec![];
+    while !b.is_empty() {
+        let tag = b[0];
+        let first = *b.get(1)?;
+        let (hl, len) = if first < 0x80 {
+            (2, first as usize)
+        } else {
+            let n = (first & 0x7f) as usize;
+            if n == 0 || n > 3 || b.len() < 2 + n {
+                return None;
+            }
+            (2 + n, b[2..2 + n].iter().fold(0usize, |a, &x| a << 8 | x as usize))
+        };
+        let body = b.get(hl..hl + len)?;
+        out.push((tag, body));
+        b = &b[hl + len..];
+    }
+    Some(out)
+}
+
+/// The type of `Certificate.PublicKey` after `x509.ParseCertificate` (parser.go
+/// `parsePublicKey`): decided by the SubjectPublicKeyInfo algorithm OID alone. Every
+/// other algorithm — id-RSASSA-PSS, id-ea-rsa (2.5.8.1.1), X25519, X448, Ed448 — parses
+/// as `UnknownPublicKeyAlgorithm` with a nil key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoKey {
+    Rsa,
+    Ecdsa,
+    Ed25519,
+    Dsa,
+    Nil,
+}
+
+pub fn go_key(f: &Facts) -> GoKey {
+    match f.spki_alg_oid.as_str() {
+        "1.2.840.113549.1.1.1" => GoKey::Rsa,
+        "1.2.840.10045.2.1" => GoKey::Ecdsa,
+        "1.3.101.112" => GoKey::Ed25519,
+        "1.2.840.10040.4.1" => GoKey::Dsa,
+        _ => GoKey::Nil,
+    }
+}
+
+impl GoKey {
+    /// `%T` of the key, as crypto/tls prints it.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            GoKey::Rsa => "*rsa.PublicKey",
+            GoKey::Ecdsa => "*ecdsa.PublicKey",
+            GoKey::Ed25519 => "ed25519.PublicKey",
+            GoKey::Dsa => "*dsa.PublicKey",
+            GoKey::Nil => "<nil>",
+        }
+    }
+}
+
+/// Which version-dependent behaviours of crypto/x509 apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GoRules {
+    /// A candidate issuer with a nil key (an algorithm Go does not parse) named like a
+    /// certificate already in the chain makes `alreadyInChain` panic (CVE-2024-24783,
+    /// fixed in 1.21.8 / 1.22.1); later versions skip such candidates altogether.
+    pub nil_key_candidate_panics: bool,
+    /// crypto/tls wraps Verify's error in `tls: failed to verify certificate: ` (1.20+).
+    pub wraps_verify_error: bool,
+}
+
+impl GoRules {
+    /// Go 1.19, the version whose words tlsdoctor reproduces by default.
+    pub const GO_1_19: GoRules = GoRules {
+        nil_key_candidate_panics: true,
+        wraps_verify_error: false,
+    };
+    /// Go 1.22 and later (1.24 is what Debian 13 ships).
+    pub const GO_1_22: GoRules = GoRules {
+        nil_key_candidate_panics: false,
+        wraps_verify_error: true,
+    };
+}
+
+/// The message a Go 1.19 program dies with in `alreadyInChain`.
+pub const NIL_KEY_PANIC: &str = "panic: interface conversion: interface is nil, not x509.pubKeyEqual";
 
 /// strconv.Quote, close enough for error texts.
 pub fn go_quote(s: &str) -> String {
@@ -106,11 +263,28 @@ pub fn parse_error(f: &Facts) -> Option<String> {
         crate::x509::KeyAlgorithm::Rsa if info.key_bits == 0 => {
             return Some("x509: invalid RSA public key".into());
         }
-        crate::x509::KeyAlgorithm::Ec => match f.spki_curve_oid.as_deref() {
-            None => return Some("x509: invalid ECDSA parameters".into()),
-            Some("1.2.840.10045.3.1.7" | "1.3.132.0.34" | "1.3.132.0.35" | "1.3.132.0.33") => {}
-            Some(_) => return Some("x509: unsupported elliptic curve".into()),
-        },
+        crate::x509::KeyAlgorithm::Ec => {
+            let coord = match f.spki_curve_oid.as_deref() {
+                None => return Some("x509: invalid ECDSA parameters".into()),
+                Some("1.2.840.10045.3.1.7") => 32,
+                Some("1.3.132.0.34") => 48,
+                Some("1.3.132.0.35") => 66,
+                Some("1.3.132.0.33") => 28,
+                Some(_) => return Some("x509: unsupported elliptic curve".into()),
+            };
+            // elliptic.Unmarshal: only the uncompressed form (04 || X || Y).
+            if f.spki_key.len() != 1 + 2 * coord || f.spki_key[0] != 4 {
+                return Some("x509: failed to unmarshal elliptic curve point".into());
+            }
+        }
+        crate::x509::KeyAlgorithm::Ed25519 => {
+            if f.spki_params_present {
+                return Some("x509: Ed25519 key encoded with illegal parameters".into());
+            }
+            if f.spki_key.len() != 32 {
+                return Some("x509: wrong Ed25519 public key size".into());
+            }
+        }
         _ => {}
     }
     let mut seen = std::collections::HashSet::new();
@@ -154,6 +328,20 @@ pub fn parse_error(f: &Facts) -> Option<String> {
                                     return Some(format!(
                                         "x509: failed to parse dnsName constraint {}",
                                         go_quote(d)
+                                    ));
+                                }
+                            }
+                            // An exact mailbox, else a domain (with an optional leading dot).
+                            Gn::Email(c) => {
+                                let ok = if c.contains('@') {
+                                    parse_mailbox(c).is_some()
+                                } else {
+                                    reverse_labels(c.strip_prefix('.').unwrap_or(c)).is_some()
+                                };
+                                if !ok || !c.is_ascii() {
+                                    return Some(format!(
+                                        "x509: failed to parse rfc822Name constraint {}",
+                                        go_quote(c)
                                     ));
                                 }
                             }
@@ -274,13 +462,62 @@ fn match_domain_constraint(domain: &str, constraint: &str) -> Result<bool, Strin
     Ok(cl.iter().zip(dl.iter()).all(|(a, b)| a.eq_ignore_ascii_case(b)))
 }
 
-fn parse_mailbox(s: &str) -> Option<(String, String)> {
-    let i = s.rfind('@')?;
-    let (l, d) = (&s[..i], &s[i + 1..]);
-    if l.is_empty() {
+/// Go's `parseRFC2821Mailbox` (verify.go): a dot-atom or quoted-string local part (with
+/// Go's tolerance for a space in quotes and backslash escapes outside them), `@`, and a
+/// domain that `domainToReverseLabels` accepts. (local part unquoted, domain).
+pub fn parse_mailbox(s: &str) -> Option<(String, String)> {
+    let b = s.as_bytes();
+    if b.is_empty() {
         return None;
     }
-    Some((l.to_string(), d.to_string()))
+    let mut local = Vec::new();
+    let mut i = 0;
+    if b[0] == b'"' {
+        i = 1;
+        loop {
+            let c = *b.get(i)?;
+            i += 1;
+            match c {
+                b'"' => break,
+                b'\\' => {
+                    let n = *b.get(i)?;
+                    if n == 11 || n == 12 || (1..=9).contains(&n) || (14..=127).contains(&n) {
+                        local.push(n);
+                        i += 1;
+                    } else {
+                        return None;
+                    }
+                }
+                11 | 12 | 32 | 33 | 127 | 1..=8 | 14..=31 | 35..=91 | 93..=126 => local.push(c),
+                _ => return None,
+            }
+        }
+    } else {
+        while i < b.len() {
+            let mut c = b[i];
+            if c == b'\\' {
+                i += 1;
+                c = *b.get(i)?;
+            } else if !(c.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&c)) {
+                break;
+            }
+            local.push(c);
+            i += 1;
+        }
+        if local.is_empty()
+            || local[0] == b'.'
+            || local[local.len() - 1] == b'.'
+            || local.windows(2).any(|w| w == b"..")
+        {
+            return None;
+        }
+    }
+    if b.get(i) != Some(&b'@') {
+        return None;
+    }
+    let domain = &s[i + 1..];
+    reverse_labels(domain)?;
+    Some((String::from_utf8_lossy(&local).into_owned(), domain.to_string()))
 }
 
 fn match_email_constraint(mb: &(String, String), c: &str) -> Result<bool, String> {
@@ -349,6 +586,9 @@ struct Ctx<'a> {
     now: (i64, u32),
     sig_checks: usize,
     partial: Vec<usize>,
+    rules: GoRules,
+    /// The search reached Go 1.19's nil-key panic in `alreadyInChain`.
+    crashed: bool,
 }
 
 impl Ctx<'_> {
@@ -472,8 +712,9 @@ impl Ctx<'_> {
                     match g {
                         Gn::Email(name) => {
                             let Some(mb) = parse_mailbox(name) else {
+                                // Go formats the (zero) parsed mailbox with %q, not the name.
                                 return Err(GoErr::new(
-                                    format!("x509: cannot parse rfc822Name {}", go_quote(name)),
+                                    "x509: cannot parse rfc822Name {\"\" \"\"}".to_string(),
                                     Cause::NameConstraints,
                                     Some(c),
                                 ));
@@ -557,12 +798,7 @@ impl Ctx<'_> {
                 Cause::BadSignature,
             )
         };
-        if !matches!(
-            p.info.key_algorithm,
-            crate::x509::KeyAlgorithm::Rsa
-                | crate::x509::KeyAlgorithm::Ec
-                | crate::x509::KeyAlgorithm::Ed25519
-        ) {
+        if !matches!(go_key(p), GoKey::Rsa | GoKey::Ecdsa | GoKey::Ed25519) {
             return Err(unsupported());
         }
         if !sig_alg_known(cf) {
@@ -673,6 +909,18 @@ impl Ctx<'_> {
             )
             .collect();
         for (ct, cand) in cands {
+            if go_key(self.f(cand)) == GoKey::Nil {
+                if !self.rules.nil_key_candidate_panics {
+                    continue;
+                }
+                // `candidate.PublicKey.(pubKeyEqual)` on a nil key, reached as soon as a
+                // certificate in the chain has the candidate's subject.
+                let subject = &self.f(cand).info.subject_der;
+                if chain.iter().any(|&x| &self.f(x).info.subject_der == subject) {
+                    self.crashed = true;
+                    return (vec![], None);
+                }
+            }
             if self.already_in_chain(cand, &chain) {
                 continue;
             }
@@ -706,6 +954,9 @@ impl Ctx<'_> {
                 }
                 _ => {
                     let (cc, e) = self.build_chains(next);
+                    if self.crashed {
+                        return (vec![], None);
+                    }
                     err = e;
                     chains.extend(cc);
                 }
@@ -834,6 +1085,18 @@ pub fn verify(
     name: Option<&str>,
     now: (i64, u32),
 ) -> GoOutcome {
+    verify_rules(arena, presented, roots, name, now, GoRules::GO_1_19)
+}
+
+/// [`verify`] with the behaviours of a given Go version.
+pub fn verify_rules(
+    arena: &Arena,
+    presented: &[usize],
+    roots: &[usize],
+    name: Option<&str>,
+    now: (i64, u32),
+    rules: GoRules,
+) -> GoOutcome {
     let mut out = GoOutcome::default();
     // crypto/tls: parse every certificate the server sent.
     for &p in presented {
@@ -871,6 +1134,8 @@ pub fn verify(
         now,
         sig_checks: 0,
         partial: vec![leaf],
+        rules,
+        crashed: false,
     };
     let mut first: Option<GoErr> = None;
     if let Err(e) = ctx.is_valid(leaf, CertType::Leaf, &[]) {
@@ -900,6 +1165,14 @@ pub fn verify(
         vec![vec![leaf]]
     } else {
         let (chains, err) = ctx.build_chains(vec![leaf]);
+        if ctx.crashed && first.is_none() {
+            // Verify got as far as the chain search: the program dies there.
+            let e = GoErr::new(NIL_KEY_PANIC, Cause::RuntimeCrash, ctx.partial.last().copied());
+            out.all.push(e.clone());
+            out.error = Some(e);
+            out.partial = ctx.partial.clone();
+            return out;
+        }
         if let Some(e) = err {
             out.all.push(e.clone());
             first.get_or_insert(e);
@@ -926,15 +1199,16 @@ pub fn verify(
             out.chain = Some(good[0].clone());
         }
     }
+    if rules.wraps_verify_error {
+        if let Some(e) = first.as_mut() {
+            e.msg = format!("tls: failed to verify certificate: {}", e.msg);
+        }
+    }
     if first.is_none() {
         // crypto/tls: only RSA, ECDSA and Ed25519 server keys.
-        let lf = arena.get(leaf);
-        let kind = match lf.info.key_algorithm {
-            crate::x509::KeyAlgorithm::Rsa
-            | crate::x509::KeyAlgorithm::Ec
-            | crate::x509::KeyAlgorithm::Ed25519 => None,
-            crate::x509::KeyAlgorithm::Dsa => Some("*dsa.PublicKey"),
-            crate::x509::KeyAlgorithm::Ed448 | crate::x509::KeyAlgorithm::Other => Some("<nil>"),
+        let kind = match go_key(arena.get(leaf)) {
+            GoKey::Rsa | GoKey::Ecdsa | GoKey::Ed25519 => None,
+            k => Some(k.type_name()),
         };
         if let Some(k) = kind {
             let e = GoErr::new(

@@ -581,6 +581,15 @@ fn go_cause(env: &Env, rt: Runtime, e: &go::GoErr) -> (Cause, String) {
                 env.classify_unknown(e.cert.unwrap_or(env.pres[0]))
             }
         }
+        Cause::RuntimeCrash => (
+            Cause::RuntimeCrash,
+            format!(
+                "the program would crash, not verify: a candidate issuer has a public key Go does not parse \
+                 (nil) and the subject of {} in the chain, and alreadyInChain panics on it \
+                 (CVE-2024-24783, fixed in Go 1.21.8 and 1.22.1)",
+                e.cert.map(|c| env.label(c)).unwrap_or_default()
+            ),
+        ),
         c => (
             c,
             match e.cert {
@@ -694,6 +703,8 @@ fn eval_openssl(env: &Env, si: usize) -> Verdict {
     if out.cn_fallback && v.trusted {
         v.message = String::new();
     }
+    // A CA file the client cannot load: it stops before any verification.
+    runtimes::store_error(env, si, &mut v);
     v
 }
 

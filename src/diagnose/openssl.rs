@@ -57,6 +57,10 @@ pub fn error_string(code: i32) -> &'static str {
         28 => "certificate rejected",
         32 => "key usage does not include certificate signing",
         34 => "unhandled critical extension",
+        37 => "invalid non-CA certificate (has CA markings)",
+        38 => "proxy path length constraint exceeded",
+        39 => "key usage does not include digital signature",
+        40 => "proxy certificates not allowed, please set the appropriate flag",
         47 => "permitted subtree violation",
         48 => "excluded subtree violation",
         49 => "name constraints minimum and maximum not supported",
@@ -139,26 +143,54 @@ fn strip_int(b: &[u8]) -> &[u8] {
     b
 }
 
+/// The key type OpenSSL 3 decodes a SubjectPublicKeyInfo to (its keymgmt name, roughly):
+/// id-ea-rsa (2.5.8.1.1) is plain RSA, id-RSASSA-PSS its own type, and an EC key on the
+/// SM2 curve an SM2 key.
+fn key_type(f: &Facts) -> &'static str {
+    match f.spki_alg_oid.as_str() {
+        "1.2.840.113549.1.1.1" | "2.5.8.1.1" => "rsa",
+        "1.2.840.113549.1.1.10" => "rsa-pss",
+        "1.2.840.10045.2.1" if f.spki_curve_oid.as_deref() == Some(OID_SM2_CURVE) => "sm2",
+        o => key_kind(o),
+    }
+}
+
+const OID_SM2_CURVE: &str = "1.2.156.10197.1.301";
+
+/// `check_sig_alg_match` (v3_purp.c): the key type the subject's signature algorithm
+/// needs is the issuer key's type — or the issuer key is RSA and the signature RSASSA-PSS.
 fn sig_alg_match(issuer: &Facts, subject: &Facts) -> bool {
     // X509_get0_pubkey fails on an undecodable key: no match.
     if issuer.info.key_algorithm == crate::x509::KeyAlgorithm::Rsa && issuer.info.key_bits == 0 {
         return false;
     }
-    match sig_key_kind(&subject.sig_oid) {
-        Some(k) => k == key_kind(&issuer.spki_alg_oid),
-        None => false,
-    }
+    let need = match subject.sig_oid.as_str() {
+        "1.2.840.113549.1.1.10" => "rsa-pss",
+        "1.2.156.10197.1.501" => "sm2",
+        o => match sig_key_kind(o) {
+            Some(k) => k,
+            None => return false,
+        },
+    };
+    let have = key_type(issuer);
+    have == need || (have == "rsa" && need == "rsa-pss")
 }
+
+/// EXFLAG_PROXY: a proxyCertInfo extension (RFC 3820) is present.
+fn is_proxy(f: &Facts) -> bool {
+    f.has_ext(OID_PROXY_CERT_INFO)
+}
+
+const OID_PROXY_CERT_INFO: &str = "1.3.6.1.5.5.7.1.14";
 
 /// `ossl_x509v3_cache_extensions` failing (EXFLAG_INVALID).
 pub fn invalid(f: &Facts) -> bool {
     if f.tbs.is_empty() {
         return true;
     }
-    if let Some(bc) = &f.info.basic_constraints {
-        if bc.path_len.is_some() && !bc.ca {
-            return true;
-        }
+    // A proxy certificate may not be a CA nor carry subject or issuer alternative names.
+    if is_proxy(f) && (f.info.is_ca() || f.has_ext("2.5.29.17") || f.has_ext("2.5.29.18")) {
+        return true;
     }
     // An empty keyUsage (no bit set) is invalid (RFC 5280 4.2.1.3).
     if f.info.key_usage.as_ref().is_some_and(|k| k.is_empty()) {
@@ -261,12 +293,14 @@ fn unhandled_critical(f: &Facts) -> bool {
                 | "2.5.29.15"
                 | "2.5.29.17"
                 | "2.5.29.19"
+                | "2.5.29.31"
                 | "2.5.29.32"
                 | "2.5.29.37"
                 | "1.3.6.1.5.5.7.1.7"
                 | "1.3.6.1.5.5.7.1.8"
                 | "2.5.29.36"
                 | "1.3.6.1.5.5.7.1.14"
+                | "1.3.6.1.5.5.7.48.1.5"
                 | "2.5.29.30"
                 | "2.5.29.33"
                 | "2.5.29.54"
@@ -297,13 +331,17 @@ fn key_secbits(f: &Facts) -> u32 {
         // Explicit curve parameters: OpenSSL computes the order's size; assume a named-size curve.
         Ec if bits == 0 && f.spki_params_present => 128,
         Ec => bits / 2,
-        Ed25519 => 128,
-        Ed448 => 224,
+        Ed25519 | X25519 => 128,
+        Ed448 | X448 => 224,
         Other => 0,
     }
 }
 
 fn sig_secbits(f: &Facts) -> u32 {
+    // SM2-with-SM3: half of SM3's 256 bits.
+    if f.sig_oid == "1.2.156.10197.1.501" {
+        return 128;
+    }
     match f.info.signature_hash.as_str() {
         "SHA1" => 63,
         "MD5" => 39,
@@ -599,9 +637,12 @@ pub fn verify_aux(
     out.num_untrusted = b.num_untrusted;
     // ---- check_extensions ----
     let mut plen = 0usize;
+    // -1 for the leaf; after a proxy certificate 0 (an EE or another proxy must follow),
+    // else 1 (a CA must follow).
+    let mut must_be_ca = -1;
+    let mut proxy_path_length = 0usize;
     for (i, &c) in chain.iter().enumerate() {
         let f = a.get(c);
-        let must_be_ca = i > 0;
         let e = |code| OsslErr {
             code,
             depth: i,
@@ -610,9 +651,17 @@ pub fn verify_aux(
         if unhandled_critical(f) {
             errs.push(e(34));
         }
+        // A libssl client never sets X509_V_FLAG_ALLOW_PROXY_CERTS.
+        if is_proxy(f) {
+            errs.push(e(40));
+        }
         let ret = check_ca(f);
-        if must_be_ca && (ret == 0 || (i + 1 < num && ret != 1)) {
-            errs.push(e(79));
+        match must_be_ca {
+            -1 => {}
+            0 if ret != 0 => errs.push(e(37)),
+            0 => {}
+            _ if ret == 0 || (i + 1 < num && ret != 1) => errs.push(e(79)),
+            _ => {}
         }
         if num > 1
             && f.info.key_algorithm == crate::x509::KeyAlgorithm::Ec
@@ -631,18 +680,24 @@ pub fn verify_aux(
         let purpose_fails = match tr {
             Trust::Trusted => false,
             Trust::Rejected => true,
-            Trust::Untrusted => purpose_ok(f, must_be_ca) == 0,
+            Trust::Untrusted => purpose_ok(f, must_be_ca > 0) == 0,
         };
         if purpose_fails {
             errs.push(e(26));
         }
         if let Some(pl) = f.info.basic_constraints.as_ref().and_then(|b| b.path_len) {
-            if i > 1 && plen > pl as usize {
+            if i > 1 && plen > pl as usize + proxy_path_length {
                 errs.push(e(25));
             }
         }
         if i > 0 && !self_issued(f) {
             plen += 1;
+        }
+        if is_proxy(f) {
+            proxy_path_length += 1;
+            must_be_ca = 0;
+        } else {
+            must_be_ca = 1;
         }
     }
     // ---- check_auth_level ----
@@ -712,9 +767,15 @@ pub fn verify_aux(
             let xif = a.get(xi);
             let xs_is_ca = xif.info.is_ca();
             let _ = xs_is_ca;
-            if xif.info.key_usage.is_some() && !xif.info.has_key_usage("keyCertSign") {
+            // A proxy certificate is signed by its EE with a digitalSignature key.
+            let (usage, code) = if is_proxy(a.get(xs)) {
+                ("digitalSignature", 39)
+            } else {
+                ("keyCertSign", 32)
+            };
+            if xif.info.key_usage.is_some() && !xif.info.has_key_usage(usage) {
                 errs.push(OsslErr {
-                    code: 32,
+                    code,
                     depth: n as usize + 1,
                     cert: Some(xi),
                 });

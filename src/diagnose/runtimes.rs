@@ -363,7 +363,7 @@ fn eval_ossl_family(env: &Env, si: usize, rt: Runtime) -> Verdict {
 
 /// A store the runtime cannot even load (curl (77), requests' OSError, Java's empty
 /// trustAnchors, node refusing its options): that is what the program prints.
-fn store_error(env: &Env, si: usize, v: &mut Verdict) {
+pub(super) fn store_error(env: &Env, si: usize, v: &mut Verdict) {
     let store = &env.stores[si];
     if let Some(e) = &store.error {
         if store.anchors.is_empty() {

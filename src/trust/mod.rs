@@ -359,16 +359,8 @@ pub fn from_ca_files_many(runtimes: &[Runtime], files: &[PathBuf]) -> anyhow::Re
         let data = crate::world::read_host_file(f)
             .map_err(|e| anyhow::anyhow!("--ca {}: {}", f.display(), crate::world::describe_io(&e)))?;
         let content = loader.parse_content(f.clone(), &data);
-        let total = content
-            .blocks
-            .iter()
-            .filter(|b| matches!(b.cert, Some(Ok(_))))
-            .count();
-        anyhow::ensure!(
-            total > 0,
-            "--ca {}: no certificate (PEM or DER) found in it",
-            f.display()
-        );
+        // A file without any certificate is not refused: what each runtime does with it
+        // is the prediction (Go trusts nothing from it; an OpenSSL client cannot load it).
         parsed.push((f, content));
     }
     Ok(runtimes.iter().map(|&r| ca_store(r, &parsed)).collect())
@@ -443,7 +435,22 @@ fn ca_store(runtime: Runtime, parsed: &[(&PathBuf, loader::FileContent)]) -> Tru
             anchors: n,
             reason: Some(reason.clone()),
         });
-        if content.shape == pem::Shape::Der {
+        let no_cert = !content.blocks.iter().any(|b| matches!(b.cert, Some(Ok(_))));
+        if no_cert {
+            store.findings.push(
+                Finding::new(
+                    "ca-file-no-certificate",
+                    crate::finding::Severity::Warning,
+                    format!("--ca {path} holds no certificate: {}", no_certificate_effect(runtime, &path)),
+                )
+                .fix(format!("give a PEM file of CA certificates instead of {path}"))
+                .runtimes(&rt)
+                .path(path.clone()),
+            );
+            if let Some(e) = cafile_load_error(runtime, &path) {
+                store.error = Some(e);
+            }
+        } else if content.shape == pem::Shape::Der {
             store.findings.push(
                 Finding::new(
                     "ca-file-der",
@@ -485,6 +492,32 @@ fn ca_store(runtime: Runtime, parsed: &[(&PathBuf, loader::FileContent)]) -> Tru
         }
     }
     store
+}
+
+/// What a runtime does with an explicit CA file that holds no certificate.
+fn no_certificate_effect(runtime: Runtime, path: &str) -> String {
+    match cafile_load_error(runtime, path) {
+        Some(e) => format!(
+            "{} cannot load it and fails before connecting ({e})",
+            runtime.title()
+        ),
+        None => format!("{} trusts nothing from it, so no chain verifies", runtime.title()),
+    }
+}
+
+/// The error an OpenSSL-based client reports when its CA file holds no certificate:
+/// `X509_load_cert_crl_file_ex` finds nothing (`X509_R_NO_CERTIFICATE_OR_CRL_FOUND`), so
+/// `SSL_CTX_load_verify_locations` fails and the program stops before the handshake.
+fn cafile_load_error(runtime: Runtime, path: &str) -> Option<String> {
+    Some(match runtime {
+        // ERR_error_string as OpenSSL 3.0 prints it.
+        Runtime::Openssl => "error:05800088:x509 certificate routines::no certificate or crl found".into(),
+        Runtime::Python | Runtime::PythonRequests => {
+            "ssl.SSLError: [X509: NO_CERTIFICATE_OR_CRL_FOUND] no certificate or crl found".into()
+        }
+        Runtime::Curl => format!("curl: (77) error setting certificate file: {path}"),
+        _ => return None,
+    })
 }
 
 /// A store made of the given certificates (tests, limbo).
