@@ -189,6 +189,30 @@ pub fn store_findings(
     }
 }
 
+/// Evidence about the issuer the presented chain lacks (when some store lacks it): where it
+/// exists in the World and, with `fetch`, what its AIA caIssuers URL serves.
+pub fn issuer_evidence(
+    ctx: &Ctx,
+    stores: &[TrustStore],
+    chain: &[Arc<crate::x509::CertInfo>],
+    fetch: Result<(&crate::probe::ProxyChoice, std::time::Duration), &str>,
+) -> Option<crate::diagnose::evidence::IssuerEvidence> {
+    use crate::diagnose::{aia, evidence};
+    if !evidence::needed(chain, stores) {
+        return None;
+    }
+    let top = evidence::presented_top(chain)?;
+    let aia = top.aia_ca_issuers.first().map(|u| match fetch {
+        Ok((proxy, t)) => aia::fetch(u, &ctx.world, proxy, t),
+        Err(why) => evidence::AiaFetch::NotFetched {
+            url: u.clone(),
+            reason: why.to_string(),
+        },
+    });
+    let cx = crate::trust::Cx::new(&ctx.world, &ctx.trust, false);
+    Some(evidence::gather(&cx, stores, chain, aia))
+}
+
 /// Write a report to stdout. A closed pipe (`tlsdoctor … | head`) comes back as an
 /// `io::ErrorKind::BrokenPipe` error, which `main` ends quietly on.
 pub fn emit(s: impl AsRef<str>) -> std::io::Result<()> {

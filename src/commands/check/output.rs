@@ -102,6 +102,7 @@ fn placeholder(cause: &str, message: String) -> Document {
         }),
         evaluated_at: None,
         server: None,
+        issuer: None,
     }
 }
 
