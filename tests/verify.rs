@@ -318,9 +318,11 @@ fn fixes_are_worded_for_the_distro() {
     assert!(texts[2].contains("update-ca-trust"));
     assert!(texts[3].contains("distroless"));
     assert!(texts[4].contains("scratch"));
-    assert!(texts
-        .iter()
-        .all(|t| t.contains("ConfigMap") && t.contains("SSL_CERT_FILE")));
+    // The Kubernetes form: a concrete mount for the image's layout, no invented path.
+    assert!(texts.iter().all(|t| t.contains("ConfigMap") && t.contains("mountPath /etc/")));
+    assert!(texts[0].contains("mountPath /etc/ssl/certs/"), "{}", texts[0]);
+    assert!(texts[2].contains("mountPath /etc/pki/tls/certs/"), "{}", texts[2]);
+    assert!(texts.iter().all(|t| !t.contains("tlsdoctor-ca")));
 }
 
 #[test]

@@ -154,6 +154,16 @@ const MAY_EXPLAIN: &[&str] = &[
     "ssl-cert-file-without-dir",
 ];
 
+/// Store findings about one certificate (staged, installed but not read, not hashed): the
+/// missing issuer's evidence (`issuer.found_at`) says the same for the certificate that
+/// matters; for any other certificate they say nothing about this chain.
+const ABOUT_ONE_CERT: &[&str] = &[
+    "staged-not-installed",
+    "staged-wrong-extension",
+    "system-bundle-not-read",
+    "not-hashed",
+];
+
 /// Problems with the setup of a store whose runtime rejects the chain (a DER `--ca` file,
 /// SSL_CERT_FILE pointing nowhere, an unhashed directory …) often are the reason: say them
 /// too (`verify` and `connect`).
@@ -171,6 +181,12 @@ pub fn store_findings(
             f.severity >= crate::finding::Severity::Error
                 || (f.severity >= crate::finding::Severity::Warning && MAY_EXPLAIN.contains(&f.code.as_str()))
         }) {
+            // A finding about one staged or unlinked certificate explains this failure only
+            // when that certificate is the missing one — and then the verdict already says
+            // where it is and the fix covers it.
+            if ABOUT_ONE_CERT.contains(&f.code.as_str()) {
+                continue;
+            }
             if let Some(seen) = out
                 .iter_mut()
                 .find(|g| g.code == f.code && g.message == f.message)

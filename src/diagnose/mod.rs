@@ -1012,6 +1012,120 @@ fn eval_webpki(env: &Env, si: usize) -> Verdict {
     v
 }
 
+/// What is known about the CA to trust: the missing issuer of the top presented
+/// certificate (or, self-signed, the server's certificate itself) and where it exists.
+fn ca_facts(env: &Env, cause: Cause) -> fix::CaFacts {
+    let top = env.cert(env.presented_top());
+    let (name, name_der) = if cause == Cause::SelfSigned {
+        let leaf = env.cert(env.pres[0]);
+        (leaf.short_name(), leaf.subject_der.clone())
+    } else {
+        (issuer_short(top), top.issuer_der.clone())
+    };
+    let mut ca = fix::CaFacts {
+        name,
+        subject_hash: crate::trust::openssl::subject_hash(&name_der).map(|h| format!("{h:08x}")),
+        ..Default::default()
+    };
+    if let Some(ev) = env.evidence {
+        ca.cert_dir = ev.cert_dir.clone();
+        let pick = |kind: &str| ev.sightings.iter().find(|s| s.kind == kind);
+        if let Some(s) = pick("staging") {
+            ca.file = Some(s.path.clone());
+            ca.staged = !s.note.contains("only picks up");
+        } else if let Some(s) = pick("kubernetes") {
+            ca.file = Some(s.path.clone());
+            ca.in_sa_ca = true;
+        } else if let Some(s) = pick("cert-dir") {
+            ca.file = Some(s.path.clone());
+            if s.note.contains("without a hash link") {
+                ca.unhashed_dir = std::path::Path::new(&s.path)
+                    .parent()
+                    .map(|p| p.display().to_string());
+            }
+        } else if let Some(s) = pick("bundle").or_else(|| pick("store")) {
+            ca.file = Some(s.path.clone());
+        }
+    }
+    ca
+}
+
+/// "Trust the CA": one line per group of runtimes that need the same step, then the
+/// Kubernetes form for this image's layout.
+fn trust_fix(env: &Env, stores: &[TrustStore], verdicts: &[Verdict], cause: Cause, distro: Distro) -> String {
+    let ca = ca_facts(env, cause);
+    let failing: Vec<&TrustStore> = stores
+        .iter()
+        .zip(verdicts)
+        .filter(|(_, v)| !v.trusted && v.causes.iter().any(|(c, _)| *c == cause))
+        .map(|(s, _)| s)
+        .collect();
+    let mut paras = vec![];
+    if cause == Cause::SelfSigned {
+        paras.push(format!(
+            "The server's certificate \"{}\" signed itself: prefer one from a CA the clients trust; or \
+             trust this certificate:",
+            ca.name
+        ));
+    } else {
+        paras.push(format!("Trust the root \"{}\" (the server needs no change):", ca.name));
+    }
+    paras.extend(fix::trust_ca_lines(&failing, distro, &ca));
+    if !failing.iter().any(|s| s.explicit) {
+        let rts: Vec<Runtime> = failing.iter().map(|s| s.runtime).collect();
+        if let Some(k) = fix::kubernetes_mount(&rts, &ca, distro) {
+            paras.push(k);
+        }
+    }
+    paras.join("\n\n")
+}
+
+/// A missing intermediate: the server's chain file, and where the certificate is.
+fn server_chain_fix(env: &Env) -> String {
+    let top_i = env.presented_top();
+    let top = env.cert(top_i);
+    let issuer = issuer_short(top);
+    let leaf_only = top_i == env.pres[0];
+    let kind = env.evidence.map(|e| e.kind(leaf_only).0);
+    let mut copy = vec![];
+    if let Some(ev) = env.evidence {
+        if let Some(evidence::AiaFetch::Fetched { url, .. }) = &ev.aia {
+            if ev.cert.is_some() {
+                copy.push(format!("it is served at {url}"));
+            }
+        }
+        if let Some(s) = ev.sightings.first() {
+            copy.push(format!("a copy is at {}", s.path));
+        }
+    }
+    if copy.is_empty() {
+        if let Some(u) = top.aia_ca_issuers.first() {
+            copy.push(format!("its AIA caIssuers URL is {u}"));
+        }
+    }
+    let mut s = format!(
+        "Configure the server to send the intermediate \"{issuer}\" after {} (nginx: ssl_certificate \
+         with the full chain; Apache: SSLCertificateFile with the chain appended){}.",
+        if leaf_only {
+            "its certificate".to_string()
+        } else {
+            format!("\"{}\"", top.short_name())
+        },
+        if copy.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", copy.join(", "))
+        }
+    );
+    if kind != Some(evidence::IssuerKind::Intermediate) {
+        s.push_str(&format!(
+            " If \"{issuer}\" is in fact a root CA, the trust store needs it instead (tlsdoctor store \
+             --find '{issuer}')."
+        ));
+    }
+    s
+}
+
 fn findings(
     env: &Env,
     stores: &[TrustStore],
@@ -1063,7 +1177,16 @@ fn findings(
         };
         let mut f = Finding::new("tls-interception", sev, msg);
         if !untrusted.is_empty() {
-            if let Some(fx) = fix::fix_for(Cause::UntrustedIntercept, rt, distro, &ctx) {
+            let fx = if stores.iter().any(|s| s.explicit) {
+                fix::fix_for(Cause::UntrustedIntercept, rt, distro, &ctx)
+            } else {
+                Some(trust_fix(env, stores, verdicts, Cause::UntrustedIntercept, distro).replacen(
+                    "(the server needs no change):",
+                    &format!("of {} (ask IT for it), or have this host excluded from inspection:", p.name),
+                    1,
+                ))
+            };
+            if let Some(fx) = fx {
                 f = f.fix(fx);
             }
             f = f.runtimes(&untrusted);
@@ -1102,7 +1225,14 @@ fn findings(
             };
             let names: Vec<&str> = rts.iter().map(|w| w.runtime.code()).collect();
             let mut f = Finding::new(c.code(), Severity::Error, detail).runtimes(&names);
-            if let Some(fx) = fix::fix_for(*c, rts[0].runtime, distro, &ctx) {
+            let fx = match c {
+                Cause::UnknownAuthority | Cause::SelfSigned if product.is_none() => {
+                    Some(trust_fix(env, stores, verdicts, *c, distro))
+                }
+                Cause::MissingIntermediate if product.is_none() => Some(server_chain_fix(env)),
+                _ => fix::fix_for(*c, rts[0].runtime, distro, &ctx),
+            };
+            if let Some(fx) = fx {
                 f = f.fix(fx);
             }
             out.push(f);
