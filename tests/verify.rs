@@ -319,7 +319,9 @@ fn fixes_are_worded_for_the_distro() {
     assert!(texts[3].contains("distroless"));
     assert!(texts[4].contains("scratch"));
     // The Kubernetes form: a concrete mount for the image's layout, no invented path.
-    assert!(texts.iter().all(|t| t.contains("ConfigMap") && t.contains("mountPath /etc/")));
+    assert!(texts
+        .iter()
+        .all(|t| t.contains("ConfigMap") && t.contains("mountPath /etc/")));
     assert!(texts[0].contains("mountPath /etc/ssl/certs/"), "{}", texts[0]);
     assert!(texts[2].contains("mountPath /etc/pki/tls/certs/"), "{}", texts[2]);
     assert!(texts.iter().all(|t| !t.contains("tlsdoctor-ca")));
@@ -1292,11 +1294,7 @@ fn missing_intermediate_unknown_authority_and_self_signed_are_told_apart() {
         "verify error:num=20:unable to get local issuer certificate"
     );
     assert_eq!(d.verdicts[2].message, "invalid peer certificate: UnknownIssuer");
-    let f = d
-        .findings
-        .iter()
-        .find(|f| f.code == "unknown-authority")
-        .unwrap();
+    let f = d.findings.iter().find(|f| f.code == "unknown-authority").unwrap();
     let fix = f.fix.as_deref().unwrap();
     assert!(fix.contains("Example Root CA"), "{fix}");
     assert!(!fix.contains("configure the server"), "{fix}");

@@ -166,21 +166,27 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
     } else {
         Err("--no-fetch")
     };
-    Ok(build_document(&target, &name, at, &probe, &stores, distro, sni, ctx, fetch))
+    // The distribution was detected (and cached in ctx.stores) alongside the stores.
+    let _ = distro;
+    Ok(build_document(
+        &target, &name, at, &probe, &stores, sni, ctx, fetch,
+    ))
 }
 
 /// Assemble the document from the probe and the stores.
+// Each argument is a separate product of `examine` (the probe, the stores, the fetch rule).
+#[allow(clippy::too_many_arguments)]
 fn build_document(
     target: &Target,
     name: &str,
     at: i64,
     probe: &Probe,
     stores: &[TrustStore],
-    distro: crate::trust::distro::Distro,
     sni: Option<String>,
     ctx: &Ctx,
     fetch: Result<(&ProxyChoice, Duration), &str>,
 ) -> Document {
+    let distro = ctx.stores.distro(&ctx.world);
     let mut findings: Vec<Finding> = probe.findings.clone();
     let mut certs: Vec<Arc<CertInfo>> = Vec::new();
     for (i, der) in probe.chain.iter().enumerate() {

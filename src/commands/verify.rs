@@ -60,7 +60,10 @@ pub fn document(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<Document> {
         &stores,
         &input.chain,
         if args.fetch {
-            Ok((&crate::probe::ProxyChoice::FromEnv, crate::diagnose::aia::MAX_TIME))
+            Ok((
+                &crate::probe::ProxyChoice::FromEnv,
+                crate::diagnose::aia::MAX_TIME,
+            ))
         } else {
             Err("verify is offline; add --fetch")
         },

@@ -116,7 +116,10 @@ pub fn fetch(url: &str, world: &World, proxy: &ProxyChoice, timeout: Duration) -
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) =>
             {
-                return fail(format!("no complete answer within {}", crate::probe::fmt_duration(deadline.total())))
+                return fail(format!(
+                    "no complete answer within {}",
+                    crate::probe::fmt_duration(deadline.total())
+                ))
             }
             Err(e) => return fail(crate::probe::net::short_io(&e)),
         }
@@ -149,8 +152,16 @@ pub fn fetch(url: &str, world: &World, proxy: &ProxyChoice, timeout: Duration) -
 
 /// Go's `http.ProxyFromEnvironment` for an `http` request: HTTP_PROXY (then http_proxy),
 /// unless NO_PROXY (then no_proxy) excludes the host; never for loopback.
-fn proxy_url_for_http(world: &World, host: &str, port: u16) -> Result<Option<ProxyUrl>, crate::probe::ProbeError> {
-    let any = |names: &[&str]| names.iter().find_map(|n| world.var_nonempty(n).map(str::to_string));
+fn proxy_url_for_http(
+    world: &World,
+    host: &str,
+    port: u16,
+) -> Result<Option<ProxyUrl>, crate::probe::ProbeError> {
+    let any = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| world.var_nonempty(n).map(str::to_string))
+    };
     let Some(proxy) = any(&["HTTP_PROXY", "http_proxy"]) else {
         return Ok(None);
     };
@@ -230,7 +241,10 @@ mod tests {
     #[test]
     fn host_port_forms() {
         assert_eq!(split_host_port("ca.example"), Some(("ca.example".into(), 80)));
-        assert_eq!(split_host_port("127.0.0.1:8080"), Some(("127.0.0.1".into(), 8080)));
+        assert_eq!(
+            split_host_port("127.0.0.1:8080"),
+            Some(("127.0.0.1".into(), 8080))
+        );
         assert_eq!(split_host_port("[::1]:81"), Some(("::1".into(), 81)));
         assert_eq!(split_host_port("[::1]"), Some(("::1".into(), 80)));
         assert_eq!(split_host_port(":80"), None);
@@ -240,9 +254,19 @@ mod tests {
     #[test]
     fn non_http_urls_are_not_fetched() {
         let w = World::fixture("/nonexistent", &[]);
-        let r = fetch("ldap://ca.example/cn=x", &w, &ProxyChoice::Never, Duration::from_secs(1));
+        let r = fetch(
+            "ldap://ca.example/cn=x",
+            &w,
+            &ProxyChoice::Never,
+            Duration::from_secs(1),
+        );
         assert!(matches!(r, AiaFetch::NotFetched { .. }), "{r:?}");
-        let r = fetch("https://ca.example/x.crt", &w, &ProxyChoice::Never, Duration::from_secs(1));
+        let r = fetch(
+            "https://ca.example/x.crt",
+            &w,
+            &ProxyChoice::Never,
+            Duration::from_secs(1),
+        );
         assert!(matches!(r, AiaFetch::NotFetched { .. }), "{r:?}");
     }
 

@@ -99,15 +99,26 @@ pub struct IssuerDoc {
 #[derive(Debug, Clone)]
 pub enum AiaFetch {
     /// Certificates served at the URL (DER, PEM or PKCS#7 decoded).
-    Fetched { url: String, certs: Vec<Arc<CertInfo>> },
-    Failed { url: String, reason: String },
-    NotFetched { url: String, reason: String },
+    Fetched {
+        url: String,
+        certs: Vec<Arc<CertInfo>>,
+    },
+    Failed {
+        url: String,
+        reason: String,
+    },
+    NotFetched {
+        url: String,
+        reason: String,
+    },
 }
 
 impl AiaFetch {
     pub fn url(&self) -> &str {
         match self {
-            AiaFetch::Fetched { url, .. } | AiaFetch::Failed { url, .. } | AiaFetch::NotFetched { url, .. } => url,
+            AiaFetch::Fetched { url, .. }
+            | AiaFetch::Failed { url, .. }
+            | AiaFetch::NotFetched { url, .. } => url,
         }
     }
 }
@@ -190,7 +201,12 @@ pub fn needed(chain: &[Arc<CertInfo>], stores: &[TrustStore]) -> bool {
 }
 
 /// Look for the issuer of the top presented certificate everywhere in the World.
-pub fn gather(cx: &Cx, stores: &[TrustStore], chain: &[Arc<CertInfo>], aia: Option<AiaFetch>) -> IssuerEvidence {
+pub fn gather(
+    cx: &Cx,
+    stores: &[TrustStore],
+    chain: &[Arc<CertInfo>],
+    aia: Option<AiaFetch>,
+) -> IssuerEvidence {
     let distro = cx.distro;
     let (ossl_dir, _) = crate::trust::openssl::openssldir(cx);
     let cert_dir = {
@@ -312,7 +328,9 @@ fn sighting(
             if linked {
                 format!("in {p}, a directory no runtime here reads")
             } else {
-                let name = hash.map(|h| format!("{h:08x}.0")).unwrap_or_else(|| "HASH.0".into());
+                let name = hash
+                    .map(|h| format!("{h:08x}.0"))
+                    .unwrap_or_else(|| "HASH.0".into());
                 format!(
                     "in {p} without a hash link {name} (OpenSSL-based clients only open hash-named files{})",
                     if stores.iter().any(|s| s.runtime == Runtime::Go) {

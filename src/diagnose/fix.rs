@@ -288,7 +288,12 @@ fn set_by<'a>(store: &'a crate::trust::TrustStore, var: &str) -> Option<&'a str>
 /// The one fix that makes `runtime`, as set up in `store`, trust the CA: the system
 /// install for runtimes that read the system store, their own variable for those that
 /// do not, the keystore Java really reads, code for webpki-roots.
-pub fn trust_ca_for(runtime: Runtime, store: &crate::trust::TrustStore, distro: Distro, ca: &CaFacts) -> String {
+pub fn trust_ca_for(
+    runtime: Runtime,
+    store: &crate::trust::TrustStore,
+    distro: Distro,
+    ca: &CaFacts,
+) -> String {
     let name = &ca.name;
     if store.explicit {
         return match runtime {
@@ -306,7 +311,10 @@ pub fn trust_ca_for(runtime: Runtime, store: &crate::trust::TrustStore, distro: 
     let system = || -> String {
         let openssl_family = matches!(runtime, Runtime::Openssl | Runtime::Python | Runtime::Curl);
         if let Some(b) = set_by(store, "SSL_CERT_FILE").filter(|b| *b != distro.system_bundle()) {
-            let what = ca.file.clone().unwrap_or_else(|| format!("the PEM of \"{name}\""));
+            let what = ca
+                .file
+                .clone()
+                .unwrap_or_else(|| format!("the PEM of \"{name}\""));
             return format!("append {what} to {b}, the bundle SSL_CERT_FILE names");
         }
         if let (Some(d), true) = (&ca.unhashed_dir, openssl_family) {
@@ -321,10 +329,15 @@ pub fn trust_ca_for(runtime: Runtime, store: &crate::trust::TrustStore, distro: 
         match distro {
             Distro::Debian | Distro::Unknown => format!(
                 "copy {} to {} and run `update-ca-certificates` (at image build)",
-                ca.file.clone().unwrap_or_else(|| format!("the PEM of \"{name}\"")),
+                ca.file
+                    .clone()
+                    .unwrap_or_else(|| format!("the PEM of \"{name}\"")),
                 ca.staged_path(distro)
             ),
-            _ => install_ca(distro, &ca.file.clone().unwrap_or_else(|| format!("\"{name}\" (PEM)"))),
+            _ => install_ca(
+                distro,
+                &ca.file.clone().unwrap_or_else(|| format!("\"{name}\" (PEM)")),
+            ),
         }
     };
     match runtime {
@@ -339,15 +352,17 @@ pub fn trust_ca_for(runtime: Runtime, store: &crate::trust::TrustStore, distro: 
             }
             None => system(),
         },
-        Runtime::PythonRequests => match set_by(store, "REQUESTS_CA_BUNDLE").or_else(|| set_by(store, "CURL_CA_BUNDLE")) {
-            Some(f) => format!("append \"{name}\" to {f}, the bundle requests reads"),
-            None if store.sources().iter().any(|s| s == distro.system_bundle()) => system(),
-            None => format!(
-                "{}; then REQUESTS_CA_BUNDLE={} (requests reads certifi's bundle, not the system store)",
-                system(),
-                distro.system_bundle()
-            ),
-        },
+        Runtime::PythonRequests => {
+            match set_by(store, "REQUESTS_CA_BUNDLE").or_else(|| set_by(store, "CURL_CA_BUNDLE")) {
+                Some(f) => format!("append \"{name}\" to {f}, the bundle requests reads"),
+                None if store.sources().iter().any(|s| s == distro.system_bundle()) => system(),
+                None => format!(
+                    "{}; then REQUESTS_CA_BUNDLE={} (requests reads certifi's bundle, not the system store)",
+                    system(),
+                    distro.system_bundle()
+                ),
+            }
+        }
         Runtime::Java => {
             let ks = store
                 .steps

@@ -562,7 +562,12 @@ pub fn evaluate_with(
 /// The `issuer` object: only when some runtime failed for want of the issuer of the top
 /// presented certificate, and evidence was gathered. An intermediate served at the AIA URL
 /// is tried: would the chain then verify for some runtime?
-fn issuer_doc(env: &Env, input: &Input, stores: &[TrustStore], docs: &[VerdictDoc]) -> Option<evidence::IssuerDoc> {
+fn issuer_doc(
+    env: &Env,
+    input: &Input,
+    stores: &[TrustStore],
+    docs: &[VerdictDoc],
+) -> Option<evidence::IssuerDoc> {
     let ev = env.evidence?;
     let missing = docs.iter().any(|v| {
         v.causes
@@ -702,8 +707,11 @@ fn go_cause(env: &Env, rt: Runtime, e: &go::GoErr) -> (Cause, String) {
             // merely shares the name (Debian's snakeoil certificate carries the host name)
             // and whose key did not sign this one is not the issuer: its complaint
             // ("cannot sign this kind of certificate") is not the cause.
+            // (A CA with the same name and another key is a rotated root: that hint stays.)
             let unrelated = e.hint_cert.is_some_and(|h| {
-                env.position(h).is_none() && env.arena.sig(cert, h) != facts::SigCheck::Valid
+                env.position(h).is_none()
+                    && !env.cert(h).is_ca()
+                    && env.arena.sig(cert, h) != facts::SigCheck::Valid
             });
             if let (Some(h), false) = (e.hint_cause, unrelated) {
                 (h, format!("an issuer was found by name but rejected: {}", e.msg))
@@ -1068,7 +1076,10 @@ fn trust_fix(env: &Env, stores: &[TrustStore], verdicts: &[Verdict], cause: Caus
             ca.name
         ));
     } else {
-        paras.push(format!("Trust the root \"{}\" (the server needs no change):", ca.name));
+        paras.push(format!(
+            "Trust the root \"{}\" (the server needs no change):",
+            ca.name
+        ));
     }
     paras.extend(fix::trust_ca_lines(&failing, distro, &ca));
     if !failing.iter().any(|s| s.explicit) {
@@ -1180,11 +1191,16 @@ fn findings(
             let fx = if stores.iter().any(|s| s.explicit) {
                 fix::fix_for(Cause::UntrustedIntercept, rt, distro, &ctx)
             } else {
-                Some(trust_fix(env, stores, verdicts, Cause::UntrustedIntercept, distro).replacen(
-                    "(the server needs no change):",
-                    &format!("of {} (ask IT for it), or have this host excluded from inspection:", p.name),
-                    1,
-                ))
+                Some(
+                    trust_fix(env, stores, verdicts, Cause::UntrustedIntercept, distro).replacen(
+                        "(the server needs no change):",
+                        &format!(
+                            "of {} (ask IT for it), or have this host excluded from inspection:",
+                            p.name
+                        ),
+                        1,
+                    ),
+                )
             };
             if let Some(fx) = fx {
                 f = f.fix(fx);
