@@ -569,6 +569,7 @@ fn sig_alg_name(oid: &str) -> String {
         "1.3.101.113" => "ED448",
         "1.2.840.10040.4.3" => "dsa_with_SHA1",
         "2.16.840.1.101.3.4.3.2" => "dsa_with_SHA256",
+        "1.2.156.10197.1.501" => "SM2-with-SM3",
         other => return other.to_string(),
     }
     .to_string()
@@ -588,6 +589,8 @@ fn sig_hash(name: &str) -> &'static str {
         "SHA384"
     } else if n.contains("sha512") {
         "SHA512"
+    } else if n.contains("sm3") {
+        "SM3"
     } else if n.contains("ed25519") || n.contains("ed448") {
         "intrinsic"
     } else {

@@ -105,12 +105,13 @@ fn certificate_kinds_agree_with_real_runtimes() {
         trixie.is_some() || !ci(),
         "the Debian 13 root is required under CI=true (TLSDOCTOR_TRIXIE_ROOT or .cache/trixie-root)"
     );
-    let go124 = trixie
-        .as_deref()
-        .and_then(|r| GoChecker::trixie(r, tmp.path()));
+    let go124 = trixie.as_deref().and_then(|r| GoChecker::trixie(r, tmp.path()));
     let openssl35 = trixie.as_deref().and_then(Openssl::trixie);
     if trixie.is_some() {
-        assert!(go124.is_some() && openssl35.is_some(), "the Debian 13 root lacks go or openssl");
+        assert!(
+            go124.is_some() && openssl35.is_some(),
+            "the Debian 13 root lacks go or openssl"
+        );
     }
 
     let pki = Pki::new(&tmp.path().join("keys"));
@@ -124,8 +125,18 @@ fn certificate_kinds_agree_with_real_runtimes() {
         let ours = Ours::of(s, &dir);
         let mut rows: Vec<(String, Profile, Option<Real>)> = vec![];
         for (label, go, ossl, profile) in [
-            ("go1.19/openssl3.0", go119.as_ref(), Some(&openssl30), Profile::Old),
-            ("go1.24/openssl3.5", go124.as_ref(), openssl35.as_ref(), Profile::New),
+            (
+                "go1.19/openssl3.0",
+                go119.as_ref(),
+                Some(&openssl30),
+                Profile::Old,
+            ),
+            (
+                "go1.24/openssl3.5",
+                go124.as_ref(),
+                openssl35.as_ref(),
+                Profile::New,
+            ),
         ] {
             let (Some(go), Some(ossl)) = (go, ossl) else {
                 continue;
@@ -207,9 +218,8 @@ fn trixie_root() -> Option<PathBuf> {
 /// Run `args` inside the root with `dir` bind-mounted at /mnt, in a private mount
 /// namespace: the root itself is never written to.
 fn in_root(root: &Path, dir: &Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
-    let mut script = format!(
-        "mount --bind \"$1\" \"$2/mnt\" && exec chroot \"$2\" /usr/bin/env -i PATH=/usr/bin:/bin"
-    );
+    let mut script =
+        "mount --bind \"$1\" \"$2/mnt\" && exec chroot \"$2\" /usr/bin/env -i PATH=/usr/bin:/bin".to_string();
     for (k, v) in env {
         script.push_str(&format!(" {k}={v}"));
     }
@@ -324,7 +334,11 @@ impl GoChecker {
             .arg(".")
             .output()
             .unwrap();
-        assert!(out.status.success(), "go build: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "go build: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         Some(GoChecker { exe })
     }
 
@@ -352,7 +366,11 @@ impl GoChecker {
                 ("GOFLAGS", "-buildvcs=false"),
                 (&goroot[..6], &goroot[7..]),
             ],
-            &["sh", "-c", "cd /mnt/src && exec /usr/bin/go build -o /mnt/checker ."],
+            &[
+                "sh",
+                "-c",
+                "cd /mnt/src && exec /usr/bin/go build -o /mnt/checker .",
+            ],
         );
         assert!(
             out.status.success(),
@@ -419,7 +437,10 @@ impl Openssl {
     fn run(&self, dir: &Path, args: &[String]) -> String {
         let out = match &self.root {
             None => {
-                let args: Vec<String> = args.iter().map(|a| a.replace("/mnt", &dir.to_string_lossy())).collect();
+                let args: Vec<String> = args
+                    .iter()
+                    .map(|a| a.replace("/mnt", &dir.to_string_lossy()))
+                    .collect();
                 Command::new("openssl")
                     .env_clear()
                     .env("PATH", path_env())
@@ -488,11 +509,18 @@ impl Openssl {
                 let parts: Vec<&str> = rest.split_whitespace().collect();
                 if parts.len() > 3 && parts[1] == "at" && parts[3] == "depth" {
                     let msg = rest.split_once("lookup: ").map(|x| x.1).unwrap_or("").trim();
-                    return Ossl::Error(parts[0].parse().unwrap(), parts[2].parse().unwrap(), msg.to_string());
+                    return Ossl::Error(
+                        parts[0].parse().unwrap(),
+                        parts[2].parse().unwrap(),
+                        msg.to_string(),
+                    );
                 }
             }
         }
-        assert!(text.contains(": OK"), "openssl verify said neither OK nor an error:\n{text}");
+        assert!(
+            text.contains(": OK"),
+            "openssl verify said neither OK nor an error:\n{text}"
+        );
         Ossl::Ok
     }
 }
@@ -531,11 +559,31 @@ impl Ours {
         } else {
             let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
                 .unwrap_or_else(|e| panic!("{}: {e}: {}", s.name, String::from_utf8_lossy(&out.stderr)));
+            let findings: Vec<&str> = doc["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|f| f["code"].as_str())
+                .collect();
+            // A CA file without a certificate is predicted, and still warned about.
+            if s.ca_text.is_some() {
+                assert!(
+                    findings.contains(&"ca-file-no-certificate"),
+                    "{}: {findings:?}",
+                    s.name
+                );
+                assert_eq!(out.status.code(), Some(1), "{}", s.name);
+            }
             Ok(doc["verdicts"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|v| (v["trusted"].as_bool().unwrap(), v["message"].as_str().unwrap_or("").to_string()))
+                .map(|v| {
+                    (
+                        v["trusted"].as_bool().unwrap(),
+                        v["message"].as_str().unwrap_or("").to_string(),
+                    )
+                })
                 .collect())
         };
         // Go 1.24: the same engine with the newer version's rules, on the certificates a
@@ -550,7 +598,10 @@ impl Ours {
                     .filter_map(|b| b.result.ok())
                     .collect();
             let mut arena = Arena::new();
-            let pres: Vec<usize> = order_presented(&chain).iter().map(|&i| arena.add(&chain[i])).collect();
+            let pres: Vec<usize> = order_presented(&chain)
+                .iter()
+                .map(|&i| arena.add(&chain[i]))
+                .collect();
             let tr: Vec<usize> = trusted.iter().map(|c| arena.add(c)).collect();
             let out = go::verify_rules(&arena, &pres, &tr, Some(&s.host), (AT, 0), go::GoRules::GO_1_22);
             Some(match out.error {
@@ -570,13 +621,20 @@ impl Ours {
                     .filter_map(|b| b.result.ok())
                     .collect();
             let mut arena = Arena::new();
-            let pres: Vec<usize> = order_presented(&chain).iter().map(|&i| arena.add(&chain[i])).collect();
+            let pres: Vec<usize> = order_presented(&chain)
+                .iter()
+                .map(|&i| arena.add(&chain[i]))
+                .collect();
             let tr: Vec<usize> = trusted.iter().map(|c| arena.add(c)).collect();
             openssl::verify(&arena, &pres, &tr, Some(&s.host), AT)
                 .first()
                 .map(|e| (e.code, e.depth))
         })();
-        Ours { verdicts, ossl, go_new }
+        Ours {
+            verdicts,
+            ossl,
+            go_new,
+        }
     }
 
     fn go(&self, p: Profile) -> String {

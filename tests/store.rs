@@ -790,7 +790,18 @@ fn explicit_ca_files_and_certs() {
     assert_eq!(s.steps[0].anchors, 2);
     let bad = d.path().join("junk.pem");
     std::fs::write(&bad, "junk").unwrap();
-    assert!(trust::from_ca_files(Runtime::Openssl, std::slice::from_ref(&bad)).is_err());
+    // A file without a certificate is not refused: an OpenSSL client fails to load it (the
+    // store carries its words), Go trusts nothing from it; both are warned about.
+    let o = trust::from_ca_files(Runtime::Openssl, std::slice::from_ref(&bad)).unwrap();
+    assert!(o.anchors.is_empty());
+    assert_eq!(
+        o.error.as_deref(),
+        Some("error:05800088:x509 certificate routines::no certificate or crl found")
+    );
+    assert!(codes(&o).contains(&"ca-file-no-certificate".into()));
+    let g = trust::from_ca_files(Runtime::Go, std::slice::from_ref(&bad)).unwrap();
+    assert!(g.anchors.is_empty() && g.error.is_none());
+    assert!(codes(&g).contains(&"ca-file-no-certificate".into()));
     // DER: a certificate, but neither Go's AppendCertsFromPEM nor -CAfile reads it.
     let der = d.path().join("ca.der");
     std::fs::write(&der, a.der()).unwrap();

@@ -152,6 +152,7 @@ const MAY_EXPLAIN: &[&str] = &[
     "staged-wrong-extension",
     "system-bundle-not-read",
     "ssl-cert-file-without-dir",
+    "ca-file-no-certificate",
 ];
 
 /// Store findings about one certificate (staged, installed but not read, not hashed): the

@@ -161,7 +161,10 @@ fn tlvs(mut b: &[u8]) -> Option<Vec<(u8, &[u8])>> {
             if n == 0 || n > 3 || b.len() < 2 + n {
                 return None;
             }
-            (2 + n, b[2..2 + n].iter().fold(0usize, |a, &x| a << 8 | x as usize))
+            (
+                2 + n,
+                b[2..2 + n].iter().fold(0usize, |a, &x| a << 8 | x as usize),
+            )
         };
         let body = b.get(hl..hl + len)?;
         out.push((tag, body));

@@ -370,8 +370,9 @@ pub(super) fn store_error(env: &Env, si: usize, v: &mut Verdict) {
             v.trusted = false;
             v.message = e.clone();
             v.anchor = None;
-            v.causes
-                .retain(|(c, _)| !matches!(c, Cause::UnknownAuthority | Cause::MissingIntermediate));
+            // The program stops before any verification: nothing about the chain applies.
+            v.causes.clear();
+            v.failing = None;
             v.causes.insert(
                 0,
                 (

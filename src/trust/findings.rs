@@ -53,6 +53,7 @@ pub const CODES: &[&str] = &[
     "k8s-sa-ca-not-trusted",
     "proxy-env",
     "ca-file-der",
+    "ca-file-no-certificate",
     "node-options-invalid",
     "node-extra-ca-certs-failed",
     "node-extra-ca-certs-empty",

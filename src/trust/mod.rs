@@ -441,7 +441,10 @@ fn ca_store(runtime: Runtime, parsed: &[(&PathBuf, loader::FileContent)]) -> Tru
                 Finding::new(
                     "ca-file-no-certificate",
                     crate::finding::Severity::Warning,
-                    format!("--ca {path} holds no certificate: {}", no_certificate_effect(runtime, &path)),
+                    format!(
+                        "--ca {path} holds no certificate: {}",
+                        no_certificate_effect(runtime, &path)
+                    ),
                 )
                 .fix(format!("give a PEM file of CA certificates instead of {path}"))
                 .runtimes(&rt)

@@ -97,7 +97,10 @@ fn split_tlv(der: &[u8]) -> (usize, &[u8]) {
         (2, der[1] as usize)
     } else {
         let n = (der[1] & 0x7f) as usize;
-        (2 + n, der[2..2 + n].iter().fold(0usize, |a, &b| a << 8 | b as usize))
+        (
+            2 + n,
+            der[2..2 + n].iter().fold(0usize, |a, &b| a << 8 | b as usize),
+        )
     };
     (hl + len, &der[hl..hl + len])
 }
@@ -169,7 +172,13 @@ pub fn san(names: &[Vec<u8>], critical: bool) -> Vec<u8> {
 
 /// nameConstraints with these permitted / excluded GeneralNames (critical).
 pub fn name_constraints(permitted: &[Vec<u8>], excluded: &[Vec<u8>]) -> Vec<u8> {
-    let subtrees = |names: &[Vec<u8>]| names.iter().map(|n| seq(std::slice::from_ref(n))).collect::<Vec<_>>().concat();
+    let subtrees = |names: &[Vec<u8>]| {
+        names
+            .iter()
+            .map(|n| seq(std::slice::from_ref(n)))
+            .collect::<Vec<_>>()
+            .concat()
+    };
     let mut parts = vec![];
     if !permitted.is_empty() {
         parts.push(tlv(0xa0, &subtrees(permitted)));
@@ -312,13 +321,32 @@ impl Sig {
             Sig::PssSha256 => openssl(
                 dir,
                 &[
-                    "dgst", "-sha256", "-sign", k, pss[0], pss[1], pss[2], "rsa_pss_saltlen:32", "-sigopt",
-                    "rsa_mgf1_md:sha256", t,
+                    "dgst",
+                    "-sha256",
+                    "-sign",
+                    k,
+                    pss[0],
+                    pss[1],
+                    pss[2],
+                    "rsa_pss_saltlen:32",
+                    "-sigopt",
+                    "rsa_mgf1_md:sha256",
+                    t,
                 ],
             ),
             Sig::PssSha1 => openssl(
                 dir,
-                &["dgst", "-sha1", "-sign", k, pss[0], pss[1], pss[2], "rsa_pss_saltlen:20", t],
+                &[
+                    "dgst",
+                    "-sha1",
+                    "-sign",
+                    k,
+                    pss[0],
+                    pss[1],
+                    pss[2],
+                    "rsa_pss_saltlen:20",
+                    t,
+                ],
             ),
             Sig::Ed25519 => openssl(dir, &["pkeyutl", "-sign", "-rawin", "-inkey", k, "-in", t]),
             // No distinguishing ID: what `openssl req -x509 -sm3` makes and x509 verifies.
@@ -392,13 +420,24 @@ impl Pki {
     pub fn new(dir: &Path) -> Pki {
         std::fs::create_dir_all(dir).unwrap();
         let rsa = ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"];
-        let ec = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-pkeyopt", "ec_param_enc:named_curve"];
+        let ec = [
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-pkeyopt",
+            "ec_param_enc:named_curve",
+        ];
         let sm2 = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2"];
         Pki {
             rsa_root: Key::gen(dir, "rsa-root", &rsa),
             rsa_int: Key::gen(dir, "rsa-int", &rsa),
             rsa_leaf: Key::gen(dir, "rsa-leaf", &rsa),
-            pss: Key::gen(dir, "pss", &["-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048"]),
+            pss: Key::gen(
+                dir,
+                "pss",
+                &["-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048"],
+            ),
             pss_sha256: Key::gen(
                 dir,
                 "pss-sha256",
@@ -501,7 +540,12 @@ pub fn scenarios(p: &Pki) -> Vec<Scenario> {
     const R: &str = "Kinds Root CA";
     let root = rsa_root(p, R, vec![]);
     let ok_leaf = leaf(R, &p.rsa_leaf, Sig::RsaSha256, &p.rsa_root, leaf_exts(HOST));
-    add("control", "control-rsa-chain", vec![ok_leaf.clone()], vec![root.clone()]);
+    add(
+        "control",
+        "control-rsa-chain",
+        vec![ok_leaf.clone()],
+        vec![root.clone()],
+    );
 
     // ---- RSA-PSS keys (id-RSASSA-PSS SubjectPublicKeyInfo)
     add(
@@ -513,7 +557,13 @@ pub fn scenarios(p: &Pki) -> Vec<Scenario> {
     add(
         "rsa-pss-key",
         "rsa-pss-key-leaf-sha256-params",
-        vec![leaf(R, &p.pss_sha256, Sig::RsaSha256, &p.rsa_root, leaf_exts(HOST))],
+        vec![leaf(
+            R,
+            &p.pss_sha256,
+            Sig::RsaSha256,
+            &p.rsa_root,
+            leaf_exts(HOST),
+        )],
         vec![root.clone()],
     );
     {
@@ -527,8 +577,19 @@ pub fn scenarios(p: &Pki) -> Vec<Scenario> {
             signer: &p.rsa_root,
         }
         .der();
-        let l = leaf("Kinds PSS Issuing CA", &p.rsa_leaf, Sig::PssSha256, &p.pss_sha256, leaf_exts(HOST));
-        add("rsa-pss-key", "rsa-pss-key-intermediate", vec![l, int], vec![root.clone()]);
+        let l = leaf(
+            "Kinds PSS Issuing CA",
+            &p.rsa_leaf,
+            Sig::PssSha256,
+            &p.pss_sha256,
+            leaf_exts(HOST),
+        );
+        add(
+            "rsa-pss-key",
+            "rsa-pss-key-intermediate",
+            vec![l, int],
+            vec![root.clone()],
+        );
     }
     {
         let pss_root = Cert {
@@ -541,7 +602,13 @@ pub fn scenarios(p: &Pki) -> Vec<Scenario> {
             signer: &p.pss,
         }
         .der();
-        let l = leaf("Kinds PSS Root CA", &p.rsa_leaf, Sig::PssSha256, &p.pss, leaf_exts(HOST));
+        let l = leaf(
+            "Kinds PSS Root CA",
+            &p.rsa_leaf,
+            Sig::PssSha256,
+            &p.pss,
+            leaf_exts(HOST),
+        );
         add("rsa-pss-key", "rsa-pss-key-root", vec![l], vec![pss_root]);
     }
     // ---- RSA-PSS signatures by an rsaEncryption key
@@ -577,8 +644,19 @@ pub fn scenarios(p: &Pki) -> Vec<Scenario> {
             signer: &p.rsa_root,
         }
         .der();
-        let l = leaf("Kinds EA Issuing CA", &p.rsa_leaf, Sig::RsaSha256, &p.rsa_int, leaf_exts(HOST));
-        add("rsa-oid-2.5.8.1.1", "rsa-ea-oid-intermediate", vec![l, int], vec![root.clone()]);
+        let l = leaf(
+            "Kinds EA Issuing CA",
+            &p.rsa_leaf,
+            Sig::RsaSha256,
+            &p.rsa_int,
+            leaf_exts(HOST),
+        );
+        add(
+            "rsa-oid-2.5.8.1.1",
+            "rsa-ea-oid-intermediate",
+            vec![l, int],
+            vec![root.clone()],
+        );
     }
     // ---- Ed25519 and X25519
     const ER: &str = "Kinds Ed25519 Root CA";
@@ -609,8 +687,19 @@ pub fn scenarios(p: &Pki) -> Vec<Scenario> {
             signer: &p.rsa_root,
         }
         .der();
-        let l = leaf("Kinds Ed25519 Issuing CA", &p.rsa_leaf, Sig::Ed25519, &p.ed_int, leaf_exts(HOST));
-        add("ed25519", "ed25519-intermediate-under-rsa", vec![l, int], vec![root.clone()]);
+        let l = leaf(
+            "Kinds Ed25519 Issuing CA",
+            &p.rsa_leaf,
+            Sig::Ed25519,
+            &p.ed_int,
+            leaf_exts(HOST),
+        );
+        add(
+            "ed25519",
+            "ed25519-intermediate-under-rsa",
+            vec![l, int],
+            vec![root.clone()],
+        );
     }
     {
         let x_exts = vec![key_usage(&[4]), eku_server(), san(&[gn_dns(HOST)], false)];
@@ -631,8 +720,19 @@ pub fn scenarios(p: &Pki) -> Vec<Scenario> {
             signer: &p.ed_root,
         }
         .der();
-        let l = leaf("Kinds X25519 CA", &p.ed_leaf, Sig::Ed25519, &p.ed_int, leaf_exts(HOST));
-        add("x25519", "x25519-intermediate", vec![l, int], vec![ed_root.clone()]);
+        let l = leaf(
+            "Kinds X25519 CA",
+            &p.ed_leaf,
+            Sig::Ed25519,
+            &p.ed_int,
+            leaf_exts(HOST),
+        );
+        add(
+            "x25519",
+            "x25519-intermediate",
+            vec![l, int],
+            vec![ed_root.clone()],
+        );
         // Go 1.19's alreadyInChain asserts the candidate's key has Equal: a root with a
         // key Go does not parse (nil), named like the leaf, makes the program panic.
         const LOOP: &str = "Kinds Loop CA";
@@ -656,7 +756,12 @@ pub fn scenarios(p: &Pki) -> Vec<Scenario> {
             signer: &p.ed_leaf,
         }
         .der();
-        add("go-crash", "go-nil-key-candidate-named-like-the-leaf", vec![l], vec![nil_root]);
+        add(
+            "go-crash",
+            "go-nil-key-candidate-named-like-the-leaf",
+            vec![l],
+            vec![nil_root],
+        );
     }
     // ---- compressed EC points
     {
@@ -731,7 +836,12 @@ pub fn scenarios(p: &Pki) -> Vec<Scenario> {
                 signer: &p.rsa_leaf,
             }
             .der();
-            add("proxy-certificate", name, vec![proxy, ee.clone()], vec![root.clone()]);
+            add(
+                "proxy-certificate",
+                name,
+                vec![proxy, ee.clone()],
+                vec![root.clone()],
+            );
         }
     }
     // ---- critical extensions
@@ -748,7 +858,10 @@ pub fn scenarios(p: &Pki) -> Vec<Scenario> {
             vec![root.clone()],
         );
         // CRL distribution points: on OpenSSL's list of supported critical extensions.
-        let crldp = seq(&[seq(&[tlv(0xa0, &tlv(0xa0, &tlv(0x86, b"http://crl.example.test/root.crl")))])]);
+        let crldp = seq(&[seq(&[tlv(
+            0xa0,
+            &tlv(0xa0, &tlv(0x86, b"http://crl.example.test/root.crl")),
+        )])]);
         add(
             "critical-extension",
             "crl-distribution-points-critical",
@@ -779,8 +892,19 @@ pub fn scenarios(p: &Pki) -> Vec<Scenario> {
             signer: &p.rsa_root,
         }
         .der();
-        let l = leaf("Kinds Critical Issuing CA", &p.rsa_leaf, Sig::RsaSha256, &p.rsa_int, leaf_exts(HOST));
-        add("critical-extension", "unknown-critical-intermediate", vec![l, int], vec![root.clone()]);
+        let l = leaf(
+            "Kinds Critical Issuing CA",
+            &p.rsa_leaf,
+            Sig::RsaSha256,
+            &p.rsa_int,
+            leaf_exts(HOST),
+        );
+        add(
+            "critical-extension",
+            "unknown-critical-intermediate",
+            vec![l, int],
+            vec![root.clone()],
+        );
     }
     // ---- rfc822Name constraints
     {
@@ -812,20 +936,75 @@ pub fn scenarios(p: &Pki) -> Vec<Scenario> {
         };
         let good = nc_root(&[gn_email("good.com")], &[]);
         let k = "email-constraints";
-        add(k, "email-permitted", vec![mail_leaf(&["alice@good.com"])], vec![good.clone()]);
-        add(k, "email-not-permitted", vec![mail_leaf(&["alice@evil.com"])], vec![good.clone()]);
-        add(k, "email-quoted-local-part", vec![mail_leaf(&["\"john doe\"@good.com"])], vec![good.clone()]);
-        add(k, "email-quoted-local-part-evil", vec![mail_leaf(&["\"john@good.com\"@evil.com"])], vec![good.clone()]);
-        add(k, "email-san-not-a-mailbox", vec![mail_leaf(&["not-an-email"])], vec![good.clone()]);
-        add(k, "email-san-not-a-mailbox-unconstrained", vec![mail_leaf(&["not-an-email"])], vec![root.clone()]);
+        add(
+            k,
+            "email-permitted",
+            vec![mail_leaf(&["alice@good.com"])],
+            vec![good.clone()],
+        );
+        add(
+            k,
+            "email-not-permitted",
+            vec![mail_leaf(&["alice@evil.com"])],
+            vec![good.clone()],
+        );
+        add(
+            k,
+            "email-quoted-local-part",
+            vec![mail_leaf(&["\"john doe\"@good.com"])],
+            vec![good.clone()],
+        );
+        add(
+            k,
+            "email-quoted-local-part-evil",
+            vec![mail_leaf(&["\"john@good.com\"@evil.com"])],
+            vec![good.clone()],
+        );
+        add(
+            k,
+            "email-san-not-a-mailbox",
+            vec![mail_leaf(&["not-an-email"])],
+            vec![good.clone()],
+        );
+        add(
+            k,
+            "email-san-not-a-mailbox-unconstrained",
+            vec![mail_leaf(&["not-an-email"])],
+            vec![root.clone()],
+        );
         let at = nc_root(&[gn_email("@good.com")], &[]);
-        add(k, "email-constraint-at-domain", vec![mail_leaf(&["alice@good.com"])], vec![at]);
+        add(
+            k,
+            "email-constraint-at-domain",
+            vec![mail_leaf(&["alice@good.com"])],
+            vec![at],
+        );
         let mailbox = nc_root(&[gn_email("alice@good.com")], &[]);
-        add(k, "email-constraint-mailbox", vec![mail_leaf(&["alice@good.com"])], vec![mailbox.clone()]);
-        add(k, "email-constraint-mailbox-other", vec![mail_leaf(&["bob@good.com"])], vec![mailbox]);
+        add(
+            k,
+            "email-constraint-mailbox",
+            vec![mail_leaf(&["alice@good.com"])],
+            vec![mailbox.clone()],
+        );
+        add(
+            k,
+            "email-constraint-mailbox-other",
+            vec![mail_leaf(&["bob@good.com"])],
+            vec![mailbox],
+        );
         let sub = nc_root(&[], &[gn_email(".good.com")]);
-        add(k, "email-excluded-subdomain", vec![mail_leaf(&["bob@mail.good.com"])], vec![sub.clone()]);
-        add(k, "email-excluded-subdomain-apex", vec![mail_leaf(&["bob@good.com"])], vec![sub]);
+        add(
+            k,
+            "email-excluded-subdomain",
+            vec![mail_leaf(&["bob@mail.good.com"])],
+            vec![sub.clone()],
+        );
+        add(
+            k,
+            "email-excluded-subdomain-apex",
+            vec![mail_leaf(&["bob@good.com"])],
+            vec![sub],
+        );
 
         // ---- unknown GeneralName types
         let k = "unknown-general-name";
@@ -835,14 +1014,38 @@ pub fn scenarios(p: &Pki) -> Vec<Scenario> {
                 &p.rsa_leaf,
                 Sig::RsaSha256,
                 &p.rsa_root,
-                vec![key_usage(&[0, 2]), eku_server(), san(&[gn_dns(HOST), extra], false)],
+                vec![
+                    key_usage(&[0, 2]),
+                    eku_server(),
+                    san(&[gn_dns(HOST), extra], false),
+                ],
             )
         };
-        add(k, "san-registered-id", vec![gn_leaf(gn_registered_id("1.2.3.4"), R)], vec![root.clone()]);
-        add(k, "san-edi-party-name", vec![gn_leaf(gn_edi_party("kinds"), R)], vec![root.clone()]);
-        add(k, "san-x400-address", vec![gn_leaf(gn_x400(), R)], vec![root.clone()]);
+        add(
+            k,
+            "san-registered-id",
+            vec![gn_leaf(gn_registered_id("1.2.3.4"), R)],
+            vec![root.clone()],
+        );
+        add(
+            k,
+            "san-edi-party-name",
+            vec![gn_leaf(gn_edi_party("kinds"), R)],
+            vec![root.clone()],
+        );
+        add(
+            k,
+            "san-x400-address",
+            vec![gn_leaf(gn_x400(), R)],
+            vec![root.clone()],
+        );
         let rid_root = nc_root(&[gn_dns("example.test"), gn_registered_id("1.2.3.4")], &[]);
-        add(k, "nc-registered-id", vec![mail_leaf(&[])], vec![rid_root.clone()]);
+        add(
+            k,
+            "nc-registered-id",
+            vec![mail_leaf(&[])],
+            vec![rid_root.clone()],
+        );
         add(
             k,
             "nc-registered-id-and-san-registered-id",
@@ -869,13 +1072,25 @@ pub fn scenarios(p: &Pki) -> Vec<Scenario> {
         add(
             k,
             "declared-sha256-made-with-sha1",
-            vec![leaf(R, &p.rsa_leaf, Sig::RsaSha256MadeWith("sha1"), &p.rsa_root, leaf_exts(HOST))],
+            vec![leaf(
+                R,
+                &p.rsa_leaf,
+                Sig::RsaSha256MadeWith("sha1"),
+                &p.rsa_root,
+                leaf_exts(HOST),
+            )],
             vec![root.clone()],
         );
         add(
             k,
             "declared-sha256-made-with-sha384",
-            vec![leaf(R, &p.rsa_leaf, Sig::RsaSha256MadeWith("sha384"), &p.rsa_root, leaf_exts(HOST))],
+            vec![leaf(
+                R,
+                &p.rsa_leaf,
+                Sig::RsaSha256MadeWith("sha384"),
+                &p.rsa_root,
+                leaf_exts(HOST),
+            )],
             vec![root.clone()],
         );
         const EC: &str = "Kinds EC Root CA";
@@ -892,7 +1107,13 @@ pub fn scenarios(p: &Pki) -> Vec<Scenario> {
         add(
             k,
             "declared-ecdsa-sha384-made-with-sha256",
-            vec![leaf(EC, &p.ec_leaf, Sig::EcdsaSha384MadeWithSha256, &p.ec_root, leaf_exts(HOST))],
+            vec![leaf(
+                EC,
+                &p.ec_leaf,
+                Sig::EcdsaSha384MadeWithSha256,
+                &p.ec_root,
+                leaf_exts(HOST),
+            )],
             vec![ec_root],
         );
     }
