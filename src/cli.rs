@@ -45,8 +45,20 @@ pub struct GlobalArgs {
 
     /// Evaluate an unpacked container filesystem: trust paths resolve inside DIR. The
     /// environment starts empty (the image's ENV is not known): add its variables with --env.
-    #[arg(long, global = true, value_name = "DIR", conflicts_with = "pid")]
+    #[arg(long, global = true, value_name = "DIR", conflicts_with_all = ["pid", "image"])]
     pub root: Option<PathBuf>,
+
+    /// Evaluate a container image read in place (nothing unpacked): an OCI layout
+    /// directory, an OCI archive or a docker-archive (`docker save`, `podman save`);
+    /// PATH:TAG picks one of several images. Its config's Env is the environment (--env
+    /// on top) and its entrypoint the program.
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "pid")]
+    pub image: Option<PathBuf>,
+
+    /// The platform to read from a multi-platform image index: os/arch[/variant]
+    /// (default: this machine's, linux/amd64 on x86-64).
+    #[arg(long, global = true, value_name = "OS/ARCH", requires = "image")]
+    pub platform: Option<String>,
 
     /// Evaluate another process: its root (/proc/PID/root) and environment (/proc/PID/environ).
     #[arg(long, global = true, value_name = "PID")]

@@ -80,6 +80,10 @@ impl StoreCache {
 impl Ctx {
     pub fn from_global(g: &GlobalArgs) -> anyhow::Result<Ctx> {
         let mut world = match (&g.root, g.pid) {
+            _ if g.image.is_some() => {
+                let path = g.image.as_deref().unwrap_or(std::path::Path::new(""));
+                World::from_image(path, g.platform.as_deref())?
+            }
             (Some(root), _) => {
                 let md = std::fs::metadata(root).with_context(|| format!("--root {}", root.display()))?;
                 anyhow::ensure!(md.is_dir(), "--root {}: not a directory", root.display());
@@ -98,6 +102,11 @@ impl Ctx {
                 }
                 None => world.without(kv),
             };
+        }
+        if !g.quiet {
+            for n in world.notes() {
+                eprintln!("tlsdoctor: note: {}: {n}", world.label());
+            }
         }
         let format = if g.json { Format::Json } else { g.format };
         let color = match g.color {

@@ -176,6 +176,8 @@ pub fn document(
         WorldKind::Host => "host",
         WorldKind::Root => "root",
         WorldKind::Pid(_) => "pid",
+        WorldKind::Image(_) => "image",
+        WorldKind::Pod(_) => "pod",
         WorldKind::Fixture => "fixture",
     };
     let absent: Vec<bool> = stores
