@@ -52,6 +52,12 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PID")]
     pub pid: Option<u32>,
 
+    /// The program to answer for: a Go executable, as a path inside the World (--root,
+    /// --pid, or this machine). Its build info sets the Go version, the GODEBUG defaults
+    /// (go.mod `go` line, `//go:debug`) and whether it carries Go's fallback roots.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub exe: Option<PathBuf>,
+
     /// Set (KEY=VALUE) or unset (KEY) a variable in the evaluated environment: "what if".
     #[arg(long = "env", global = true, value_name = "KEY=VALUE")]
     pub env: Vec<String>,

@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod detect;
 pub mod diagnose;
 pub mod finding;
 pub mod probe;

@@ -37,6 +37,8 @@ pub struct World {
     root: PathBuf,
     env: BTreeMap<String, String>,
     kind: WorldKind,
+    /// The program file being evaluated (`--exe`), a path inside the World.
+    exe: Option<PathBuf>,
 }
 
 /// An error resolving a path inside the World.
@@ -129,6 +131,7 @@ impl World {
             root: PathBuf::from("/"),
             env: host_env(),
             kind: WorldKind::Host,
+            exe: None,
         }
     }
 
@@ -138,6 +141,7 @@ impl World {
             root: root.into(),
             env,
             kind: WorldKind::Root,
+            exe: None,
         }
     }
 
@@ -147,6 +151,7 @@ impl World {
             root: root.into(),
             env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             kind: WorldKind::Fixture,
+            exe: None,
         }
     }
 
@@ -187,6 +192,7 @@ impl World {
             root,
             env,
             kind: WorldKind::Pid(pid),
+            exe: None,
         })
     }
 
@@ -203,6 +209,18 @@ impl World {
     pub fn without(mut self, key: &str) -> World {
         self.env.remove(key);
         self
+    }
+
+    /// Evaluate this program file (`--exe PATH`, a path inside the World): its build info
+    /// decides the Go version and GODEBUG defaults modelled.
+    pub fn with_exe(mut self, exe: impl Into<PathBuf>) -> World {
+        self.exe = Some(exe.into());
+        self
+    }
+
+    /// The program file being evaluated, if one was named.
+    pub fn exe(&self) -> Option<&Path> {
+        self.exe.as_deref()
     }
 
     pub fn kind(&self) -> &WorldKind {
