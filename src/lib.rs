@@ -14,6 +14,8 @@ pub mod commands;
 pub mod detect;
 pub mod diagnose;
 pub mod finding;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod probe;
 pub mod report;
 pub mod trust;
