@@ -79,7 +79,12 @@ fn chroot() -> &'static str {
 }
 
 fn host_go() -> Option<PathBuf> {
-    for d in ["/usr/local/go/bin", "/usr/lib/go/bin", "/usr/bin", "/usr/local/bin"] {
+    for d in [
+        "/usr/local/go/bin",
+        "/usr/lib/go/bin",
+        "/usr/bin",
+        "/usr/local/bin",
+    ] {
         let p = Path::new(d).join("go");
         if p.exists() {
             return Some(p);
@@ -116,7 +121,12 @@ impl Toolchain {
     /// `go version -m FILE`, as printed.
     fn version_m(&self, tmp: &Path, file: &Path) -> String {
         let o = self.cmd(tmp).args(["version", "-m"]).arg(file).output().unwrap();
-        assert!(o.status.success(), "{}: go version -m: {}", self.name, String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{}: go version -m: {}",
+            self.name,
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8(o.stdout).unwrap()
     }
 }
@@ -134,14 +144,78 @@ struct Prog {
 }
 
 const PROGS: &[Prog] = &[
-    Prog { name: "host-go119", tool: 0, go_line: "1.19", godebug_block: &[], directives: &[], fallback: false, flags: &[] },
-    Prog { name: "host-go117-directive", tool: 0, go_line: "1.17", godebug_block: &[], directives: &["x509negativeserial=1"], fallback: false, flags: &["-trimpath"] },
-    Prog { name: "t24-go119", tool: 1, go_line: "1.19", godebug_block: &[], directives: &[], fallback: false, flags: &[] },
-    Prog { name: "t24-go124", tool: 1, go_line: "1.24", godebug_block: &[], directives: &[], fallback: false, flags: &[] },
-    Prog { name: "t24-go122", tool: 1, go_line: "1.22", godebug_block: &[], directives: &[], fallback: false, flags: &[] },
-    Prog { name: "t24-directives", tool: 1, go_line: "1.24", godebug_block: &["rsa1024min=0"], directives: &["x509negativeserial=1"], fallback: false, flags: &[] },
-    Prog { name: "t24-fallback", tool: 1, go_line: "1.24", godebug_block: &[], directives: &[], fallback: true, flags: &["-ldflags=-s -w", "-trimpath"] },
-    Prog { name: "t24-fallback-forced", tool: 1, go_line: "1.23", godebug_block: &[], directives: &["x509usefallbackroots=1"], fallback: true, flags: &[] },
+    Prog {
+        name: "host-go119",
+        tool: 0,
+        go_line: "1.19",
+        godebug_block: &[],
+        directives: &[],
+        fallback: false,
+        flags: &[],
+    },
+    Prog {
+        name: "host-go117-directive",
+        tool: 0,
+        go_line: "1.17",
+        godebug_block: &[],
+        directives: &["x509negativeserial=1"],
+        fallback: false,
+        flags: &["-trimpath"],
+    },
+    Prog {
+        name: "t24-go119",
+        tool: 1,
+        go_line: "1.19",
+        godebug_block: &[],
+        directives: &[],
+        fallback: false,
+        flags: &[],
+    },
+    Prog {
+        name: "t24-go124",
+        tool: 1,
+        go_line: "1.24",
+        godebug_block: &[],
+        directives: &[],
+        fallback: false,
+        flags: &[],
+    },
+    Prog {
+        name: "t24-go122",
+        tool: 1,
+        go_line: "1.22",
+        godebug_block: &[],
+        directives: &[],
+        fallback: false,
+        flags: &[],
+    },
+    Prog {
+        name: "t24-directives",
+        tool: 1,
+        go_line: "1.24",
+        godebug_block: &["rsa1024min=0"],
+        directives: &["x509negativeserial=1"],
+        fallback: false,
+        flags: &[],
+    },
+    Prog {
+        name: "t24-fallback",
+        tool: 1,
+        go_line: "1.24",
+        godebug_block: &[],
+        directives: &[],
+        fallback: true,
+        flags: &["-ldflags=-s -w", "-trimpath"],
+    },
+    Prog {
+        name: "t24-fallback-forced",
+        tool: 1,
+        go_line: "1.23",
+        godebug_block: &[],
+        directives: &["x509usefallbackroots=1"],
+        fallback: true,
+        flags: &[],
+    },
 ];
 
 struct Built {
@@ -288,7 +362,11 @@ fn build_info_reads_exactly_like_go_version_m() {
             .unwrap_or("");
         let d = detect::go_from_bytes(&data, Source::Exe(bin.clone())).unwrap();
         let g = d.go().unwrap();
-        let ours_godebug: Vec<String> = g.default_godebug.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let ours_godebug: Vec<String> = g
+            .default_godebug
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         assert_eq!(ours_godebug.join(","), real_godebug, "{}", p.name);
         let first = real.lines().next().unwrap();
         assert_eq!(format!("{}: {}", bin.display(), d.text), first);
@@ -302,8 +380,12 @@ fn build_info_reads_exactly_like_go_version_m() {
                 assert!(ours_godebug.is_empty());
                 assert_eq!(d.version.map(|v| (v.major, v.minor)), Some((1, 19)));
             }
-            "t24-go119" => assert!(has("x509negativeserial=1") && has("rsa1024min=0") && has("x509usepolicies=0")),
-            "t24-go122" => assert!(has("x509negativeserial=1") && has("rsa1024min=0") && !has("tls10server=1")),
+            "t24-go119" => {
+                assert!(has("x509negativeserial=1") && has("rsa1024min=0") && has("x509usepolicies=0"))
+            }
+            "t24-go122" => {
+                assert!(has("x509negativeserial=1") && has("rsa1024min=0") && !has("tls10server=1"))
+            }
             "t24-go124" | "t24-fallback" => assert!(ours_godebug.is_empty()),
             "t24-directives" => assert_eq!(ours_godebug, ["rsa1024min=0", "x509negativeserial=1"]),
             "t24-fallback-forced" => assert!(has("x509usefallbackroots=1") && has("rsa1024min=0")),
@@ -316,7 +398,11 @@ fn build_info_reads_exactly_like_go_version_m() {
                 .iter()
                 .map(|d| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(d)))
                 .collect();
-            assert_eq!(ours, b.bundle, "{}: the embedded roots are the package's bundle", p.name);
+            assert_eq!(
+                ours, b.bundle,
+                "{}: the embedded roots are the package's bundle",
+                p.name
+            );
             assert!(fb.module_version.starts_with("v0."));
         }
     }
@@ -350,8 +436,13 @@ fn our_store(root: &Path, env: &[(&str, &str)]) -> (usize, Vec<String>) {
         c.arg("--env").arg(format!("{k}={v}"));
     }
     let o = c.args(["store", "--runtime", "go", "--json"]).output().unwrap();
-    let doc: serde_json::Value = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
     let rt = &doc["runtimes"][0];
     let sources = rt["steps"]
         .as_array()
@@ -375,14 +466,31 @@ fn fallback_roots_are_trusted_as_the_real_program_trusts_them() {
     let Some(_) = built() else { return };
     let bundle = format!("{}{}", pem_ca("Detect A"), pem_ca("Detect B"));
     let mut agree = 0;
-    let cases: &[(&str, bool, &[(&str, &str)], &str)] = &[
+    /// (program, the root has a bundle, environment, what the store must be made of)
+    type Case<'a> = (&'a str, bool, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         // (program, root has a bundle, environment, what the store must be made of)
         ("t24-fallback", false, &[], "fallback"),
         ("t24-fallback", true, &[], "system"),
-        ("t24-fallback", true, &[("GODEBUG", "x509usefallbackroots=1")], "fallback"),
-        ("t24-fallback", false, &[("SSL_CERT_FILE", "/nonexistent.pem")], "fallback"),
+        (
+            "t24-fallback",
+            true,
+            &[("GODEBUG", "x509usefallbackroots=1")],
+            "fallback",
+        ),
+        (
+            "t24-fallback",
+            false,
+            &[("SSL_CERT_FILE", "/nonexistent.pem")],
+            "fallback",
+        ),
         ("t24-fallback-forced", true, &[], "fallback"),
-        ("t24-fallback-forced", true, &[("GODEBUG", "x509usefallbackroots=0")], "system"),
+        (
+            "t24-fallback-forced",
+            true,
+            &[("GODEBUG", "x509usefallbackroots=0")],
+            "system",
+        ),
         ("t24-go124", false, &[], "empty"),
         ("host-go119", false, &[], "empty"),
     ];
@@ -466,20 +574,30 @@ fn pid_detection_reads_the_process_exe_and_its_mapped_libssl() {
     let d = detect::go_program(&w).expect("a program").unwrap();
     assert_eq!(d.source, Source::PidExe(pid));
     let real = b.tools[1].version_m(&b.tmp, bin);
-    assert_eq!(real.lines().next().unwrap(), format!("{}: {}", bin.display(), d.text));
+    assert_eq!(
+        real.lines().next().unwrap(),
+        format!("{}: {}", bin.display(), d.text)
+    );
     let o = Command::new(env!("CARGO_BIN_EXE_tlsdoctor"))
         .env_clear()
         .args(["--pid", &pid.to_string(), "store", "--runtime", "go", "--json"])
         .output()
         .unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(doc["runtimes"][0]["anchors"].to_string(), line.trim(), "--pid store vs the process");
+    assert_eq!(
+        doc["runtimes"][0]["anchors"].to_string(),
+        line.trim(),
+        "--pid store vs the process"
+    );
     drop(p);
 
     // The libssl mapped into a real openssl of each distribution: its libcrypto's version
     // text is what `openssl version` prints.
     let mut checked = 0;
-    for (root, label) in [(PathBuf::from("/"), "this machine"), (trixie.clone(), "Debian 13")] {
+    for (root, label) in [
+        (PathBuf::from("/"), "this machine"),
+        (trixie.clone(), "Debian 13"),
+    ] {
         let mut c = Command::new(chroot());
         c.env_clear().arg(&root).args(["openssl", "version"]);
         let o = c.output().unwrap();
@@ -552,11 +670,19 @@ fn world_detection_of_both_distributions() {
         // python3 --version: "Python 3.13.5"
         let py = run(&root, &["python3", "--version"]);
         let d = detect::python(&w).expect("python");
-        assert!(py.starts_with(&format!("{}.", d.text)), "{label}: {py} vs {}", d.text);
+        assert!(
+            py.starts_with(&format!("{}.", d.text)),
+            "{label}: {py} vs {}",
+            d.text
+        );
         // curl --version: "curl 8.14.1 (…"
         let cv = run(&root, &["curl", "--version"]);
         let d = detect::curl(&w).expect("curl");
-        assert!(cv.starts_with(&format!("{} (", d.text)), "{label}: {cv} vs {}", d.text);
+        assert!(
+            cv.starts_with(&format!("{} (", d.text)),
+            "{label}: {cv} vs {}",
+            d.text
+        );
         // node --version: "v20.19.2"
         let nv = run(&root, &["node", "--version"]);
         let d = detect::node(&w).expect("node");
@@ -565,10 +691,18 @@ fn world_detection_of_both_distributions() {
         // psql --version: "psql (PostgreSQL) 17.6 (Debian …)"
         let pv = run(&root, &["psql", "--version"]);
         let d = detect::libpq(&w).expect("libpq");
-        assert!(pv.contains(&format!("(PostgreSQL) {}.", d.version.unwrap().major)), "{label}: {pv} vs {}", d.text);
+        assert!(
+            pv.contains(&format!("(PostgreSQL) {}.", d.version.unwrap().major)),
+            "{label}: {pv} vs {}",
+            d.text
+        );
         // mariadb --version: "… Distrib 11.8.9-MariaDB …" / "from 11.8.9-MariaDB"
         let mv = run(&root, &["mariadb", "--version"]);
         let d = detect::mariadb(&w).expect("mariadb client");
-        assert!(mv.contains(&format!("{}-MariaDB", d.version.unwrap())), "{label}: {mv} vs {}", d.text);
+        assert!(
+            mv.contains(&format!("{}-MariaDB", d.version.unwrap())),
+            "{label}: {mv} vs {}",
+            d.text
+        );
     }
 }

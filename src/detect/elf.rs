@@ -74,15 +74,27 @@ impl Rd<'_> {
     }
     fn u16(&self, off: u64) -> Option<u16> {
         let b: [u8; 2] = self.bytes(off, 2)?.try_into().ok()?;
-        Some(if self.le { u16::from_le_bytes(b) } else { u16::from_be_bytes(b) })
+        Some(if self.le {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
     }
     fn u32(&self, off: u64) -> Option<u32> {
         let b: [u8; 4] = self.bytes(off, 4)?.try_into().ok()?;
-        Some(if self.le { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
+        Some(if self.le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
     }
     fn u64(&self, off: u64) -> Option<u64> {
         let b: [u8; 8] = self.bytes(off, 8)?.try_into().ok()?;
-        Some(if self.le { u64::from_le_bytes(b) } else { u64::from_be_bytes(b) })
+        Some(if self.le {
+            u64::from_le_bytes(b)
+        } else {
+            u64::from_be_bytes(b)
+        })
     }
     /// A word of the file's class: 8 bytes for ELF64, 4 for ELF32.
     fn word(&self, off: u64, is64: bool) -> Option<u64> {
@@ -134,7 +146,10 @@ impl<'a> Elf<'a> {
         let mut segments = Vec::new();
         if phnum > 0 && phentsize >= min_ph {
             for i in 0..phnum.min(MAX_HEADERS) {
-                let Some(b) = (i as u64).checked_mul(phentsize).and_then(|o| o.checked_add(phoff)) else {
+                let Some(b) = (i as u64)
+                    .checked_mul(phentsize)
+                    .and_then(|o| o.checked_add(phoff))
+                else {
                     break;
                 };
                 let seg = if class64 {
@@ -170,7 +185,10 @@ impl<'a> Elf<'a> {
         let mut raw = Vec::new();
         if shnum > 0 && shentsize >= min_sh {
             for i in 0..shnum.min(MAX_HEADERS) {
-                let Some(b) = (i as u64).checked_mul(shentsize).and_then(|o| o.checked_add(shoff)) else {
+                let Some(b) = (i as u64)
+                    .checked_mul(shentsize)
+                    .and_then(|o| o.checked_add(shoff))
+                else {
                     break;
                 };
                 let s = (|| {
@@ -237,9 +255,10 @@ impl<'a> Elf<'a> {
     /// segment that holds it (fewer when the segment's file data ends first; None when
     /// no segment holds the address). This is Go's `elfExe.DataReader`.
     pub fn read_vaddr(&self, addr: u64, len: u64) -> Option<&'a [u8]> {
-        let seg = self.segments.iter().find(|p| {
-            p.kind == PT_LOAD && p.filesz > 0 && p.vaddr <= addr && addr - p.vaddr < p.filesz
-        })?;
+        let seg = self
+            .segments
+            .iter()
+            .find(|p| p.kind == PT_LOAD && p.filesz > 0 && p.vaddr <= addr && addr - p.vaddr < p.filesz)?;
         let rel = addr - seg.vaddr;
         let avail = seg.filesz - rel;
         let n = len.min(avail);

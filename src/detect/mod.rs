@@ -153,7 +153,9 @@ pub enum Build {
     Go(Box<GoBuild>),
     /// Debian's nodejs (system libnode, system OpenSSL and store) or a self-contained
     /// build (NodeSource, nodejs.org: bundled OpenSSL and Mozilla list).
-    Node { debian: bool },
+    Node {
+        debian: bool,
+    },
 }
 
 /// One runtime's detected version and build.
@@ -500,7 +502,11 @@ pub fn python(world: &World) -> Option<Detected> {
             continue;
         };
         for e in es {
-            let Some(m) = e.name.strip_prefix("python3.").and_then(|m| m.parse::<u32>().ok()) else {
+            let Some(m) = e
+                .name
+                .strip_prefix("python3.")
+                .and_then(|m| m.parse::<u32>().ok())
+            else {
                 continue;
             };
             let ssl = Path::new(base).join(&e.name).join("ssl.py");
@@ -560,7 +566,11 @@ pub fn node(world: &World) -> Option<Detected> {
             text: format!(
                 "Node.js {} ({})",
                 v.split(['-', '+']).next().unwrap_or(&v),
-                if debian { "Debian's build" } else { "NodeSource's build" }
+                if debian {
+                    "Debian's build"
+                } else {
+                    "NodeSource's build"
+                }
             ),
             build: Build::Node { debian },
             source: Source::World(status.to_path_buf()),
@@ -637,7 +647,12 @@ pub fn mariadb(world: &World) -> Option<Detected> {
             });
         }
     }
-    from_dpkg(world, Kind::Mariadb, &["mariadb-client", "libmariadb3"], "MariaDB client")
+    from_dpkg(
+        world,
+        Kind::Mariadb,
+        &["mariadb-client", "libmariadb3"],
+        "MariaDB client",
+    )
 }
 
 /// `10.11.19` / `11.8.9`: the server version libmariadb reports as its client version
@@ -650,7 +665,10 @@ fn mariadb_version_text(d: &[u8]) -> Option<String> {
             at = s;
             let end = d[s..].iter().position(|b| *b == 0).map(|e| s + e)?;
             let t = std::str::from_utf8(&d[s..end]).ok()?;
-            if t.split('.').count() == 3 && t.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
+            if t.split('.').count() == 3
+                && t.split('.')
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            {
                 return Some(t.to_string());
             }
         }
@@ -689,11 +707,17 @@ mod tests {
     #[test]
     fn openssl_strings() {
         let lib = b"\0junk OpenSSL \0OpenSSL 3.5.9 29 Sep 2026\0OPENSSL_3.0.0\0OPENSSL_3.5.0\0OPENSSL_3.10\0";
-        assert_eq!(openssl_version_text(lib).as_deref(), Some("OpenSSL 3.5.9 29 Sep 2026"));
+        assert_eq!(
+            openssl_version_text(lib).as_deref(),
+            Some("OpenSSL 3.5.9 29 Sep 2026")
+        );
         assert_eq!(libssl_api_level(lib), Some(Version::new(3, 10, None)));
         assert_eq!(openssl_version_text(b"OpenSSL"), None);
         assert_eq!(mariadb_version_text(b"x\x0011.8.9\0y").as_deref(), Some("11.8.9"));
-        assert_eq!(mariadb_version_text(b"x\x0011.8\0\x0010.11.19\0").as_deref(), Some("10.11.19"));
+        assert_eq!(
+            mariadb_version_text(b"x\x0011.8\0\x0010.11.19\0").as_deref(),
+            Some("10.11.19")
+        );
     }
 
     #[test]

@@ -324,15 +324,24 @@ fn fallback_roots(cx: &Cx, store: &mut TrustStore, pool: &mut Pool) {
             }
         }
     }
-    let source = format!("builtin:{} {}", crate::detect::FALLBACK_PACKAGE, fb.module_version);
-    let go_ok = detected.version.is_some_and(|v| v >= crate::detect::Version::new(1, 20, None));
+    let source = format!(
+        "builtin:{} {}",
+        crate::detect::FALLBACK_PACKAGE,
+        fb.module_version
+    );
+    let go_ok = detected
+        .version
+        .is_some_and(|v| v >= crate::detect::Version::new(1, 20, None));
     let use_it = match forced {
         Some((true, _)) => true,
         _ => pool.anchors.is_empty(),
     };
     if !go_ok || !use_it {
         let reason = if !go_ok {
-            format!("linked into the program ({program}), but {} has no SetFallbackRoots (Go 1.20+)", detected.text)
+            format!(
+                "linked into the program ({program}), but {} has no SetFallbackRoots (Go 1.20+)",
+                detected.text
+            )
         } else {
             format!(
                 "linked into the program ({program}); not used: the system pool has {} certificate(s) \
