@@ -15,6 +15,7 @@ pub mod diagnose;
 pub mod finding;
 pub mod probe;
 pub mod report;
+pub mod runtimes;
 pub mod trust;
 pub mod world;
 pub mod x509;
