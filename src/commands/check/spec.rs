@@ -367,6 +367,8 @@ fn build_job(s: Settings, base: &Path) -> anyhow::Result<Job> {
         client_cert,
         client_key,
         at,
+        // CI runs talk to their targets only; `connect` fetches AIA URLs.
+        fetch_aia: false,
     };
     Ok(Job {
         id,
