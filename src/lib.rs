@@ -13,6 +13,8 @@ pub mod cli;
 pub mod commands;
 pub mod diagnose;
 pub mod finding;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod probe;
 pub mod report;
 pub mod trust;

@@ -316,11 +316,7 @@ fn expiring_soon(certs: &[Arc<CertInfo>], at: i64, findings: &mut Vec<Finding>) 
     if left > EXPIRY_WARNING_DAYS * 86_400 {
         return;
     }
-    let when = match left / 86_400 {
-        0 => format!("in {} h", left / 3600),
-        1 => "in 1 day".to_string(),
-        d => format!("in {d} days"),
-    };
+    let when = crate::commands::check::expect::days_phrase(left);
     let cn = c
         .subject
         .split(", ")

@@ -124,18 +124,7 @@ struct Env<'a> {
     webpki_memo: std::cell::RefCell<Vec<(WebpkiKey, webpki::WebpkiOutcome)>>,
 }
 
-fn human_duration(secs: i64) -> String {
-    let s = secs.abs();
-    if s < 120 {
-        format!("{s} seconds")
-    } else if s < 7200 {
-        format!("{} minutes", s / 60)
-    } else if s < 172_800 {
-        format!("{} hours", s / 3600)
-    } else {
-        format!("{} days", s / 86400)
-    }
-}
+use crate::report::style::span as human_duration;
 
 impl Env<'_> {
     /// OpenSSL's `X509_verify_cert` at security level 2 against store `si`, with the

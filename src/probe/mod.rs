@@ -61,30 +61,7 @@ impl Deadline {
     }
 }
 
-pub fn fmt_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms % 1000 == 0 {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{:.1}s", d.as_secs_f64())
-    }
-}
-
-#[cfg(test)]
-mod duration_tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_like_the_flag() {
-        assert_eq!(fmt_duration(Duration::from_secs(2)), "2s");
-        assert_eq!(fmt_duration(Duration::from_millis(500)), "500ms");
-        // A third of a 10 s budget, not "3333ms".
-        assert_eq!(fmt_duration(Duration::from_secs(10) / 3), "3.3s");
-        assert_eq!(fmt_duration(Duration::from_millis(1500)), "1.5s");
-    }
-}
+pub use crate::report::style::duration as fmt_duration;
 
 /// A failure before (or instead of) a completed handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,34 +16,7 @@ pub struct HumanOpts {
 
 pub const WIDTH: usize = 80;
 
-struct Pen {
-    color: bool,
-}
-
-impl Pen {
-    fn paint(&self, code: &str, s: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    }
-    fn red(&self, s: &str) -> String {
-        self.paint("31", s)
-    }
-    fn green(&self, s: &str) -> String {
-        self.paint("32", s)
-    }
-    fn yellow(&self, s: &str) -> String {
-        self.paint("33", s)
-    }
-    fn bold(&self, s: &str) -> String {
-        self.paint("1", s)
-    }
-    fn dim(&self, s: &str) -> String {
-        self.paint("2", s)
-    }
-}
+use crate::report::style::Painter as Pen;
 
 /// Word-wrap `text` to `WIDTH`, first line prefixed by `first`, the rest by `indent`.
 pub fn wrap(text: &str, first: &str, indent: &str) -> String {
@@ -217,18 +190,7 @@ fn parse(s: &str) -> Option<i64> {
         .map(|t| t.unix_timestamp())
 }
 
-fn ago(secs: i64) -> String {
-    let s = secs.abs();
-    if s < 120 {
-        format!("{s} s")
-    } else if s < 7200 {
-        format!("{} min", s / 60)
-    } else if s < 172_800 {
-        format!("{} h", s / 3600)
-    } else {
-        format!("{} days", s / 86400)
-    }
-}
+use crate::report::style::span as ago;
 
 /// One line of the "Why" section: the runtimes that share a cause and its detail.
 struct WhyEntry<'a> {
@@ -281,7 +243,7 @@ fn runtimes_label<S: AsRef<str>>(doc: &Document, rts: &[S]) -> String {
 
 /// Render the verdicts, chain and findings.
 pub fn render(doc: &Document, opts: &HumanOpts) -> String {
-    let p = Pen { color: opts.color };
+    let p = Pen::new(opts.color);
     let mut out = String::new();
     if let Some(e) = &doc.error {
         out.push_str(&wrap(

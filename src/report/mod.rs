@@ -4,3 +4,4 @@ pub mod human;
 pub mod json;
 pub mod sanitize;
 pub mod store;
+pub mod style;

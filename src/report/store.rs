@@ -151,12 +151,8 @@ pub struct HumanOpts {
 
 use super::human::WIDTH;
 
-fn paint(s: &str, code: &str, on: bool) -> String {
-    if on {
-        format!("\x1b[{code}m{s}\x1b[0m")
-    } else {
-        s.to_string()
-    }
+fn paint(s: &str, style: anstyle::Style, on: bool) -> String {
+    super::style::Painter::new(on).paint(style, s)
 }
 
 /// Word-wrap to 80 columns (one implementation for every report).
@@ -174,9 +170,9 @@ fn truncate(s: &str, max: usize) -> String {
 
 fn sev_mark(s: Severity, color: bool) -> String {
     match s {
-        Severity::Error => paint("✘", "31", color),
-        Severity::Warning => paint("!", "33", color),
-        Severity::Info => paint("i", "36", color),
+        Severity::Error => paint("✘", super::style::RED, color),
+        Severity::Warning => paint("!", super::style::YELLOW, color),
+        Severity::Info => paint("i", super::style::CYAN, color),
     }
 }
 
@@ -236,11 +232,11 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
         }
         let worst = r.findings.iter().map(|f| f.severity).max();
         let mark = if !r.ok {
-            paint("✘", "31", c)
+            paint("✘", super::style::RED, c)
         } else if worst == Some(Severity::Warning) {
-            paint("!", "33", c)
+            paint("!", super::style::YELLOW, c)
         } else {
-            paint("✔", "32", c)
+            paint("✔", super::style::GREEN, c)
         };
         let sources: Vec<String> = r
             .steps
@@ -292,7 +288,7 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
         out.push_str(&wrap(
             &format!(
                 "{} not present here (no binary, home or variable): {}",
-                paint("–", "2", c),
+                paint("–", super::style::DIM, c),
                 absent.join(", ")
             ),
             "",
@@ -462,14 +458,14 @@ fn render_find(out: &mut String, f: &FindDoc, c: bool) {
             let text = if r.trusted {
                 format!(
                     "{} {}: trusted, from {}",
-                    paint("✔", "32", c),
+                    paint("✔", super::style::GREEN, c),
                     r.runtime,
                     sanitize(r.from.as_deref().unwrap_or("?"))
                 )
             } else {
                 format!(
                     "{} {}: not trusted — {}",
-                    paint("✘", "31", c),
+                    paint("✘", super::style::RED, c),
                     r.runtime,
                     sanitize(r.why_not.as_deref().unwrap_or(""))
                 )

@@ -131,22 +131,13 @@ fn short_subject(c: &CertDoc) -> String {
     }
 }
 
-/// `in 3 days`, `in 5 h`, `2 days ago`.
+/// `in 3 days`, `in 5 h`, `2 days ago` (durations by the one formatter).
 pub fn days_phrase(secs: i64) -> String {
+    let d = crate::report::style::span(secs);
     if secs >= 0 {
-        let d = secs / 86_400;
-        match d {
-            0 => format!("in {} h", secs / 3600),
-            1 => "in 1 day".to_string(),
-            _ => format!("in {d} days"),
-        }
+        format!("in {d}")
     } else {
-        let d = (-secs) / 86_400;
-        match d {
-            0 => format!("{} h ago", (-secs) / 3600),
-            1 => "1 day ago".to_string(),
-            _ => format!("{d} days ago"),
-        }
+        format!("{d} ago")
     }
 }
 

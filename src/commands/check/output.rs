@@ -14,6 +14,8 @@ use crate::exit;
 use crate::report::human::wrap;
 use crate::report::json::{Document, ErrorDoc, CONNECT_SCHEMA};
 use crate::report::sanitize::sanitize;
+use crate::report::style::{self, Painter};
+use anstyle::Style;
 
 pub const CHECK_SCHEMA: &str = "tlsdoctor.check/v1";
 pub const CHECK_REPORT_SCHEMA: &str = "tlsdoctor.check-report/v1";
@@ -190,16 +192,7 @@ pub fn summarize(targets: &[CheckTargetDoc]) -> SummaryDoc {
     s
 }
 
-pub fn fmt_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms % 1000 == 0 {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{:.1}s", d.as_secs_f64())
-    }
-}
+pub use crate::report::style::duration as fmt_duration;
 
 // ---------------------------------------------------------------------------------------
 // Human output
@@ -209,21 +202,17 @@ struct Paint {
 }
 
 impl Paint {
-    fn c(&self, code: &str, s: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
+    fn c(&self, style: Style, s: &str) -> String {
+        Painter::new(self.color).paint(style, s)
     }
 }
 
-fn mark(status: &str) -> (&'static str, &'static str) {
+fn mark(status: &str) -> (&'static str, Style) {
     match status {
-        "pass" => ("✔", "32"),
-        "fail" => ("✘", "31"),
-        "unreachable" => ("!", "33"),
-        _ => ("✘", "31;1"),
+        "pass" => ("✔", style::GREEN),
+        "fail" => ("✘", style::RED),
+        "unreachable" => ("!", style::YELLOW),
+        _ => ("✘", style::RED_BOLD),
     }
 }
 
@@ -310,7 +299,7 @@ pub fn render_human(r: &CheckReportDoc, color: bool, quiet: bool) -> String {
     let problems: Vec<&CheckTargetDoc> = r.targets.iter().filter(|t| t.status != "pass").collect();
     if !quiet && !problems.is_empty() {
         let _ = writeln!(out);
-        let _ = writeln!(out, "{}", p.c("1", "Details"));
+        let _ = writeln!(out, "{}", p.c(style::BOLD, "Details"));
         for t in problems {
             out.push_str(&details(t, &p));
         }
@@ -339,7 +328,7 @@ fn details(t: &CheckTargetDoc, p: &Paint) -> String {
     let _ = writeln!(
         out,
         "\n{}{} — {}",
-        p.c("1", &sanitize(&t.id)),
+        p.c(style::BOLD, &sanitize(&t.id)),
         // The target only when the id does not already say it.
         if t.id == t.target {
             String::new()
@@ -360,7 +349,7 @@ fn details(t: &CheckTargetDoc, p: &Paint) -> String {
                 "  ✘ ",
                 "      ",
             );
-            out.push_str(&plain.replacen("  ✘ ", &format!("  {} ", p.c("31", "✘")), 1));
+            out.push_str(&plain.replacen("  ✘ ", &format!("  {} ", p.c(style::RED, "✘")), 1));
             out.push_str(&wrap(&format!("got {}", x.actual), "      ", "        "));
         }
         if let Some(d) = &t.connect {

@@ -1,0 +1,229 @@
+//! Entry points of the coverage-guided fuzz targets in `fuzz/` — one function per parser
+//! and pre-TLS dialogue that reads bytes the tool does not trust (files, environment
+//! variables, servers).
+//!
+//! Each function takes arbitrary bytes and must return without panicking, hanging or
+//! allocating out of proportion to its input. The fuzz targets are one-line wrappers, and
+//! the normal test suite (`tests/fuzz_corpus.rs`) replays every committed seed and every
+//! regression input through these same functions, so what the fuzzer once found stays
+//! fixed and a parser moved or renamed breaks the build here, not only in `fuzz/`.
+//!
+//! The functions also exercise what callers do with a parse result (descriptions, hashes,
+//! re-encodings), since a panic there is as fatal as one in the parser.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::probe::net::Conn;
+use crate::probe::{Deadline, Starttls, Target};
+
+/// A harness: untrusted bytes in, nothing out (a panic or a hang is the finding).
+pub type Harness = fn(&[u8]);
+
+/// Every target, by the name of its `fuzz/fuzz_targets/<name>.rs` file and corpus folder.
+pub const TARGETS: &[(&str, Harness)] = &[
+    ("pem", pem),
+    ("der_name", der_name),
+    ("cert", cert),
+    ("keystore", keystore),
+    ("auxtrust", auxtrust),
+    ("sniff", sniff),
+    ("check_spec", check_spec),
+    ("target", target),
+    ("proxy", proxy),
+    ("dialogue_mysql", dialogue_mysql),
+    ("dialogue_postgres", dialogue_postgres),
+    ("dialogue_smtp", dialogue_smtp),
+    ("dialogue_imap", dialogue_imap),
+    ("dialogue_pop3", dialogue_pop3),
+    ("dialogue_ftp", dialogue_ftp),
+    ("dialogue_ldap", dialogue_ldap),
+    ("dialogue_xmpp", dialogue_xmpp),
+];
+
+/// A PEM bundle as the trust loader reads it (Go's skip-and-resume block scanner), and the
+/// shape the report derives from it.
+pub fn pem(data: &[u8]) {
+    let blocks = crate::trust::pem::parse(data);
+    let _ = crate::trust::pem::shape(data, &blocks);
+    for b in &blocks {
+        let _ = crate::trust::pem::is_openssl_cert_label(&b.label);
+        let _ = crate::trust::pem::is_key_label(&b.label);
+    }
+}
+
+/// A DER name: the TLV walker, OpenSSL's canonical encoding and the subject hash.
+pub fn der_name(data: &[u8]) {
+    walk_der(data, 0);
+    let _ = crate::trust::canon::canonical_name(data);
+    let _ = crate::trust::canon::subject_hash(data);
+}
+
+fn walk_der(mut input: &[u8], depth: usize) {
+    // The walker itself is iterative per level; the recursion here is the fuzz harness's,
+    // bounded so a deeply nested input cannot overflow the harness's stack.
+    if depth > 64 {
+        return;
+    }
+    while let Some((tlv, rest)) = crate::trust::der::read_tlv(input) {
+        if tlv.tag & 0x20 != 0 {
+            if let Some(kids) = crate::trust::der::children(tlv.content) {
+                for k in kids {
+                    walk_der(k.content, depth + 1);
+                }
+            }
+        }
+        if rest.len() >= input.len() {
+            break;
+        }
+        input = rest;
+    }
+}
+
+/// A certificate: DER → the model every engine shares, and what reports derive from it.
+pub fn cert(data: &[u8]) {
+    for check_self in [false, true] {
+        if let Ok(c) = crate::x509::CertInfo::from_der_opts(data, check_self) {
+            let _ = c.short_name();
+            let _ = c.is_ca();
+            let _ = c.has_key_usage("keyCertSign");
+            let _ = c.pem();
+            let _ = c.not_before_rfc3339();
+            let _ = c.not_after_rfc3339();
+            let _ = crate::trust::canon::subject_hash(&c.subject_der);
+        }
+    }
+}
+
+/// A Java key store (JKS, JCEKS, PKCS#12), without and with the usual password.
+pub fn keystore(data: &[u8]) {
+    let _ = crate::trust::keystore::parse(data, None);
+    let _ = crate::trust::keystore::parse(data, Some("changeit"));
+}
+
+/// OpenSSL's `X509_CERT_AUX` trust settings after a `TRUSTED CERTIFICATE`'s DER.
+pub fn auxtrust(data: &[u8]) {
+    if let Ok(Some(aux)) = crate::trust::auxtrust::AuxTrust::parse(data) {
+        let _ = aux.describe();
+        let _ = aux.decision(crate::trust::auxtrust::OID_SERVER_AUTH);
+    }
+}
+
+/// What a server said first, as `connect --starttls auto` classifies it.
+pub fn sniff(data: &[u8]) {
+    let _ = crate::probe::sniff::looks_like_tls(data);
+    let _ = crate::probe::sniff::sniff(data);
+    let _ = crate::probe::sniff::preview(data);
+    if let Some(&d) = data.first() {
+        let _ = crate::probe::sniff::alert_name(d);
+    }
+}
+
+/// A `check` spec file (TOML). Relative paths resolve under a folder that does not exist.
+pub fn check_spec(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = crate::commands::check::spec::parse(text, Path::new("/nonexistent-fuzz-base"));
+    }
+}
+
+/// A target as typed on the command line, under every `--starttls` choice.
+pub fn target(data: &[u8]) {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = crate::probe::target::redact_password(s);
+    for &st in <Starttls as clap::ValueEnum>::value_variants() {
+        if let Ok(t) = Target::parse(s, st) {
+            let _ = t.effective_starttls();
+            let _ = t.proxy_eligible();
+            let _ = t.ip();
+            let _ = t.host_port();
+        }
+    }
+}
+
+/// Proxy variables: a proxy URL, and NO_PROXY matching. Input: `NO_PROXY\nHOST\nURL`,
+/// the port from the host's length (any u16 is as good as another to the matcher).
+pub fn proxy(data: &[u8]) {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    let mut parts = s.splitn(3, '\n');
+    let no_proxy = parts.next().unwrap_or("");
+    let host = parts.next().unwrap_or("");
+    let url = parts.next().unwrap_or("");
+    let port = (data.len() as u16).wrapping_mul(31);
+    let _ = crate::probe::net::use_proxy(no_proxy, host, port);
+    if let Ok(p) = crate::probe::net::ProxyUrl::parse(url) {
+        let _ = p.redacted();
+    }
+}
+
+pub fn dialogue_mysql(data: &[u8]) {
+    dialogue(Starttls::Mysql, data)
+}
+pub fn dialogue_postgres(data: &[u8]) {
+    dialogue(Starttls::Postgres, data)
+}
+pub fn dialogue_smtp(data: &[u8]) {
+    dialogue(Starttls::Smtp, data)
+}
+pub fn dialogue_imap(data: &[u8]) {
+    dialogue(Starttls::Imap, data)
+}
+pub fn dialogue_pop3(data: &[u8]) {
+    dialogue(Starttls::Pop3, data)
+}
+pub fn dialogue_ftp(data: &[u8]) {
+    dialogue(Starttls::Ftp, data)
+}
+pub fn dialogue_ldap(data: &[u8]) {
+    dialogue(Starttls::Ldap, data)
+}
+pub fn dialogue_xmpp(data: &[u8]) {
+    dialogue(Starttls::Xmpp, data)
+}
+
+/// Drive one pre-TLS dialogue against a peer whose whole flight is `data`: a loopback
+/// socket (the dialogues speak to a `TcpStream`, as in production) whose server side
+/// writes `data`, half-closes, and drains whatever the client says. The peer's close
+/// makes every wait end at once, so a run costs microseconds, not the deadline.
+pub fn dialogue(which: Starttls, data: &[u8]) {
+    static LISTENER: OnceLock<TcpListener> = OnceLock::new();
+    let listener = LISTENER.get_or_init(|| TcpListener::bind("127.0.0.1:0").expect("bind loopback"));
+    let addr = listener.local_addr().expect("local addr");
+    let client = TcpStream::connect(addr).expect("connect loopback");
+    let (mut server, _) = listener.accept().expect("accept loopback");
+    let flight = data.to_vec();
+    let peer = std::thread::spawn(move || {
+        let _ = server.set_write_timeout(Some(Duration::from_secs(2)));
+        let _ = server.set_read_timeout(Some(Duration::from_secs(2)));
+        let _ = server.write_all(&flight);
+        let _ = server.shutdown(Shutdown::Write);
+        let mut sink = [0u8; 4096];
+        while let Ok(n) = server.read(&mut sink) {
+            if n == 0 {
+                break;
+            }
+        }
+    });
+    let target = Target {
+        host: "fuzz.test".into(),
+        port: addr.port(),
+        starttls: which,
+        scheme: None,
+        scheme_starttls: None,
+    };
+    let mut conn = Conn::new(client, Deadline::after(Duration::from_secs(3)));
+    let res = crate::probe::starttls::run(which, &mut conn, &target);
+    if let Ok(d) = &res {
+        let _ = conn.leftover();
+        let _ = d.greeting.as_deref().map(crate::report::sanitize::sanitize);
+    }
+    conn.shutdown();
+    drop(conn);
+    let _ = peer.join();
+}
