@@ -219,6 +219,12 @@ pub struct ConnectArgs {
     /// Verify as of this moment (RFC 3339) instead of now.
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
+
+    /// Do not fetch the AIA caIssuers URL of a chain whose issuer is missing (by default one
+    /// plain-HTTP GET, at most 64 KiB and 5 s, through the same proxy rules, tells whether
+    /// the missing certificate is a root or an intermediate).
+    #[arg(long)]
+    pub no_fetch: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -243,6 +249,11 @@ pub struct VerifyArgs {
     /// Verify as of this moment (RFC 3339) instead of now.
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
+
+    /// Fetch the AIA caIssuers URL of a chain whose issuer is missing (one plain-HTTP GET,
+    /// at most 64 KiB and 5 s; HTTP_PROXY/NO_PROXY apply). Off by default: verify is offline.
+    #[arg(long)]
+    pub fetch: bool,
 }
 
 #[derive(Debug, Clone, Args)]

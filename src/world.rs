@@ -65,14 +65,31 @@ impl From<ResolveError> for io::Error {
     }
 }
 
-/// Read a file named on the command line (a host path, read as the user typed it).
+/// Read a file named on the command line (a host path, read as the user typed it); `-` is
+/// standard input (read once: a second `-` on the same command line gets the same bytes).
 /// Capped at [`MAX_FILE_BYTES`]: `/dev/zero`, `/dev/urandom` or a huge file is a clear
 /// error, never an endless read; pipes and `/dev/stdin` work.
 pub fn read_host_file(path: &Path) -> io::Result<Vec<u8>> {
+    if path == Path::new("-") {
+        return read_stdin_once();
+    }
     let f = fs::File::open(path)?;
     if f.metadata()?.is_dir() {
         return Err(io::Error::from_raw_os_error(21));
     }
+    read_capped(f)
+}
+
+/// Standard input, read to its end once and kept for the rest of the run.
+fn read_stdin_once() -> io::Result<Vec<u8>> {
+    static STDIN: std::sync::OnceLock<Result<Vec<u8>, String>> = std::sync::OnceLock::new();
+    STDIN
+        .get_or_init(|| read_capped(io::stdin().lock()).map_err(|e| describe_io(&e)))
+        .clone()
+        .map_err(|e| io::Error::other(format!("standard input: {e}")))
+}
+
+fn read_capped(f: impl Read) -> io::Result<Vec<u8>> {
     let mut buf = Vec::new();
     f.take(MAX_FILE_BYTES + 1).read_to_end(&mut buf)?;
     if buf.len() as u64 > MAX_FILE_BYTES {

@@ -109,6 +109,24 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
+/// x509-parser's error in the user's terms: where the data stopped making sense, never the
+/// parser's internals (`Parsing Error: NomError(Eof)`).
+fn parse_failure(e: x509_parser::nom::Err<x509_parser::error::X509Error>) -> String {
+    use x509_parser::error::X509Error;
+    let e = X509Error::from(e);
+    let dbg = format!("{e:?}");
+    if dbg.contains("Incomplete") || dbg.contains("Eof") {
+        return "the data ends before the certificate does (truncated?)".into();
+    }
+    match e {
+        X509Error::Der(_) | X509Error::NomError(_) | X509Error::Generic => {
+            "malformed DER (not the structure of a certificate)".into()
+        }
+        // The remaining variants name the field ("invalid serial", "invalid date", …).
+        other => format!("{other}"),
+    }
+}
+
 impl CertInfo {
     /// Decode one DER certificate.
     pub fn from_der(der: &[u8]) -> Result<CertInfo, ParseError> {
@@ -120,7 +138,7 @@ impl CertInfo {
     /// `self_issued` (trust-store listings of hundreds of roots; see `trust::Loader`).
     pub fn from_der_opts(der: &[u8], check_self_signature: bool) -> Result<CertInfo, ParseError> {
         let (rest, cert) = X509Certificate::from_der(der)
-            .map_err(|e| ParseError(format!("not a valid X.509 certificate: {e}")))?;
+            .map_err(|e| ParseError(format!("not a valid X.509 certificate: {}", parse_failure(e))))?;
         let used = der.len() - rest.len();
         let der = &der[..used];
         let tbs = &cert.tbs_certificate;

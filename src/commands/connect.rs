@@ -41,6 +41,8 @@ pub struct ConnectRequest {
     pub client_key: Option<PathBuf>,
     /// Evaluate at this Unix time instead of now.
     pub at: Option<i64>,
+    /// Fetch the AIA caIssuers URL of a chain that lacks its issuer.
+    pub fetch_aia: bool,
 }
 
 impl ConnectRequest {
@@ -69,6 +71,7 @@ impl ConnectRequest {
             client_cert: a.client_cert.clone(),
             client_key: a.client_key.clone(),
             at,
+            fetch_aia: !a.no_fetch,
         })
     }
 }
@@ -163,19 +166,32 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
     let stores = stores?;
     let probe = probe?;
     let sni = probe::tls::server_name_for(&target, &opts).1;
-    Ok(build_document(&target, &name, at, &probe, &stores, distro, sni))
+    let fetch = if req.fetch_aia {
+        Ok((&opts.proxy, timeout.min(crate::diagnose::aia::MAX_TIME)))
+    } else {
+        Err("--no-fetch")
+    };
+    // The distribution was detected (and cached in ctx.stores) alongside the stores.
+    let _ = distro;
+    Ok(build_document(
+        &target, &name, at, &probe, &stores, sni, ctx, fetch,
+    ))
 }
 
 /// Assemble the document from the probe and the stores.
+// Each argument is a separate product of `examine` (the probe, the stores, the fetch rule).
+#[allow(clippy::too_many_arguments)]
 fn build_document(
     target: &Target,
     name: &str,
     at: i64,
     probe: &Probe,
     stores: &[TrustStore],
-    distro: crate::trust::distro::Distro,
     sni: Option<String>,
+    ctx: &Ctx,
+    fetch: Result<(&ProxyChoice, Duration), &str>,
 ) -> Document {
+    let distro = ctx.stores.distro(&ctx.world);
     let mut findings: Vec<Finding> = probe.findings.clone();
     let mut certs: Vec<Arc<CertInfo>> = Vec::new();
     for (i, der) in probe.chain.iter().enumerate() {
@@ -191,10 +207,11 @@ fn build_document(
             )),
         }
     }
-    let (verdicts, diag_findings, chain) = if certs.is_empty() {
-        (Vec::new(), Vec::new(), Vec::new())
+    let (verdicts, diag_findings, chain, issuer) = if certs.is_empty() {
+        (Vec::new(), Vec::new(), Vec::new(), None)
     } else {
-        evaluate(&certs, name, at, stores, distro)
+        let ev = super::issuer_evidence(ctx, stores, &certs, fetch);
+        evaluate(&certs, name, at, stores, distro, ev.as_ref())
     };
     findings.extend(diag_findings);
     super::store_findings(stores, &verdicts, &mut findings);
@@ -270,6 +287,7 @@ fn build_document(
         } else {
             Some(Value::Object(server))
         },
+        issuer,
     }
 }
 
@@ -525,15 +543,21 @@ fn evaluate(
     at: i64,
     stores: &[TrustStore],
     distro: crate::trust::distro::Distro,
-) -> (Vec<VerdictDoc>, Vec<Finding>, Vec<CertDoc>) {
+    evidence: Option<&crate::diagnose::evidence::IssuerEvidence>,
+) -> (
+    Vec<VerdictDoc>,
+    Vec<Finding>,
+    Vec<CertDoc>,
+    Option<crate::diagnose::evidence::IssuerDoc>,
+) {
     let input = crate::diagnose::Input {
         chain: certs.to_vec(),
         name: Some(name.to_string()),
         at,
         distro: Some(distro),
     };
-    let d = crate::diagnose::evaluate(&input, stores);
-    (d.verdicts, d.findings, d.chain)
+    let d = crate::diagnose::evaluate_with(&input, stores, 0, evidence);
+    (d.verdicts, d.findings, d.chain, d.issuer)
 }
 
 /// The shared verdict/chain/findings text.

@@ -30,9 +30,14 @@ pub fn decode_bundle(data: &[u8]) -> Vec<Block> {
         }
         // No PEM block: it should be one DER certificate. Say both, so a text file or a
         // key does not read as a broken certificate.
-        let result = CertInfo::from_der(data)
-            .map(Arc::new)
-            .map_err(|e| format!("no PEM block (-----BEGIN …) and not a DER certificate ({e})"));
+        let result = if data[0] != 0x30 {
+            // Every DER certificate is a SEQUENCE (first byte 0x30): this is something else.
+            Err("no PEM block (-----BEGIN …) and not a DER certificate (which starts with byte 0x30)".into())
+        } else {
+            CertInfo::from_der(data)
+                .map(Arc::new)
+                .map_err(|e| format!("no PEM block (-----BEGIN …) and not a DER certificate ({e})"))
+        };
         return vec![Block {
             label: "DER".into(),
             line: None,
@@ -129,13 +134,72 @@ struct InspectCert {
     subject_key_id: Option<String>,
     authority_key_id: Option<String>,
     aia_ca_issuers: Vec<String>,
+    ocsp_urls: Vec<String>,
+    crl_distribution_points: Vec<String>,
+    basic_constraints: Option<crate::x509::BasicConstraintsInfo>,
+    key_bits: u32,
     interception_product: Option<String>,
+}
+
+/// The URIs of the CRL distribution points extension (other name forms are shown as text).
+fn crl_distribution_points(der: &[u8]) -> Vec<String> {
+    use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+    use x509_parser::prelude::FromDer as _;
+    let Ok((_, cert)) = x509_parser::certificate::X509Certificate::from_der(der) else {
+        return vec![];
+    };
+    let mut out = vec![];
+    for ext in cert.extensions() {
+        if let ParsedExtension::CRLDistributionPoints(points) = ext.parsed_extension() {
+            for p in points.iter() {
+                match &p.distribution_point {
+                    Some(DistributionPointName::FullName(names)) => {
+                        for n in names {
+                            out.push(match n {
+                                GeneralName::URI(u) => u.to_string(),
+                                other => other.to_string(),
+                            });
+                        }
+                    }
+                    Some(DistributionPointName::NameRelativeToCRLIssuer(rdn)) => {
+                        out.push(format!("(relative name) {rdn:?}"))
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The label of the inputs: `-` is standard input.
+fn input_name(p: &std::path::Path) -> String {
+    if p == std::path::Path::new("-") {
+        "standard input".into()
+    } else {
+        p.display().to_string()
+    }
+}
+
+/// `0a:1b:…` for a hex string (serials, key identifiers), as OpenSSL prints them.
+fn colon_hex(h: &str) -> String {
+    let b = h.as_bytes();
+    let mut out = String::with_capacity(h.len() * 3 / 2);
+    for (i, pair) in b.chunks(2).enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        out.push_str(std::str::from_utf8(pair).unwrap_or("?"));
+    }
+    out
 }
 
 pub fn run(args: &InspectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let mut files = vec![];
     for p in &args.files {
-        let data = crate::world::read_host_file(p).with_context(|| format!("cannot read {}", p.display()))?;
+        let name = input_name(p);
+        let data = crate::world::read_host_file(p)
+            .map_err(|e| anyhow::anyhow!("cannot read {name}: {}", crate::world::describe_io(&e)))?;
         let blocks = decode_bundle(&data);
         let mut certs = vec![];
         let mut errors = vec![];
@@ -157,6 +221,10 @@ pub fn run(args: &InspectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                         subject_key_id: c.subject_key_id.clone(),
                         authority_key_id: c.authority_key_id.clone(),
                         aia_ca_issuers: c.aia_ca_issuers.clone(),
+                        ocsp_urls: c.ocsp_urls.clone(),
+                        crl_distribution_points: crl_distribution_points(&c.der),
+                        basic_constraints: c.basic_constraints.clone(),
+                        key_bits: c.key_bits,
                         interception_product: product,
                     })
                 }
@@ -174,11 +242,18 @@ pub fn run(args: &InspectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                 )),
             }
         }
-        if certs.is_empty() && errors.is_empty() && skipped.is_empty() {
-            anyhow::bail!("{}: no certificate found (expected PEM or DER)", p.display());
+        if certs.is_empty() && errors.is_empty() {
+            let held: Vec<&str> = blocks.iter().map(|b| b.label.as_str()).collect();
+            if held.is_empty() {
+                anyhow::bail!("{name}: no certificate in it (expected PEM or DER; the input is empty)");
+            }
+            anyhow::bail!(
+                "{name}: no certificate in it, only {} (inspect decodes certificates)",
+                held.join(", ")
+            );
         }
         files.push(FileDoc {
-            path: p.display().to_string(),
+            path: name,
             certificates: certs,
             errors,
             skipped,
@@ -207,47 +282,8 @@ pub fn run(args: &InspectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                     f.certificates.len()
                 ));
                 for c in &f.certificates {
-                    let d = &c.doc;
                     s.push('\n');
-                    s.push_str(&wrap(
-                        &sanitize(&d.subject),
-                        &format!("  [{}] ", d.index),
-                        "      ",
-                    ));
-                    s.push_str(&wrap(
-                        &sanitize(&d.issuer),
-                        "      issuer    ",
-                        "                ",
-                    ));
-                    s.push_str(&format!("      validity  {} .. {}\n", d.not_before, d.not_after));
-                    if !d.dns_names.is_empty() || !d.ip_addresses.is_empty() {
-                        let mut n = d.dns_names.clone();
-                        n.extend(d.ip_addresses.iter().cloned());
-                        s.push_str(&wrap(
-                            &sanitize(&n.join(", ")),
-                            "      names     ",
-                            "                ",
-                        ));
-                    }
-                    let kind = if d.self_signed {
-                        "self-signed CA"
-                    } else if d.is_ca {
-                        "CA"
-                    } else {
-                        "end entity"
-                    };
-                    s.push_str(&format!("      kind      {kind}, v{}\n", c.version));
-                    s.push_str(&format!("      key       {}, signed {}\n", d.key, d.signature));
-                    if let Some(eku) = &c.ext_key_usage {
-                        s.push_str(&format!("      eku       {}\n", eku.join(", ")));
-                    }
-                    for u in &c.aia_ca_issuers {
-                        s.push_str(&format!("      issuer at {}\n", sanitize(u)));
-                    }
-                    if let Some(p) = &c.interception_product {
-                        s.push_str(&format!("      note      TLS inspection product: {p}\n"));
-                    }
-                    s.push_str(&format!("      sha256    {}\n", d.sha256));
+                    s.push_str(&human_cert(c));
                 }
                 for e in &f.errors {
                     s.push_str(&wrap(&sanitize(e), "  error: ", "      "));
@@ -260,4 +296,94 @@ pub fn run(args: &InspectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         }
     }
     Ok(if bad { crate::exit::USAGE } else { crate::exit::OK })
+}
+
+/// One certificate for a person: every fact chain debugging needs, one labelled line each.
+fn human_cert(c: &InspectCert) -> String {
+    const IND: &str = "               ";
+    let d = &c.doc;
+    let mut s = wrap(&sanitize(&d.subject), &format!("  [{}] ", d.index), "      ");
+    let mut line = |label: &str, value: &str| {
+        s.push_str(&wrap(&sanitize(value), &format!("    {label:<11}"), IND));
+    };
+    line("issuer", &d.issuer);
+    line("serial", &colon_hex(&d.serial));
+    line("validity", &format!("{} .. {}", d.not_before, d.not_after));
+    let mut names: Vec<String> = d.dns_names.iter().map(|n| format!("DNS:{n}")).collect();
+    names.extend(d.ip_addresses.iter().map(|n| format!("IP:{n}")));
+    line(
+        "names",
+        &if names.is_empty() {
+            "(no subjectAltName)".into()
+        } else {
+            names.join(", ")
+        },
+    );
+    let key = if c.key_bits > 0 && !d.key.contains(&c.key_bits.to_string()) {
+        format!("{} ({} bits)", d.key, c.key_bits)
+    } else {
+        d.key.clone()
+    };
+    line("key", &key);
+    line("signature", &d.signature);
+    let kind = if d.self_signed {
+        "self-signed"
+    } else if c.self_issued {
+        "self-issued (subject = issuer), not signed by its own key"
+    } else {
+        "issued by another certificate"
+    };
+    line("kind", &format!("{kind}, X.509 v{}", c.version));
+    line(
+        "basic",
+        &match &c.basic_constraints {
+            None => "(no basicConstraints: not a CA)".to_string(),
+            Some(b) => {
+                let mut t = if b.ca {
+                    "CA:TRUE".to_string()
+                } else {
+                    "CA:FALSE".to_string()
+                };
+                if let Some(n) = b.path_len {
+                    t.push_str(&format!(", pathlen {n}"));
+                }
+                if b.critical {
+                    t.push_str(" (critical)");
+                }
+                t
+            }
+        },
+    );
+    line(
+        "key usage",
+        &c.key_usage
+            .as_ref()
+            .map_or("(none: any)".to_string(), |u| u.join(", ")),
+    );
+    line(
+        "ext usage",
+        &c.ext_key_usage
+            .as_ref()
+            .map_or("(none: any)".to_string(), |u| u.join(", ")),
+    );
+    if let Some(k) = &c.subject_key_id {
+        line("subject id", &colon_hex(k));
+    }
+    if let Some(k) = &c.authority_key_id {
+        line("auth id", &colon_hex(k));
+    }
+    for u in &c.aia_ca_issuers {
+        line("ca issuers", u);
+    }
+    for u in &c.ocsp_urls {
+        line("ocsp", u);
+    }
+    for u in &c.crl_distribution_points {
+        line("crl", u);
+    }
+    if let Some(p) = &c.interception_product {
+        line("note", &format!("TLS inspection product: {p}"));
+    }
+    line("sha256", &d.sha256);
+    s
 }

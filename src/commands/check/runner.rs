@@ -245,6 +245,7 @@ mod tests {
                 client_cert: None,
                 client_key: None,
                 at: None,
+                fetch_aia: false,
             },
             expect: Expectations::default(),
         }
