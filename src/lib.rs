@@ -17,6 +17,7 @@ pub mod finding;
 pub mod fuzzing;
 pub mod probe;
 pub mod report;
+pub mod runtimes;
 pub mod trust;
 pub mod world;
 pub mod x509;

@@ -127,7 +127,7 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
     }
     let ca_runtimes = if req.runtimes.is_empty() {
         // The core runtimes (node, python, curl, java: with --runtime).
-        Runtime::CORE.to_vec()
+        Runtime::core()
     } else {
         req.runtimes.clone()
     };
