@@ -218,6 +218,11 @@ pub struct ConnectArgs {
     #[arg(long)]
     pub name: Option<String>,
 
+    /// XMPP domain for the stream header's `to` (default: --name, else the host), as
+    /// s_client's -xmpphost.
+    #[arg(long, value_name = "DOMAIN")]
+    pub xmpp_domain: Option<String>,
+
     /// Trust only these CA files, as a program's explicit CA option would (repeatable).
     #[arg(long, value_name = "FILE")]
     pub ca: Vec<PathBuf>,
