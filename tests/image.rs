@@ -200,7 +200,7 @@ fn scratch_image_reads_as_its_tree_and_its_entrypoint_is_the_program() {
     let dir = tempfile::tempdir().unwrap();
     let l = layout_from_tree(dir.path(), fs.root(), &[("A", "1")], Some("/app"));
     let w = tlsdoctor::world::World::from_image(&l, None).unwrap();
-    assert_eq!(w.exe.as_deref(), Some(Path::new("/app")));
+    assert_eq!(w.exe(), Some(Path::new("/app")));
     assert_eq!(w.var("A"), Some("1"));
 }
 
@@ -220,7 +220,7 @@ fn a_bare_entrypoint_is_found_on_the_images_path() {
         Some("server"),
     );
     let w = tlsdoctor::world::World::from_image(&l, None).unwrap();
-    assert_eq!(w.exe.as_deref(), Some(Path::new("/opt/tool/bin/server")));
+    assert_eq!(w.exe(), Some(Path::new("/opt/tool/bin/server")));
 }
 
 /// Whiteouts written by umoci (a deleted file and an opaque directory, in later layers)

@@ -108,6 +108,14 @@ impl Ctx {
                 eprintln!("tlsdoctor: note: {}: {n}", world.label());
             }
         }
+        if let Some(exe) = &g.exe {
+            world = world.with_exe(exe.clone());
+            // A program that cannot be read, or is not a Go program, is a usage error: the
+            // answer would silently be about some other program.
+            if let Some(Err(e)) = crate::detect::go_program(&world) {
+                anyhow::bail!("{e}");
+            }
+        }
         let format = if g.json { Format::Json } else { g.format };
         let color = match g.color {
             ColorChoice::Always => true,

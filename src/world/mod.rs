@@ -82,7 +82,7 @@ pub struct World {
     kind: WorldKind,
     /// The program this World is evaluated for (a path inside the World), when known:
     /// `/proc/N/exe`, an image's entrypoint, `--exe`.
-    pub exe: Option<PathBuf>,
+    exe: Option<PathBuf>,
     /// What the report must say about how this World was built (an init container's
     /// unknown output, the platform chosen from an index, …).
     notes: Vec<String>,
@@ -285,6 +285,18 @@ impl World {
         });
         self.mounts = Arc::new(mounts);
         self
+    }
+
+    /// Evaluate this program file (`--exe PATH`, a path inside the World): its build info
+    /// decides the Go version and GODEBUG defaults modelled.
+    pub fn with_exe(mut self, exe: impl Into<PathBuf>) -> World {
+        self.exe = Some(exe.into());
+        self
+    }
+
+    /// The program file being evaluated: `--exe`, an image's entrypoint, `/proc/N/exe`.
+    pub fn exe(&self) -> Option<&Path> {
+        self.exe.as_deref()
     }
 
     pub fn with_kind(mut self, kind: WorldKind) -> World {

@@ -23,7 +23,7 @@ fn parse_environ(raw: &[u8]) -> BTreeMap<String, String> {
     env
 }
 
-/// `/proc/PID/root` and `/proc/PID/environ`; the program from `/proc/PID/exe`.
+/// `/proc/PID/root` and `/proc/PID/environ`.
 pub(super) fn world(pid: u32) -> anyhow::Result<World> {
     let environ = format!("/proc/{pid}/environ");
     let raw = fs::read(&environ).map_err(|e| match e.kind() {
@@ -46,12 +46,9 @@ pub(super) fn world(pid: u32) -> anyhow::Result<World> {
             describe_io(&e)
         );
     }
-    let mut w = World::new(Base::Dir(root), parse_environ(&raw), WorldKind::Pid(pid));
-    // The program as the process sees it (a path inside its own root). A deleted
-    // binary reads "… (deleted)": then it is unknown.
-    w.exe = fs::read_link(format!("/proc/{pid}/exe"))
-        .ok()
-        .filter(|p| !p.to_string_lossy().ends_with(" (deleted)"));
+    // The program is read from /proc/PID/exe itself (crate::detect), which stays readable
+    // even when the file was replaced or deleted since the process started.
+    let w = World::new(Base::Dir(root), parse_environ(&raw), WorldKind::Pid(pid));
     Ok(w)
 }
 
