@@ -194,6 +194,7 @@ fn limbo_agreement() {
             error: None,
             evaluated_at: Some(tlsdoctor::x509::rfc3339(at)),
             server: None,
+            issuer: None,
         };
         let text = tlsdoctor::report::human::render(
             &doc,

@@ -56,9 +56,11 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
     );
     m.insert("not-yet-valid-clock-skew", all(false, "not-yet-valid"));
     m.insert("unknown-authority", all(false, "unknown-authority"));
+    // The server sent its intermediate; the root above it is in no store and nowhere in
+    // the World: an untrusted (private) root, not a missing intermediate.
     m.insert(
         "intermediate-sent-root-in-no-store",
-        all(false, "missing-intermediate"),
+        all(false, "unknown-authority"),
     );
     m.insert("self-signed", all(false, "self-signed"));
     m.insert(
@@ -109,9 +111,9 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
     m.insert(
         "intercept-untrusted",
         [
-            (false, "untrusted-intercept", &["missing-intermediate"]),
-            (false, "untrusted-intercept", &["missing-intermediate"]),
-            (false, "untrusted-intercept", &["missing-intermediate"]),
+            (false, "untrusted-intercept", &["unknown-authority"]),
+            (false, "untrusted-intercept", &["unknown-authority"]),
+            (false, "untrusted-intercept", &["unknown-authority"]),
         ],
     );
     m.insert(
@@ -316,9 +318,13 @@ fn fixes_are_worded_for_the_distro() {
     assert!(texts[2].contains("update-ca-trust"));
     assert!(texts[3].contains("distroless"));
     assert!(texts[4].contains("scratch"));
+    // The Kubernetes form: a concrete mount for the image's layout, no invented path.
     assert!(texts
         .iter()
-        .all(|t| t.contains("ConfigMap") && t.contains("SSL_CERT_FILE")));
+        .all(|t| t.contains("ConfigMap") && t.contains("mountPath /etc/")));
+    assert!(texts[0].contains("mountPath /etc/ssl/certs/"), "{}", texts[0]);
+    assert!(texts[2].contains("mountPath /etc/pki/tls/certs/"), "{}", texts[2]);
+    assert!(texts.iter().all(|t| !t.contains("tlsdoctor-ca")));
 }
 
 #[test]
@@ -1183,19 +1189,19 @@ fn cli_verify_uses_the_worlds_stores() {
         String::from_utf8_lossy(&out.stdout)
     );
     // A Debian image without the CA: the intermediate was sent, its issuer is in no store
-    // (missing-intermediate); the fix says how to add that root there.
+    // (an untrusted root: unknown-authority); the fix says how to add that root there.
     std::fs::write(root.path().join("etc/ssl/certs/ca-certificates.crt"), "").unwrap();
     let (code, doc) = run(&["--env", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"]);
     assert_eq!(code, Some(1));
     assert!(
-        doc.verdicts.iter().all(|v| v.cause == "missing-intermediate"),
+        doc.verdicts.iter().all(|v| v.cause == "unknown-authority"),
         "{:?}",
         doc.verdicts
     );
     let f = doc
         .findings
         .iter()
-        .find(|f| f.code == "missing-intermediate")
+        .find(|f| f.code == "unknown-authority")
         .expect("finding");
     assert!(
         f.fix.as_deref().unwrap().contains("update-ca-certificates"),
@@ -1268,9 +1274,11 @@ fn missing_intermediate_unknown_authority_and_self_signed_are_told_apart() {
     let scs = scenarios();
     let get = |n: &str| scs.iter().find(|s| s.name == n).unwrap();
     // Leaf + intermediate presented, the root that issued the intermediate in no store.
+    // The server is fine; the trust store lacks a (private) root: unknown-authority.
     let d = diagnose(get("intermediate-sent-root-in-no-store"));
     for v in &d.verdicts {
-        assert_eq!(v.cause, "missing-intermediate", "{v:?}");
+        assert_eq!(v.cause, "unknown-authority", "{v:?}");
+        assert!(v.details[0].detail.contains("private root CA"), "{v:?}");
         let det = &v.details[0].detail;
         assert!(det.contains("\"Example Root CA\""), "issuer named: {det}");
         assert!(det.contains("http://pki.example.test/root.crt"), "AIA URL: {det}");
@@ -1286,16 +1294,10 @@ fn missing_intermediate_unknown_authority_and_self_signed_are_told_apart() {
         "verify error:num=20:unable to get local issuer certificate"
     );
     assert_eq!(d.verdicts[2].message, "invalid peer certificate: UnknownIssuer");
-    let f = d
-        .findings
-        .iter()
-        .find(|f| f.code == "missing-intermediate")
-        .unwrap();
+    let f = d.findings.iter().find(|f| f.code == "unknown-authority").unwrap();
     let fix = f.fix.as_deref().unwrap();
-    assert!(
-        fix.contains("Example Root CA") && fix.contains("http://pki.example.test/root.crt"),
-        "{fix}"
-    );
+    assert!(fix.contains("Example Root CA"), "{fix}");
+    assert!(!fix.contains("configure the server"), "{fix}");
     // The stores here are explicit CA files: the fix names that file, not the system
     // store (the system-store wording, with its Kubernetes form, is in diagnose::fix).
     assert!(
@@ -1380,7 +1382,7 @@ fn cli_human_why_groups_runtimes_with_the_same_cause_and_detail() {
     assert_eq!(heads.len(), 1, "one grouped entry:\n{out}");
     assert!(
         // All the evaluated runtimes: named as a group, not listed.
-        heads[0].starts_with("  every runtime missing-intermediate "),
+        heads[0].starts_with("  every runtime unknown-authority "),
         "{out}"
     );
     assert!(why.join(" ").contains("\"Example Root CA\""), "{out}");

@@ -80,6 +80,10 @@ impl StoreCache {
 impl Ctx {
     pub fn from_global(g: &GlobalArgs) -> anyhow::Result<Ctx> {
         let mut world = match (&g.root, g.pid) {
+            _ if g.image.is_some() => {
+                let path = g.image.as_deref().unwrap_or(std::path::Path::new(""));
+                World::from_image(path, g.platform.as_deref())?
+            }
             (Some(root), _) => {
                 let md = std::fs::metadata(root).with_context(|| format!("--root {}", root.display()))?;
                 anyhow::ensure!(md.is_dir(), "--root {}: not a directory", root.display());
@@ -98,6 +102,19 @@ impl Ctx {
                 }
                 None => world.without(kv),
             };
+        }
+        if !g.quiet {
+            for n in world.notes() {
+                eprintln!("tlsdoctor: note: {}: {n}", world.label());
+            }
+        }
+        if let Some(exe) = &g.exe {
+            world = world.with_exe(exe.clone());
+            // A program that cannot be read, or is not a Go program, is a usage error: the
+            // answer would silently be about some other program.
+            if let Some(Err(e)) = crate::detect::go_program(&world) {
+                anyhow::bail!("{e}");
+            }
         }
         let format = if g.json { Format::Json } else { g.format };
         let color = match g.color {
@@ -154,6 +171,16 @@ const MAY_EXPLAIN: &[&str] = &[
     "ssl-cert-file-without-dir",
 ];
 
+/// Store findings about one certificate (staged, installed but not read, not hashed): the
+/// missing issuer's evidence (`issuer.found_at`) says the same for the certificate that
+/// matters; for any other certificate they say nothing about this chain.
+const ABOUT_ONE_CERT: &[&str] = &[
+    "staged-not-installed",
+    "staged-wrong-extension",
+    "system-bundle-not-read",
+    "not-hashed",
+];
+
 /// Problems with the setup of a store whose runtime rejects the chain (a DER `--ca` file,
 /// SSL_CERT_FILE pointing nowhere, an unhashed directory …) often are the reason: say them
 /// too (`verify` and `connect`).
@@ -171,6 +198,12 @@ pub fn store_findings(
             f.severity >= crate::finding::Severity::Error
                 || (f.severity >= crate::finding::Severity::Warning && MAY_EXPLAIN.contains(&f.code.as_str()))
         }) {
+            // A finding about one staged or unlinked certificate explains this failure only
+            // when that certificate is the missing one — and then the verdict already says
+            // where it is and the fix covers it.
+            if ABOUT_ONE_CERT.contains(&f.code.as_str()) {
+                continue;
+            }
             if let Some(seen) = out
                 .iter_mut()
                 .find(|g| g.code == f.code && g.message == f.message)
@@ -187,6 +220,30 @@ pub fn store_findings(
             out.push(f);
         }
     }
+}
+
+/// Evidence about the issuer the presented chain lacks (when some store lacks it): where it
+/// exists in the World and, with `fetch`, what its AIA caIssuers URL serves.
+pub fn issuer_evidence(
+    ctx: &Ctx,
+    stores: &[TrustStore],
+    chain: &[Arc<crate::x509::CertInfo>],
+    fetch: Result<(&crate::probe::ProxyChoice, std::time::Duration), &str>,
+) -> Option<crate::diagnose::evidence::IssuerEvidence> {
+    use crate::diagnose::{aia, evidence};
+    if !evidence::needed(chain, stores) {
+        return None;
+    }
+    let top = evidence::presented_top(chain)?;
+    let aia = top.aia_ca_issuers.first().map(|u| match fetch {
+        Ok((proxy, t)) => aia::fetch(u, &ctx.world, proxy, t),
+        Err(why) => evidence::AiaFetch::NotFetched {
+            url: u.clone(),
+            reason: why.to_string(),
+        },
+    });
+    let cx = crate::trust::Cx::new(&ctx.world, &ctx.trust, false);
+    Some(evidence::gather(&cx, stores, chain, aia))
 }
 
 /// Write a report to stdout. A closed pipe (`tlsdoctor … | head`) comes back as an

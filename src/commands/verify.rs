@@ -3,7 +3,7 @@
 
 use super::Ctx;
 use crate::cli::{Format, RuntimeArg, VerifyArgs};
-use crate::diagnose::{evaluate, Input};
+use crate::diagnose::{evaluate_with, Input};
 use crate::report::json::{Document, VERIFY_SCHEMA};
 use crate::trust::{self, Runtime, TrustStore};
 
@@ -55,7 +55,20 @@ pub fn document(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<Document> {
         at,
         distro: Some(trust::distro::detect(&ctx.world)),
     };
-    let d = evaluate(&input, &stores);
+    let ev = super::issuer_evidence(
+        ctx,
+        &stores,
+        &input.chain,
+        if args.fetch {
+            Ok((
+                &crate::probe::ProxyChoice::FromEnv,
+                crate::diagnose::aia::MAX_TIME,
+            ))
+        } else {
+            Err("verify is offline; add --fetch")
+        },
+    );
+    let d = evaluate_with(&input, &stores, 0, ev.as_ref());
     let mut findings = d.findings;
     super::store_findings(&stores, &d.verdicts, &mut findings);
     Ok(Document {
@@ -69,6 +82,7 @@ pub fn document(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<Document> {
         error: None,
         evaluated_at: Some(crate::x509::rfc3339(at)),
         server: None,
+        issuer: d.issuer,
     })
 }
 

@@ -43,23 +43,12 @@ pub fn kubernetes_for(runtimes: &[Runtime]) -> String {
                 add the CA in code."
             .into();
     }
-    // Runtimes that do not read SSL_CERT_FILE (src/trust/extra.rs, java.rs).
-    let own: Vec<&str> = runtimes
-        .iter()
-        .filter_map(|r| match r {
-            Runtime::Node => Some("NODE_EXTRA_CA_CERTS for Node.js"),
-            Runtime::PythonRequests => Some("REQUESTS_CA_BUNDLE for requests"),
-            Runtime::Curl => Some("CURL_CA_BUNDLE for curl"),
-            Runtime::Java => {
-                Some("-Djavax.net.ssl.trustStore (a keytool-made store) in JAVA_TOOL_OPTIONS for Java")
-            }
-            _ => None,
-        })
-        .collect();
+    // Runtimes that do not read SSL_CERT_FILE: their unit names their own variable.
+    let own: Vec<&str> = runtimes.iter().filter_map(|r| r.unit().own_ca_variable).collect();
     format!(
-        "Kubernetes: mount a bundle (system CAs plus this CA) from a ConfigMap or Secret at \
-         /etc/tlsdoctor-ca/ca.crt and set SSL_CERT_FILE to it{}{}; bake update-ca-certificates into \
-         the image, not at pod start (read-only root filesystem).",
+        "Kubernetes: mount a bundle (system CAs plus this CA) from a ConfigMap or Secret with subPath \
+         over /etc/ssl/certs/ca-certificates.crt{}{}; bake update-ca-certificates into the image, not \
+         at pod start (read-only root filesystem).",
         if webpki {
             " (webpki-roots ignores it: add the CA in code)"
         } else {
@@ -217,6 +206,237 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
             .into(),
         _ => return None,
     })
+}
+
+/// What is known about the CA a runtime should trust, for wording its fix.
+#[derive(Debug, Clone, Default)]
+pub struct CaFacts {
+    /// Its common name ("Corp Root CA").
+    pub name: String,
+    /// A file in the World that holds it (staged, service-account CA, unhashed directory).
+    pub file: Option<String>,
+    /// `file` is in the distribution's staging area, where its tool picks it up.
+    pub staged: bool,
+    /// It is in this certificate directory without a hash link.
+    pub unhashed_dir: Option<String>,
+    /// It is the Kubernetes service-account CA.
+    pub in_sa_ca: bool,
+    /// OpenSSL subject hash of its name (`%08x`).
+    pub subject_hash: Option<String>,
+    /// This World's OpenSSL certificate directory.
+    pub cert_dir: Option<String>,
+}
+
+impl CaFacts {
+    /// A file name for it: "Corp Root CA" → `corp-root-ca`.
+    pub fn slug(&self) -> String {
+        let mut s = String::new();
+        for c in self.name.chars() {
+            if c.is_ascii_alphanumeric() {
+                s.push(c.to_ascii_lowercase());
+            } else if !s.ends_with('-') && !s.is_empty() {
+                s.push('-');
+            }
+        }
+        let s = s.trim_end_matches('-').to_string();
+        if s.is_empty() {
+            "private-ca".into()
+        } else {
+            s
+        }
+    }
+
+    /// Where the distribution's tool takes it from.
+    fn staged_path(&self, distro: Distro) -> String {
+        match distro {
+            Distro::Rhel => format!("/etc/pki/ca-trust/source/anchors/{}.crt", self.slug()),
+            _ => format!("/usr/local/share/ca-certificates/{}.crt", self.slug()),
+        }
+    }
+
+    /// The file to hand to a runtime's own variable: the one in the World, else where the
+    /// install step puts it.
+    fn file_or_installed(&self, distro: Distro) -> String {
+        self.file.clone().unwrap_or_else(|| self.staged_path(distro))
+    }
+}
+
+/// The step of `store` that an environment variable set, if any.
+fn set_by<'a>(store: &'a crate::trust::TrustStore, var: &str) -> Option<&'a str> {
+    store
+        .steps
+        .iter()
+        .find(|s| {
+            s.reason
+                .as_deref()
+                .is_some_and(|r| r.contains(&format!("set by {var}")))
+        })
+        .map(|s| s.source.as_str())
+}
+
+/// The one fix that makes `runtime`, as set up in `store`, trust the CA: the system
+/// install for runtimes that read the system store, their own variable for those that
+/// do not, the keystore Java really reads, code for webpki-roots.
+pub fn trust_ca_for(
+    runtime: Runtime,
+    store: &crate::trust::TrustStore,
+    distro: Distro,
+    ca: &CaFacts,
+) -> String {
+    let name = &ca.name;
+    if store.explicit {
+        return match runtime {
+            Runtime::Openssl | Runtime::Python | Runtime::Curl => format!(
+                "add the self-signed root \"{name}\" to the CA file the program is given (--ca here): \
+                 the system store is not consulted"
+            ),
+            _ => format!(
+                "add \"{name}\" to the CA file the program is given (--ca here): the system store is not \
+                 consulted"
+            ),
+        };
+    }
+    let file = ca.file_or_installed(distro);
+    let system = || -> String {
+        let openssl_family = matches!(runtime, Runtime::Openssl | Runtime::Python | Runtime::Curl);
+        if let Some(b) = set_by(store, "SSL_CERT_FILE").filter(|b| *b != distro.system_bundle()) {
+            let what = ca
+                .file
+                .clone()
+                .unwrap_or_else(|| format!("the PEM of \"{name}\""));
+            return format!("append {what} to {b}, the bundle SSL_CERT_FILE names");
+        }
+        if let (Some(d), true) = (&ca.unhashed_dir, openssl_family) {
+            return format!("`openssl rehash {d}` (or `c_rehash {d}`): OpenSSL opens only hash-named files");
+        }
+        if ca.staged {
+            return match distro {
+                Distro::Rhel => "run `update-ca-trust extract` (at image build)".into(),
+                _ => "run `update-ca-certificates` (at image build: `RUN update-ca-certificates`)".into(),
+            };
+        }
+        match distro {
+            Distro::Debian | Distro::Unknown => format!(
+                "copy {} to {} and run `update-ca-certificates` (at image build)",
+                ca.file
+                    .clone()
+                    .unwrap_or_else(|| format!("the PEM of \"{name}\"")),
+                ca.staged_path(distro)
+            ),
+            _ => install_ca(
+                distro,
+                &ca.file.clone().unwrap_or_else(|| format!("\"{name}\" (PEM)")),
+            ),
+        }
+    };
+    match runtime {
+        Runtime::WebpkiRoots => format!(
+            "webpki-roots is a compiled-in list: the program must add \"{name}\" in code \
+             (RootCertStore::add) or use rustls-native-certs"
+        ),
+        Runtime::Node => match set_by(store, "NODE_EXTRA_CA_CERTS") {
+            Some(f) => format!("append \"{name}\" to {f}, the file NODE_EXTRA_CA_CERTS names"),
+            None if store.steps.iter().any(|s| s.source == "builtin:node") => {
+                format!("NODE_EXTRA_CA_CERTS={file} (node's own list ignores the system store)")
+            }
+            None => system(),
+        },
+        Runtime::PythonRequests => {
+            match set_by(store, "REQUESTS_CA_BUNDLE").or_else(|| set_by(store, "CURL_CA_BUNDLE")) {
+                Some(f) => format!("append \"{name}\" to {f}, the bundle requests reads"),
+                None if store.sources().iter().any(|s| s == distro.system_bundle()) => system(),
+                None => format!(
+                    "{}; then REQUESTS_CA_BUNDLE={} (requests reads certifi's bundle, not the system store)",
+                    system(),
+                    distro.system_bundle()
+                ),
+            }
+        }
+        Runtime::Java => {
+            let ks = store
+                .steps
+                .iter()
+                .find(|s| s.outcome == crate::trust::Outcome::Loaded)
+                .map(|s| s.source.clone());
+            match ks {
+                Some(ks) => format!(
+                    "`keytool -importcert -noprompt -alias {} -file {file} -keystore {ks} -storepass changeit` \
+                     (the store this Java reads), or -Djavax.net.ssl.trustStore=<a store with it>",
+                    ca.slug()
+                ),
+                None => format!(
+                    "import {file} with `keytool -importcert` into a store and pass \
+                     -Djavax.net.ssl.trustStore=<that store> (JAVA_TOOL_OPTIONS)"
+                ),
+            }
+        }
+        _ => system(),
+    }
+}
+
+/// Per-runtime fixes, runtimes with the same words grouped: "go, openssl: …".
+pub fn trust_ca_lines(stores: &[&crate::trust::TrustStore], distro: Distro, ca: &CaFacts) -> Vec<String> {
+    let mut groups: Vec<(String, Vec<&str>)> = vec![];
+    for s in stores {
+        let t = trust_ca_for(s.runtime, s, distro, ca);
+        match groups.iter_mut().find(|g| g.0 == t) {
+            Some(g) => g.1.push(s.runtime.code()),
+            None => groups.push((t, vec![s.runtime.code()])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(t, rts)| format!("{}: {t}", rts.join(", ")))
+        .collect()
+}
+
+/// Kubernetes: the concrete volume, mount and variables for this image's layout. The CA
+/// is mounted with `subPath` as `HASH.0` in the certificate directory, where Go and the
+/// OpenSSL-based clients read it without `update-ca-certificates` (read-only root
+/// filesystem, non-root user).
+pub fn kubernetes_mount(runtimes: &[Runtime], ca: &CaFacts, distro: Distro) -> Option<String> {
+    if runtimes.iter().all(|r| *r == Runtime::WebpkiRoots) {
+        return None;
+    }
+    if distro == Distro::Scratch {
+        return Some(
+            "Kubernetes: a scratch image has no store: mount a bundle (system CAs plus this CA) from a \
+             Secret or ConfigMap with subPath at mountPath /etc/ssl/certs/ca-certificates.crt"
+                .into(),
+        );
+    }
+    let default_dir = match distro {
+        Distro::Rhel => "/etc/pki/tls/certs",
+        _ => "/etc/ssl/certs",
+    };
+    let dir = ca.cert_dir.clone().unwrap_or_else(|| default_dir.to_string());
+    let hash = ca.subject_hash.as_ref()?;
+    let path = format!("{}/{hash}.0", dir.trim_end_matches('/'));
+    let source = if ca.in_sa_ca {
+        "the ConfigMap kube-root-ca.crt (every namespace has it)".to_string()
+    } else {
+        format!("a Secret or ConfigMap {} holding it", ca.slug())
+    };
+    let mut env = vec![];
+    if runtimes.contains(&Runtime::Node) {
+        env.push(format!("NODE_EXTRA_CA_CERTS={path}"));
+    }
+    if runtimes.contains(&Runtime::PythonRequests) {
+        env.push(format!("REQUESTS_CA_BUNDLE={dir}"));
+    }
+    Some(format!(
+        "Kubernetes: mount key ca.crt of {source} with subPath ca.crt at mountPath {path}{}{}",
+        if env.is_empty() {
+            String::new()
+        } else {
+            format!(" and set env {}", env.join(", "))
+        },
+        if runtimes.contains(&Runtime::Java) {
+            "; Java still needs the keytool import"
+        } else {
+            ""
+        }
+    ))
 }
 
 /// Context for wording a fix.

@@ -9,7 +9,9 @@
 //! that apply per runtime (not only the first), picks the primary one, and attaches
 //! findings with fixes worded for the runtime and distro ([`fix`]).
 
+pub mod aia;
 pub mod cause;
+pub mod evidence;
 pub mod facts;
 pub mod fix;
 pub mod go;
@@ -26,6 +28,7 @@ pub use fix::Distro;
 
 use crate::finding::{Finding, Severity};
 use crate::report::json::{AnchorDoc, CauseDetailDoc, CertDoc, StoreSummaryDoc, VerdictDoc};
+use crate::runtimes::Engine;
 use crate::trust::auxtrust::AuxDecision;
 use crate::trust::{Runtime, TrustStore};
 use crate::x509::CertInfo;
@@ -50,6 +53,8 @@ pub struct Diagnosis {
     pub verdicts: Vec<VerdictDoc>,
     pub findings: Vec<Finding>,
     pub chain: Vec<CertDoc>,
+    /// The certificate the chain lacks, with where it was found (when evidence was gathered).
+    pub issuer: Option<evidence::IssuerDoc>,
 }
 
 /// OpenSSL's canonical name encoding (x509_name_canon), when available.
@@ -122,6 +127,8 @@ struct Env<'a> {
     /// rustls-webpki outcomes by (compiled-in roots?, anchor set): `rustls-native` and
     /// `webpki-roots` given the same `--ca` files verify identically, so once is enough.
     webpki_memo: std::cell::RefCell<Vec<(WebpkiKey, webpki::WebpkiOutcome)>>,
+    /// Where the missing issuer exists in the World, and what its AIA URL served.
+    evidence: Option<&'a evidence::IssuerEvidence>,
 }
 
 use crate::report::style::span as human_duration;
@@ -330,24 +337,97 @@ impl Env<'_> {
                 ),
             );
         }
-        // The top presented certificate is not self-signed and its issuer is in no
-        // store: a certificate is missing, whether the server sent intermediates or not.
-        let aia = match c.aia_ca_issuers.first() {
-            Some(u) => format!("its AIA caIssuers URL is {u}"),
-            None => format!("{} has no AIA caIssuers URL to fetch it from", self.label(top)),
-        };
-        let sent = if top == leaf {
+        self.classify_missing(top)
+    }
+
+    /// The top certificate is not self-signed and its issuer is in no store: an untrusted
+    /// root (the trust store lacks it) or a missing intermediate (the server should send
+    /// it), decided from where it exists in the World, what its AIA URL serves, and what
+    /// the server sent.
+    fn classify_missing(&self, top: usize) -> (Cause, String) {
+        let c = self.cert(top);
+        let leaf_only = top == self.pres[0];
+        let issuer = issuer_short(c);
+        let ev = self
+            .evidence
+            .filter(|_| self.cert(self.presented_top()).issuer_der == c.issuer_der);
+        let sent = if leaf_only {
             "the server sent only the leaf".to_string()
         } else {
-            format!("the presented chain stops at {}", self.label(top))
+            format!("the server sent its chain up to {}", self.label(top))
         };
-        (
-            Cause::MissingIntermediate,
-            format!(
-                "{sent}; its issuer \"{}\" was not sent and is in no store; {aia}",
-                issuer_short(c),
+        let aia_url = c.aia_ca_issuers.first();
+        let (kind, _) = match ev {
+            Some(e) => e.kind(leaf_only),
+            None if leaf_only => (evidence::IssuerKind::Unknown, evidence::Confidence::Low),
+            None => (evidence::IssuerKind::Root, evidence::Confidence::Likely),
+        };
+        let found = ev.and_then(|e| e.cert.as_ref());
+        let from_aia = ev.is_some_and(|e| {
+            matches!(&e.aia, Some(evidence::AiaFetch::Fetched { certs, .. }) if found.is_some_and(|f| certs.iter().any(|x| x.sha256 == f.sha256)))
+        });
+        let where_ = ev.and_then(|e| e.where_words());
+        let aia_note = match (ev.and_then(|e| e.aia.as_ref()), aia_url) {
+            (_, None) => String::new(),
+            (Some(evidence::AiaFetch::Failed { url, reason }), _) => {
+                format!("; fetching its AIA caIssuers URL {url} failed ({reason})")
+            }
+            (Some(evidence::AiaFetch::NotFetched { url, reason }), _) => {
+                format!("; its AIA caIssuers URL {url} was not fetched ({reason})")
+            }
+            (Some(evidence::AiaFetch::Fetched { url, .. }), _) if !from_aia => {
+                format!("; its AIA caIssuers URL {url} did not serve it")
+            }
+            (Some(_), _) => String::new(),
+            (None, Some(u)) => format!("; its AIA caIssuers URL is {u}"),
+        };
+        let mut evidence_words = String::new();
+        if let Some(w) = &where_ {
+            evidence_words.push_str(&format!(": {w}"));
+        } else if from_aia {
+            evidence_words.push_str(&format!(
+                " (its AIA caIssuers URL {} serves it)",
+                aia_url.cloned().unwrap_or_default()
+            ));
+        }
+        match kind {
+            evidence::IssuerKind::Root => {
+                if found.is_some() {
+                    (
+                        Cause::UnknownAuthority,
+                        format!(
+                            "{sent}; its issuer, the root \"{issuer}\", is not trusted here{evidence_words}{aia_note}"
+                        ),
+                    )
+                } else {
+                    (
+                        Cause::UnknownAuthority,
+                        format!(
+                            "{sent}; its issuer \"{issuer}\" is in no store and nowhere else here{aia_note}: most \
+                             likely a private root CA that this host does not trust (the server is fine; the trust \
+                             store is not)"
+                        ),
+                    )
+                }
+            }
+            evidence::IssuerKind::Intermediate => (
+                Cause::MissingIntermediate,
+                format!("{sent}; its issuer, the intermediate \"{issuer}\", was not sent{evidence_words}{aia_note}"),
             ),
-        )
+            evidence::IssuerKind::Unknown => (
+                Cause::MissingIntermediate,
+                format!(
+                    "{sent}; its issuer \"{issuer}\" is in no store and nowhere else here{}: most likely an \
+                     intermediate the server should send (low confidence: if \"{issuer}\" is a root CA, trust it \
+                     instead)",
+                    if aia_url.is_none() {
+                        format!(", and {} has no AIA caIssuers URL", self.label(top))
+                    } else {
+                        aia_note.clone()
+                    }
+                ),
+            ),
+        }
     }
 }
 
@@ -366,6 +446,18 @@ pub fn evaluate(input: &Input, stores: &[TrustStore]) -> Diagnosis {
 
 /// Like [`evaluate`], with sub-second precision for the time (`input.at` + `nanos`).
 pub fn evaluate_precise(input: &Input, stores: &[TrustStore], nanos: u32) -> Diagnosis {
+    evaluate_with(input, stores, nanos, None)
+}
+
+/// Like [`evaluate_precise`], with the evidence about the missing issuer gathered from the
+/// World (and its AIA URL) by the command: it decides untrusted root vs missing
+/// intermediate, and the report names where the issuer exists.
+pub fn evaluate_with(
+    input: &Input,
+    stores: &[TrustStore],
+    nanos: u32,
+    evidence: Option<&evidence::IssuerEvidence>,
+) -> Diagnosis {
     let mut arena = Arena::new();
     let order = order_presented(&input.chain);
     let mut pres = vec![];
@@ -388,6 +480,7 @@ pub fn evaluate_precise(input: &Input, stores: &[TrustStore], nanos: u32) -> Dia
         store_idx,
         nanos,
         webpki_memo: Default::default(),
+        evidence,
     };
     let chain_docs: Vec<CertDoc> = input
         .chain
@@ -404,17 +497,19 @@ pub fn evaluate_precise(input: &Input, stores: &[TrustStore], nanos: u32) -> Dia
                 "no certificate to verify",
             )],
             chain: chain_docs,
+            issuer: None,
         };
     }
     let product = intercept::detect(&input.chain);
     let mut verdicts = vec![];
     for (si, store) in stores.iter().enumerate() {
-        let mut v = match store.runtime {
-            Runtime::Go => eval_go(&env, si),
-            Runtime::Openssl => eval_openssl(&env, si),
-            Runtime::RustlsNative | Runtime::WebpkiRoots => eval_webpki(&env, si),
-            // Node, Python, requests, curl, Java: src/diagnose/runtimes.rs.
-            _ => runtimes::eval(&env, si),
+        // The engine and the words come from the runtime's unit (src/runtimes/).
+        let mut v = match store.runtime.unit().engine {
+            Engine::GoX509 => eval_go(&env, si),
+            Engine::Openssl => eval_openssl(&env, si),
+            Engine::Webpki => eval_webpki(&env, si),
+            Engine::OpensslApp(app) => runtimes::eval_ossl_app(&env, si, app),
+            Engine::Pkix => runtimes::eval_java(&env, si),
         };
         if !v.trusted {
             if let Some((p, _)) = product {
@@ -441,16 +536,50 @@ pub fn evaluate_precise(input: &Input, stores: &[TrustStore], nanos: u32) -> Dia
         verdicts.push(v);
     }
     let findings = findings(&env, stores, &verdicts, product.map(|p| p.0));
-    let docs = verdicts
+    let docs: Vec<VerdictDoc> = verdicts
         .iter()
         .zip(stores)
         .map(|(v, s)| verdict_doc(&env, v, s))
         .collect();
+    let issuer = issuer_doc(&env, input, stores, &docs);
     Diagnosis {
         verdicts: docs,
         findings,
         chain: chain_docs,
+        issuer,
     }
+}
+
+/// The `issuer` object: only when some runtime failed for want of the issuer of the top
+/// presented certificate, and evidence was gathered. An intermediate served at the AIA URL
+/// is tried: would the chain then verify for some runtime?
+fn issuer_doc(
+    env: &Env,
+    input: &Input,
+    stores: &[TrustStore],
+    docs: &[VerdictDoc],
+) -> Option<evidence::IssuerDoc> {
+    let ev = env.evidence?;
+    let missing = docs.iter().any(|v| {
+        v.causes
+            .iter()
+            .any(|c| c == "unknown-authority" || c == "missing-intermediate" || c == "untrusted-intercept")
+    });
+    if !missing {
+        return None;
+    }
+    let top_i = env.presented_top();
+    let top = env.cert(top_i);
+    let mut doc = ev.doc(top, top_i == env.pres[0]);
+    if let (Some(a), Some(evidence::AiaFetch::Fetched { certs, .. })) = (doc.aia.as_mut(), &ev.aia) {
+        if let Some(c) = certs.iter().find(|c| evidence::issues(c, top)) {
+            let mut with = input.clone();
+            with.chain.push(c.clone());
+            let again = evaluate_with(&with, stores, env.nanos, None);
+            a.completes_chain = again.verdicts.iter().any(|v| v.trusted);
+        }
+    }
+    Some(doc)
 }
 
 fn verdict_doc(env: &Env, v: &Verdict, s: &TrustStore) -> VerdictDoc {
@@ -564,8 +693,28 @@ fn go_cause(env: &Env, rt: Runtime, e: &go::GoErr) -> (Cause, String) {
             ),
         ),
         Cause::UnknownAuthority if e.unknown => {
-            if let Some(h) = e.hint_cause {
+            let cert = e.cert.unwrap_or(env.pres[0]);
+            // Go's hint names the first candidate found by name. A store certificate that
+            // merely shares the name (Debian's snakeoil certificate carries the host name)
+            // and whose key did not sign this one is not the issuer: its complaint
+            // ("cannot sign this kind of certificate") is not the cause.
+            // (A CA with the same name and another key is a rotated root: that hint stays.)
+            let unrelated = e.hint_cert.is_some_and(|h| {
+                env.position(h).is_none()
+                    && !env.cert(h).is_ca()
+                    && env.arena.sig(cert, h) != facts::SigCheck::Valid
+            });
+            if let (Some(h), false) = (e.hint_cause, unrelated) {
                 (h, format!("an issuer was found by name but rejected: {}", e.msg))
+            } else if unrelated {
+                let (c, d) = env.classify_unknown(cert);
+                let other = e.hint_cert.map(|h| env.label(h)).unwrap_or_default();
+                (
+                    c,
+                    format!(
+                        "{d} (Go's message names {other}, a different certificate in the store with the same name)"
+                    ),
+                )
             } else {
                 env.classify_unknown(e.cert.unwrap_or(env.pres[0]))
             }
@@ -862,6 +1011,123 @@ fn eval_webpki(env: &Env, si: usize) -> Verdict {
     v
 }
 
+/// What is known about the CA to trust: the missing issuer of the top presented
+/// certificate (or, self-signed, the server's certificate itself) and where it exists.
+fn ca_facts(env: &Env, cause: Cause) -> fix::CaFacts {
+    let top = env.cert(env.presented_top());
+    let (name, name_der) = if cause == Cause::SelfSigned {
+        let leaf = env.cert(env.pres[0]);
+        (leaf.short_name(), leaf.subject_der.clone())
+    } else {
+        (issuer_short(top), top.issuer_der.clone())
+    };
+    let mut ca = fix::CaFacts {
+        name,
+        subject_hash: crate::trust::openssl::subject_hash(&name_der).map(|h| format!("{h:08x}")),
+        ..Default::default()
+    };
+    if let Some(ev) = env.evidence {
+        ca.cert_dir = ev.cert_dir.clone();
+        let pick = |kind: &str| ev.sightings.iter().find(|s| s.kind == kind);
+        if let Some(s) = pick("staging") {
+            ca.file = Some(s.path.clone());
+            ca.staged = !s.note.contains("only picks up");
+        } else if let Some(s) = pick("kubernetes") {
+            ca.file = Some(s.path.clone());
+            ca.in_sa_ca = true;
+        } else if let Some(s) = pick("cert-dir") {
+            ca.file = Some(s.path.clone());
+            if s.note.contains("without a hash link") {
+                ca.unhashed_dir = std::path::Path::new(&s.path)
+                    .parent()
+                    .map(|p| p.display().to_string());
+            }
+        } else if let Some(s) = pick("bundle").or_else(|| pick("store")) {
+            ca.file = Some(s.path.clone());
+        }
+    }
+    ca
+}
+
+/// "Trust the CA": one line per group of runtimes that need the same step, then the
+/// Kubernetes form for this image's layout.
+fn trust_fix(env: &Env, stores: &[TrustStore], verdicts: &[Verdict], cause: Cause, distro: Distro) -> String {
+    let ca = ca_facts(env, cause);
+    let failing: Vec<&TrustStore> = stores
+        .iter()
+        .zip(verdicts)
+        .filter(|(_, v)| !v.trusted && v.causes.iter().any(|(c, _)| *c == cause))
+        .map(|(s, _)| s)
+        .collect();
+    let mut paras = vec![];
+    if cause == Cause::SelfSigned {
+        paras.push(format!(
+            "The server's certificate \"{}\" signed itself: prefer one from a CA the clients trust; or \
+             trust this certificate:",
+            ca.name
+        ));
+    } else {
+        paras.push(format!(
+            "Trust the root \"{}\" (the server needs no change):",
+            ca.name
+        ));
+    }
+    paras.extend(fix::trust_ca_lines(&failing, distro, &ca));
+    if !failing.iter().any(|s| s.explicit) {
+        let rts: Vec<Runtime> = failing.iter().map(|s| s.runtime).collect();
+        if let Some(k) = fix::kubernetes_mount(&rts, &ca, distro) {
+            paras.push(k);
+        }
+    }
+    paras.join("\n\n")
+}
+
+/// A missing intermediate: the server's chain file, and where the certificate is.
+fn server_chain_fix(env: &Env) -> String {
+    let top_i = env.presented_top();
+    let top = env.cert(top_i);
+    let issuer = issuer_short(top);
+    let leaf_only = top_i == env.pres[0];
+    let kind = env.evidence.map(|e| e.kind(leaf_only).0);
+    let mut copy = vec![];
+    if let Some(ev) = env.evidence {
+        if let Some(evidence::AiaFetch::Fetched { url, .. }) = &ev.aia {
+            if ev.cert.is_some() {
+                copy.push(format!("it is served at {url}"));
+            }
+        }
+        if let Some(s) = ev.sightings.first() {
+            copy.push(format!("a copy is at {}", s.path));
+        }
+    }
+    if copy.is_empty() {
+        if let Some(u) = top.aia_ca_issuers.first() {
+            copy.push(format!("its AIA caIssuers URL is {u}"));
+        }
+    }
+    let mut s = format!(
+        "Configure the server to send the intermediate \"{issuer}\" after {} (nginx: ssl_certificate \
+         with the full chain; Apache: SSLCertificateFile with the chain appended){}.",
+        if leaf_only {
+            "its certificate".to_string()
+        } else {
+            format!("\"{}\"", top.short_name())
+        },
+        if copy.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", copy.join(", "))
+        }
+    );
+    if kind != Some(evidence::IssuerKind::Intermediate) {
+        s.push_str(&format!(
+            " If \"{issuer}\" is in fact a root CA, the trust store needs it instead (tlsdoctor store \
+             --find '{issuer}')."
+        ));
+    }
+    s
+}
+
 fn findings(
     env: &Env,
     stores: &[TrustStore],
@@ -913,7 +1179,21 @@ fn findings(
         };
         let mut f = Finding::new("tls-interception", sev, msg);
         if !untrusted.is_empty() {
-            if let Some(fx) = fix::fix_for(Cause::UntrustedIntercept, rt, distro, &ctx) {
+            let fx = if stores.iter().any(|s| s.explicit) {
+                fix::fix_for(Cause::UntrustedIntercept, rt, distro, &ctx)
+            } else {
+                Some(
+                    trust_fix(env, stores, verdicts, Cause::UntrustedIntercept, distro).replacen(
+                        "(the server needs no change):",
+                        &format!(
+                            "of {} (ask IT for it), or have this host excluded from inspection:",
+                            p.name
+                        ),
+                        1,
+                    ),
+                )
+            };
+            if let Some(fx) = fx {
                 f = f.fix(fx);
             }
             f = f.runtimes(&untrusted);
@@ -952,7 +1232,14 @@ fn findings(
             };
             let names: Vec<&str> = rts.iter().map(|w| w.runtime.code()).collect();
             let mut f = Finding::new(c.code(), Severity::Error, detail).runtimes(&names);
-            if let Some(fx) = fix::fix_for(*c, rts[0].runtime, distro, &ctx) {
+            let fx = match c {
+                Cause::UnknownAuthority | Cause::SelfSigned if product.is_none() => {
+                    Some(trust_fix(env, stores, verdicts, *c, distro))
+                }
+                Cause::MissingIntermediate if product.is_none() => Some(server_chain_fix(env)),
+                _ => fix::fix_for(*c, rts[0].runtime, distro, &ctx),
+            };
+            if let Some(fx) = fx {
                 f = f.fix(fx);
             }
             out.push(f);

@@ -439,6 +439,7 @@ mod tests {
             error: None,
             evaluated_at: None,
             server: None,
+            issuer: None,
         };
         let out = render(
             &doc,

@@ -32,6 +32,11 @@ pub struct Document {
     /// and what libpq sslmode / MySQL ssl-mode would conclude.
     #[serde(default)]
     pub server: Option<serde_json::Value>,
+    /// The certificate the chain lacks (the issuer of the top presented certificate, when
+    /// a runtime rejected for want of it): root or intermediate, how sure, where it exists
+    /// in the World and why it is not used there, and what its AIA caIssuers URL served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<crate::diagnose::evidence::IssuerDoc>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

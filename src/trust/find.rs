@@ -161,7 +161,7 @@ fn places(cx: &Cx) -> Places {
 }
 
 /// Every certificate in the known places: sha256 -> (cert, locations).
-fn inventory(cx: &Cx) -> BTreeMap<String, (Arc<CertInfo>, Vec<Location>)> {
+pub(crate) fn inventory(cx: &Cx) -> BTreeMap<String, (Arc<CertInfo>, Vec<Location>)> {
     let (files, dirs) = places(cx);
     let mut out: BTreeMap<String, (Arc<CertInfo>, Vec<Location>)> = BTreeMap::new();
     let mut visited: HashSet<PathBuf> = HashSet::new();
@@ -302,7 +302,7 @@ pub fn find(cx: &Cx, stores: &[TrustStore], q: &Query) -> FindResult {
     FindResult { found, more }
 }
 
-fn answer(cx: &Cx, s: &TrustStore, cert: &CertInfo, locations: &[Location]) -> RuntimeAnswer {
+pub(crate) fn answer(cx: &Cx, s: &TrustStore, cert: &CertInfo, locations: &[Location]) -> RuntimeAnswer {
     let w = cx.world();
     let canon = |p: &str| {
         w.canonical(Path::new(p))

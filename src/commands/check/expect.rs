@@ -534,6 +534,7 @@ pub(crate) mod tests {
             error: None,
             evaluated_at: Some("2030-01-01T00:00:00Z".into()),
             server: None,
+            issuer: None,
         }
     }
 
@@ -552,6 +553,7 @@ pub(crate) mod tests {
             }),
             evaluated_at: None,
             server: None,
+            issuer: None,
         }
     }
 

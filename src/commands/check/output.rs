@@ -104,6 +104,7 @@ fn placeholder(cause: &str, message: String) -> Document {
         }),
         evaluated_at: None,
         server: None,
+        issuer: None,
     }
 }
 

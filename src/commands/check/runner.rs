@@ -236,6 +236,7 @@ mod tests {
                 starttls: crate::cli::StarttlsArg::None,
                 servername: None,
                 name: None,
+                xmpp_domain: None,
                 ca: vec![],
                 runtimes: vec![],
                 timeout: DEFAULT_TIMEOUT,
@@ -244,6 +245,7 @@ mod tests {
                 client_cert: None,
                 client_key: None,
                 at: None,
+                fetch_aia: false,
             },
             expect: Expectations::default(),
         }
