@@ -45,12 +45,30 @@ pub struct GlobalArgs {
 
     /// Evaluate an unpacked container filesystem: trust paths resolve inside DIR. The
     /// environment starts empty (the image's ENV is not known): add its variables with --env.
-    #[arg(long, global = true, value_name = "DIR", conflicts_with = "pid")]
+    #[arg(long, global = true, value_name = "DIR", conflicts_with_all = ["pid", "image"])]
     pub root: Option<PathBuf>,
+
+    /// Evaluate a container image read in place (nothing unpacked): an OCI layout
+    /// directory, an OCI archive or a docker-archive (`docker save`, `podman save`);
+    /// PATH:TAG picks one of several images. Its config's Env is the environment (--env
+    /// on top) and its entrypoint the program.
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "pid")]
+    pub image: Option<PathBuf>,
+
+    /// The platform to read from a multi-platform image index: os/arch[/variant]
+    /// (default: this machine's, linux/amd64 on x86-64).
+    #[arg(long, global = true, value_name = "OS/ARCH", requires = "image")]
+    pub platform: Option<String>,
 
     /// Evaluate another process: its root (/proc/PID/root) and environment (/proc/PID/environ).
     #[arg(long, global = true, value_name = "PID")]
     pub pid: Option<u32>,
+
+    /// The program to answer for: a Go executable, as a path inside the World (--root,
+    /// --pid, or this machine). Its build info sets the Go version, the GODEBUG defaults
+    /// (go.mod `go` line, `//go:debug`) and whether it carries Go's fallback roots.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub exe: Option<PathBuf>,
 
     /// Set (KEY=VALUE) or unset (KEY) a variable in the evaluated environment: "what if".
     #[arg(long = "env", global = true, value_name = "KEY=VALUE")]
@@ -98,7 +116,7 @@ pub enum Command {
 pub struct StoreArgs {
     /// Runtimes to show (default: all; node, python, python-requests, curl and java get one
     /// line each unless selected or -v).
-    #[arg(long = "runtime", value_enum, value_name = "R")]
+    #[arg(long = "runtime", value_name = "R", value_parser = RuntimeArgParser)]
     pub runtimes: Vec<RuntimeArg>,
 
     /// List every anchor of every selected runtime.
@@ -111,19 +129,11 @@ pub struct StoreArgs {
     pub find: Option<String>,
 }
 
-/// `--runtime` values: a runtime or `all`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// A `--runtime` value: `all` or a runtime id (the ids come from [`crate::runtimes::REGISTRY`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuntimeArg {
     All,
-    Go,
-    Openssl,
-    RustlsNative,
-    WebpkiRoots,
-    Node,
-    Python,
-    PythonRequests,
-    Curl,
-    Java,
+    One(Runtime),
 }
 
 impl RuntimeArg {
@@ -139,20 +149,63 @@ impl RuntimeArg {
             .iter()
             .filter_map(|a| match a {
                 RuntimeArg::All => None,
-                RuntimeArg::Go => Some(Runtime::Go),
-                RuntimeArg::Openssl => Some(Runtime::Openssl),
-                RuntimeArg::RustlsNative => Some(Runtime::RustlsNative),
-                RuntimeArg::WebpkiRoots => Some(Runtime::WebpkiRoots),
-                RuntimeArg::Node => Some(Runtime::Node),
-                RuntimeArg::Python => Some(Runtime::Python),
-                RuntimeArg::PythonRequests => Some(Runtime::PythonRequests),
-                RuntimeArg::Curl => Some(Runtime::Curl),
-                RuntimeArg::Java => Some(Runtime::Java),
+                RuntimeArg::One(r) => Some(*r),
             })
             .collect();
         v.sort();
         v.dedup();
         v
+    }
+
+    /// Parse one value: `all` or a runtime id.
+    pub fn parse(s: &str) -> Result<RuntimeArg, String> {
+        if s.eq_ignore_ascii_case("all") {
+            return Ok(RuntimeArg::All);
+        }
+        Runtime::from_id(&s.to_ascii_lowercase())
+            .map(RuntimeArg::One)
+            .ok_or_else(|| {
+                let ids: Vec<&str> = Runtime::ALL.iter().map(|r| r.code()).collect();
+                format!("unknown runtime {s:?} (possible: all, {})", ids.join(", "))
+            })
+    }
+}
+
+/// clap's parser for `--runtime`: the possible values (help, completions) come from the
+/// registry.
+#[derive(Debug, Clone, Copy)]
+pub struct RuntimeArgParser;
+
+impl clap::builder::TypedValueParser for RuntimeArgParser {
+    type Value = RuntimeArg;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<RuntimeArg, clap::Error> {
+        let s = value
+            .to_str()
+            .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::InvalidUtf8).with_cmd(cmd))?;
+        RuntimeArg::parse(s).map_err(|e| {
+            let a = arg.map(|a| a.to_string()).unwrap_or_else(|| "--runtime".into());
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidValue,
+                format!("invalid value '{s}' for '{a}': {e}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            std::iter::once(clap::builder::PossibleValue::new("all")).chain(
+                Runtime::ALL
+                    .into_iter()
+                    .filter_map(|r| clap::ValueEnum::to_possible_value(&r)),
+            ),
+        ))
     }
 }
 
@@ -177,6 +230,11 @@ pub struct ConnectArgs {
     #[arg(long)]
     pub name: Option<String>,
 
+    /// XMPP domain for the stream header's `to` (default: --name, else the host), as
+    /// s_client's -xmpphost.
+    #[arg(long, value_name = "DOMAIN")]
+    pub xmpp_domain: Option<String>,
+
     /// Trust only these CA files, as a program's explicit CA option would (repeatable).
     #[arg(long, value_name = "FILE")]
     pub ca: Vec<PathBuf>,
@@ -184,7 +242,7 @@ pub struct ConnectArgs {
     /// Runtimes to evaluate (default: go, openssl, rustls-native, webpki-roots — those whose
     /// store resolves here — plus node, python, python-requests, curl, java when evidently
     /// present: binary on PATH, home directory, or one of their variables set).
-    #[arg(long = "runtime", value_enum, value_name = "R")]
+    #[arg(long = "runtime", value_name = "R", value_parser = RuntimeArgParser)]
     pub runtimes: Vec<RuntimeArg>,
 
     /// Total time budget for the network steps (500ms, 5s, 2m).
@@ -238,7 +296,7 @@ pub struct VerifyArgs {
     /// Runtimes to evaluate (default: go, openssl, rustls-native, webpki-roots — those whose
     /// store resolves here — plus node, python, python-requests, curl, java when evidently
     /// present: binary on PATH, home directory, or one of their variables set).
-    #[arg(long = "runtime", value_enum, value_name = "R")]
+    #[arg(long = "runtime", value_name = "R", value_parser = RuntimeArgParser)]
     pub runtimes: Vec<RuntimeArg>,
 
     /// Verify as of this moment (RFC 3339) instead of now.

@@ -163,35 +163,36 @@ pub fn proxy(data: &[u8]) {
 }
 
 pub fn dialogue_mysql(data: &[u8]) {
-    dialogue(Starttls::Mysql, data)
+    dialogue("mysql", data)
 }
 pub fn dialogue_postgres(data: &[u8]) {
-    dialogue(Starttls::Postgres, data)
+    dialogue("postgres", data)
 }
 pub fn dialogue_smtp(data: &[u8]) {
-    dialogue(Starttls::Smtp, data)
+    dialogue("smtp", data)
 }
 pub fn dialogue_imap(data: &[u8]) {
-    dialogue(Starttls::Imap, data)
+    dialogue("imap", data)
 }
 pub fn dialogue_pop3(data: &[u8]) {
-    dialogue(Starttls::Pop3, data)
+    dialogue("pop3", data)
 }
 pub fn dialogue_ftp(data: &[u8]) {
-    dialogue(Starttls::Ftp, data)
+    dialogue("ftp", data)
 }
 pub fn dialogue_ldap(data: &[u8]) {
-    dialogue(Starttls::Ldap, data)
+    dialogue("ldap", data)
 }
 pub fn dialogue_xmpp(data: &[u8]) {
-    dialogue(Starttls::Xmpp, data)
+    dialogue("xmpp", data)
 }
 
 /// Drive one pre-TLS dialogue against a peer whose whole flight is `data`: a loopback
 /// socket (the dialogues speak to a `TcpStream`, as in production) whose server side
 /// writes `data`, half-closes, and drains whatever the client says. The peer's close
 /// makes every wait end at once, so a run costs microseconds, not the deadline.
-pub fn dialogue(which: Starttls, data: &[u8]) {
+pub fn dialogue(code: &str, data: &[u8]) {
+    let which = Starttls::from_code(code).expect("a registered protocol");
     static LISTENER: OnceLock<TcpListener> = OnceLock::new();
     let listener = LISTENER.get_or_init(|| TcpListener::bind("127.0.0.1:0").expect("bind loopback"));
     let addr = listener.local_addr().expect("local addr");
@@ -218,7 +219,12 @@ pub fn dialogue(which: Starttls, data: &[u8]) {
         scheme_starttls: None,
     };
     let mut conn = Conn::new(client, Deadline::after(Duration::from_secs(3)));
-    let res = crate::probe::starttls::run(which, &mut conn, &target);
+    let cx = crate::probe::protocols::Context {
+        target: &target,
+        name: None,
+        xmpp_domain: None,
+    };
+    let res = which.unit().negotiate(&mut conn, &cx);
     if let Ok(d) = &res {
         let _ = conn.leftover();
         let _ = d.greeting.as_deref().map(crate::report::sanitize::sanitize);

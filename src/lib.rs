@@ -11,12 +11,14 @@
 
 pub mod cli;
 pub mod commands;
+pub mod detect;
 pub mod diagnose;
 pub mod finding;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod probe;
 pub mod report;
+pub mod runtimes;
 pub mod trust;
 pub mod world;
 pub mod x509;

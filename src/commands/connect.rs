@@ -27,6 +27,8 @@ pub struct ConnectRequest {
     pub starttls: StarttlsArg,
     pub servername: Option<String>,
     pub name: Option<String>,
+    /// `--xmpp-domain` (default: the name, else the host).
+    pub xmpp_domain: Option<String>,
     /// Explicit CA files (host paths); empty = each runtime's resolved store.
     pub ca: Vec<PathBuf>,
     /// Empty = every runtime whose store resolves here.
@@ -56,6 +58,7 @@ impl ConnectRequest {
             starttls: a.starttls,
             servername: a.servername.clone(),
             name: a.name.clone(),
+            xmpp_domain: a.xmpp_domain.clone(),
             ca: a.ca.clone(),
             runtimes: explicit,
             timeout: a.timeout,
@@ -124,7 +127,7 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
     }
     let ca_runtimes = if req.runtimes.is_empty() {
         // The core runtimes (node, python, curl, java: with --runtime).
-        Runtime::CORE.to_vec()
+        Runtime::core()
     } else {
         req.runtimes.clone()
     };
@@ -139,6 +142,8 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
             _ => anyhow::bail!("--client-cert and --client-key go together"),
         },
         verifier_roots,
+        name: req.name.clone(),
+        xmpp_domain: req.xmpp_domain.clone(),
     };
     // The stores resolve (and the distribution is detected) while the network is busy.
     let (probe, prepared) = std::thread::scope(|s| {
@@ -223,14 +228,15 @@ fn build_document(
             );
         }
     }
-    database_conclusions(dialogue, probe, &verdicts, stores, &mut server, &mut findings);
+    protocol_conclusions(dialogue, probe, &verdicts, stores, &mut server, &mut findings);
     recognise_generated_certs(&certs, &server, &mut findings);
     expiring_soon(&certs, at, &mut findings);
     let network = NetworkDoc {
         addresses: probe.addresses.iter().map(|a| a.to_string()).collect(),
         connected_to: probe.connected_to.map(|a| a.to_string()),
         proxy: probe.proxy.clone(),
-        server_greeting: probe.server_greeting.clone(),
+        // An absent greeting is `null`, never `""`.
+        server_greeting: probe.server_greeting.clone().filter(|g| !g.trim().is_empty()),
     };
     let handshake = probe.handshake.as_ref().map(|h| HandshakeDoc {
         completed: h.completed,
@@ -285,17 +291,9 @@ fn build_document(
     }
 }
 
-/// Does this verdict fail only on the name (chain and dates fine)?
-fn only_name_problems(v: &VerdictDoc) -> bool {
-    !v.trusted
-        && !v.causes.is_empty()
-        && v.causes
-            .iter()
-            .all(|c| c == "name-mismatch" || c == "legacy-common-name")
-}
-
-/// What libpq `sslmode` or MySQL `ssl-mode` would conclude (both use OpenSSL).
-fn database_conclusions(
+/// What the protocol's clients would conclude (libpq `sslmode`, MySQL `ssl-mode`,
+/// go-mssqldb `encrypt`): each protocol unit draws its own from the verdicts.
+fn protocol_conclusions(
     dialogue: Starttls,
     probe: &Probe,
     verdicts: &[VerdictDoc],
@@ -303,114 +301,22 @@ fn database_conclusions(
     server: &mut Map<String, Value>,
     findings: &mut Vec<Finding>,
 ) {
-    let tls_ok = probe.handshake.as_ref().is_some_and(|h| h.completed) && probe.error.is_none();
-    if !matches!(
-        dialogue,
-        Starttls::Postgres | Starttls::PostgresDirect | Starttls::Mysql
-    ) {
-        return;
-    }
-    if server.contains_key("libpq") || server.contains_key("ssl_mode") {
-        return; // the dialogue already concluded (no TLS at all)
-    }
-    let explicit = stores.iter().any(|s| s.explicit);
-    let openssl = verdicts.iter().find(|v| v.runtime == "openssl");
-    let fail = |why: &str| format!("fails: {why}");
-    let handshake_fail = probe
-        .error
-        .as_ref()
-        .map(|e| fail(&e.message))
-        .unwrap_or_else(|| fail("no TLS session"));
-    // CN-only certificates: libpq and MySQL's X509_check_host fall back to the CN when
-    // there is no DNS SAN, so only a real mismatch fails the identity check.
-    let (ca_ok, full_ok, msg) = match openssl {
-        Some(v) => {
-            let ca_ok = v.trusted || only_name_problems(v);
-            let full_ok = v.trusted || (ca_ok && v.causes.iter().all(|c| c == "legacy-common-name"));
-            (ca_ok, full_ok, v.message.clone())
-        }
-        None => (false, false, "no OpenSSL verdict".to_string()),
+    let judgements: Vec<probe::protocols::Judgement> = verdicts
+        .iter()
+        .map(|v| probe::protocols::Judgement {
+            runtime: v.runtime.clone(),
+            trusted: v.trusted,
+            causes: v.causes.clone(),
+            message: v.message.clone(),
+        })
+        .collect();
+    let outcome = probe::protocols::Outcome {
+        tls_ok: probe.handshake.as_ref().is_some_and(|h| h.completed) && probe.error.is_none(),
+        error: probe.error.as_ref().map(|e| e.message.as_str()),
+        verdicts: &judgements,
+        explicit_ca: stores.iter().any(|s| s.explicit),
     };
-    // Both clients verify with OpenSSL: without its verdict (`--runtime` left it out) the
-    // verifying modes cannot be told, and must not be reported as failing.
-    const UNKNOWN: &str = "unknown: OpenSSL was not evaluated (add --runtime openssl)";
-    let judged = openssl.is_some();
-    let roots = if explicit {
-        "the --ca file(s)"
-    } else {
-        "OpenSSL's default store"
-    };
-    // (no verification, chain verified, chain + host name) as the client would put it,
-    // given its own words for a chain failure and for a host-name failure.
-    let conclude = |chain_fail: String, name_fail: &str| -> (String, String, String) {
-        if !tls_ok {
-            return (
-                handshake_fail.clone(),
-                handshake_fail.clone(),
-                handshake_fail.clone(),
-            );
-        }
-        let verify_ca = if !judged {
-            UNKNOWN.to_string()
-        } else if ca_ok {
-            "connects".to_string()
-        } else {
-            fail(&chain_fail)
-        };
-        let verify_full = if !judged {
-            UNKNOWN.to_string()
-        } else if full_ok {
-            "connects".to_string()
-        } else if ca_ok {
-            fail(name_fail)
-        } else {
-            fail(&chain_fail)
-        };
-        (
-            "connects (encrypted, certificate not verified)".to_string(),
-            verify_ca,
-            verify_full,
-        )
-    };
-    if dialogue == Starttls::Mysql {
-        let (req, vca, vid) = conclude(
-            msg.clone(),
-            "SSL certificate validation failure (the host name does not match the certificate)",
-        );
-        server.insert(
-            "ssl_mode".into(),
-            json!({
-                "ca": roots,
-                "REQUIRED": req,
-                "VERIFY_CA": vca,
-                "VERIFY_IDENTITY": vid,
-            }),
-        );
-    } else {
-        let (req, vca, vfull) = conclude(
-            format!("SSL error: certificate verify failed ({msg})"),
-            "server certificate does not match host name",
-        );
-        server.insert(
-            "libpq".into(),
-            json!({
-                "sslrootcert": if explicit { "the --ca file(s)" } else { "system (OpenSSL's default store, PostgreSQL 16+ sslrootcert=system); libpq's default is ~/.postgresql/root.crt" },
-                "sslmode=require": req,
-                "sslmode=verify-ca": vca,
-                "sslmode=verify-full": vfull,
-            }),
-        );
-        if tls_ok && judged && !full_ok {
-            findings.push(
-                Finding::new(
-                    "libpq-sslmode",
-                    Severity::Warning,
-                    "sslmode=require would connect but does not verify the certificate; verify-full would fail with this chain.",
-                )
-                .fix("Give clients the CA that issued the server certificate (sslrootcert=FILE) and use sslmode=verify-full; make the certificate name the host clients use."),
-            );
-        }
-    }
+    dialogue.unit().conclusions(&outcome, server, findings);
 }
 
 /// Days before the end of a presented certificate's validity that earn a warning.
@@ -567,7 +473,7 @@ pub fn render_connect_header(doc: &Document, quiet: bool) -> String {
                 "    ",
             ));
         }
-        if let Some(g) = &n.server_greeting {
+        if let Some(g) = n.server_greeting.as_ref().filter(|g| !g.trim().is_empty()) {
             o.push_str(&wrap(&sanitize(g), "  server: ", "    "));
         }
     }
@@ -705,6 +611,10 @@ mod tests {
         assert_eq!(f[0].code, "mysql-auto-generated-ca");
     }
 
+    fn d(code: &str) -> Starttls {
+        Starttls::from_code(code).unwrap()
+    }
+
     fn verdict(runtime: &str, causes: &[&str]) -> VerdictDoc {
         VerdictDoc {
             runtime: runtime.into(),
@@ -736,7 +646,7 @@ mod tests {
         let run = |dialogue, causes: &[&str]| {
             let mut server = Map::new();
             let mut findings = Vec::new();
-            database_conclusions(
+            protocol_conclusions(
                 dialogue,
                 &probe,
                 &[verdict("openssl", causes)],
@@ -746,18 +656,18 @@ mod tests {
             );
             server
         };
-        let pg = run(Starttls::Postgres, &[]);
+        let pg = run(d("postgres"), &[]);
         assert_eq!(pg["libpq"]["sslmode=verify-full"], "connects");
         // CN-only: libpq falls back to the CN when there is no DNS SAN.
-        let pg = run(Starttls::Postgres, &["legacy-common-name"]);
+        let pg = run(d("postgres"), &["legacy-common-name"]);
         assert_eq!(pg["libpq"]["sslmode=verify-full"], "connects");
-        let pg = run(Starttls::Postgres, &["name-mismatch"]);
+        let pg = run(d("postgres"), &["name-mismatch"]);
         assert_eq!(pg["libpq"]["sslmode=verify-ca"], "connects");
         assert!(pg["libpq"]["sslmode=verify-full"]
             .as_str()
             .unwrap()
             .contains("does not match host name"));
-        let my = run(Starttls::Mysql, &["unknown-authority"]);
+        let my = run(d("mysql"), &["unknown-authority"]);
         assert!(my["ssl_mode"]["REQUIRED"]
             .as_str()
             .unwrap()
@@ -767,8 +677,8 @@ mod tests {
         // `--runtime go`: no OpenSSL verdict, so no claim that verification would fail.
         let mut server = Map::new();
         let mut findings = Vec::new();
-        database_conclusions(
-            Starttls::Postgres,
+        protocol_conclusions(
+            d("postgres"),
             &probe,
             &[verdict("go", &[])],
             &[],
@@ -781,8 +691,8 @@ mod tests {
             .starts_with("unknown"));
         assert!(findings.is_empty(), "{findings:?}");
         let mut server = Map::new();
-        database_conclusions(
-            Starttls::Mysql,
+        protocol_conclusions(
+            d("mysql"),
             &probe,
             &[verdict("go", &[])],
             &[],

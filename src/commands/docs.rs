@@ -60,7 +60,15 @@ pub fn manpage(w: &mut dyn Write) -> anyhow::Result<()> {
         }
     }
 
-    out.extend_from_slice(EXTRA.as_bytes());
+    let (status, rest) = EXTRA.split_at(EXTRA.find(".SH EXAMPLES").unwrap_or(EXTRA.len()));
+    out.extend_from_slice(status.as_bytes());
+    // One table of variables per runtime (src/runtimes/) feeds this section.
+    writeln!(
+        out,
+        "{};\n\\fBPATH\\fR (which runtimes are present).\n\\fBNO_COLOR\\fR (of this process) turns colour off.",
+        crate::runtimes::man_environment()
+    )?;
+    out.extend_from_slice(rest.as_bytes());
     man.render_version_section(&mut out)?;
     w.write_all(&out)?;
     Ok(())
@@ -95,13 +103,6 @@ before any certificate was seen
 .SH ENVIRONMENT
 The variables below are read from the evaluated environment (this process, \fB\-\-pid\fR's
 process, or \fB\-\-env\fR overrides), as each runtime would read them:
-\fBSSL_CERT_FILE\fR, \fBSSL_CERT_DIR\fR (Go, OpenSSL, rustls-native-certs, Python, curl);
-\fBNODE_EXTRA_CA_CERTS\fR, \fBNODE_OPTIONS\fR, \fBNODE_USE_SYSTEM_CA\fR (Node.js);
-\fBREQUESTS_CA_BUNDLE\fR (Python requests); \fBCURL_CA_BUNDLE\fR (curl, requests);
-\fBJAVA_HOME\fR, \fBJAVA_TOOL_OPTIONS\fR, \fBJDK_JAVA_OPTIONS\fR (Java trust store);
-\fBHTTPS_PROXY\fR/\fBhttps_proxy\fR, \fBNO_PROXY\fR/\fBno_proxy\fR (Go's proxy rules for
-https targets); \fBPATH\fR (which runtimes are present).
-\fBNO_COLOR\fR (of this process) turns colour off.
 .SH EXAMPLES
 .nf
 tlsdoctor                                  # the effective trust stores here

@@ -80,6 +80,10 @@ impl StoreCache {
 impl Ctx {
     pub fn from_global(g: &GlobalArgs) -> anyhow::Result<Ctx> {
         let mut world = match (&g.root, g.pid) {
+            _ if g.image.is_some() => {
+                let path = g.image.as_deref().unwrap_or(std::path::Path::new(""));
+                World::from_image(path, g.platform.as_deref())?
+            }
             (Some(root), _) => {
                 let md = std::fs::metadata(root).with_context(|| format!("--root {}", root.display()))?;
                 anyhow::ensure!(md.is_dir(), "--root {}: not a directory", root.display());
@@ -98,6 +102,19 @@ impl Ctx {
                 }
                 None => world.without(kv),
             };
+        }
+        if !g.quiet {
+            for n in world.notes() {
+                eprintln!("tlsdoctor: note: {}: {n}", world.label());
+            }
+        }
+        if let Some(exe) = &g.exe {
+            world = world.with_exe(exe.clone());
+            // A program that cannot be read, or is not a Go program, is a usage error: the
+            // answer would silently be about some other program.
+            if let Some(Err(e)) = crate::detect::go_program(&world) {
+                anyhow::bail!("{e}");
+            }
         }
         let format = if g.json { Format::Json } else { g.format };
         let color = match g.color {

@@ -14,28 +14,6 @@ use crate::trust::{Cx, Outcome, Runtime, StepKind, TrustStore};
 use crate::world::{World, WorldKind};
 use crate::x509::rfc3339;
 
-/// Variables shown in the document's `world.env`.
-const TRUST_VARS: &[&str] = &[
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-    "NODE_EXTRA_CA_CERTS",
-    "NODE_OPTIONS",
-    "NODE_USE_SYSTEM_CA",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-    "JAVA_HOME",
-    "JAVA_TOOL_OPTIONS",
-    "JDK_JAVA_OPTIONS",
-];
-
 pub fn run(args: &StoreArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let (doc, code) = examine(args, ctx)?;
     match ctx.format {
@@ -87,7 +65,7 @@ fn examine(args: &StoreArgs, ctx: &Ctx) -> anyhow::Result<(StoreDoc, u8)> {
     if let Some(f) = &doc.find {
         // webpki-roots is a list compiled into the program: no setup here can add a CA to
         // it, so it decides the exit code only when asked for by name.
-        let named_builtin = args.runtimes.contains(&RuntimeArg::WebpkiRoots);
+        let named_builtin = args.runtimes.contains(&RuntimeArg::One(Runtime::WebpkiRoots));
         let counts = |r: &str| named_builtin || r != Runtime::WebpkiRoots.code();
         let all_trusted = !f.certificates.is_empty()
             && f.certificates.iter().all(|c| {
@@ -159,11 +137,13 @@ pub fn document(
     found: Option<&FindResult>,
     now: i64,
 ) -> StoreDoc {
-    let env: BTreeMap<String, String> = TRUST_VARS
+    // The variables the registered runtimes read (src/runtimes/).
+    let env: BTreeMap<String, String> = crate::runtimes::env_vars()
         .iter()
-        .filter_map(|k| {
+        .filter_map(|var| {
+            let k = var.name;
             world.var(k).map(|v| {
-                let v = if k.to_ascii_lowercase().ends_with("_proxy") {
+                let v = if var.secret {
                     crate::trust::findings::redact_url_password(v)
                 } else {
                     v.to_string()
@@ -176,6 +156,8 @@ pub fn document(
         WorldKind::Host => "host",
         WorldKind::Root => "root",
         WorldKind::Pid(_) => "pid",
+        WorldKind::Image(_) => "image",
+        WorldKind::Pod(_) => "pod",
         WorldKind::Fixture => "fixture",
     };
     let absent: Vec<bool> = stores

@@ -43,19 +43,8 @@ pub fn kubernetes_for(runtimes: &[Runtime]) -> String {
                 add the CA in code."
             .into();
     }
-    // Runtimes that do not read SSL_CERT_FILE (src/trust/extra.rs, java.rs).
-    let own: Vec<&str> = runtimes
-        .iter()
-        .filter_map(|r| match r {
-            Runtime::Node => Some("NODE_EXTRA_CA_CERTS for Node.js"),
-            Runtime::PythonRequests => Some("REQUESTS_CA_BUNDLE for requests"),
-            Runtime::Curl => Some("CURL_CA_BUNDLE for curl"),
-            Runtime::Java => {
-                Some("-Djavax.net.ssl.trustStore (a keytool-made store) in JAVA_TOOL_OPTIONS for Java")
-            }
-            _ => None,
-        })
-        .collect();
+    // Runtimes that do not read SSL_CERT_FILE: their unit names their own variable.
+    let own: Vec<&str> = runtimes.iter().filter_map(|r| r.unit().own_ca_variable).collect();
     format!(
         "Kubernetes: mount a bundle (system CAs plus this CA) from a ConfigMap or Secret with subPath \
          over /etc/ssl/certs/ca-certificates.crt{}{}; bake update-ca-certificates into the image, not \

@@ -28,6 +28,7 @@ pub use fix::Distro;
 
 use crate::finding::{Finding, Severity};
 use crate::report::json::{AnchorDoc, CauseDetailDoc, CertDoc, StoreSummaryDoc, VerdictDoc};
+use crate::runtimes::Engine;
 use crate::trust::auxtrust::AuxDecision;
 use crate::trust::{Runtime, TrustStore};
 use crate::x509::CertInfo;
@@ -502,12 +503,13 @@ pub fn evaluate_with(
     let product = intercept::detect(&input.chain);
     let mut verdicts = vec![];
     for (si, store) in stores.iter().enumerate() {
-        let mut v = match store.runtime {
-            Runtime::Go => eval_go(&env, si),
-            Runtime::Openssl => eval_openssl(&env, si),
-            Runtime::RustlsNative | Runtime::WebpkiRoots => eval_webpki(&env, si),
-            // Node, Python, requests, curl, Java: src/diagnose/runtimes.rs.
-            _ => runtimes::eval(&env, si),
+        // The engine and the words come from the runtime's unit (src/runtimes/).
+        let mut v = match store.runtime.unit().engine {
+            Engine::GoX509 => eval_go(&env, si),
+            Engine::Openssl => eval_openssl(&env, si),
+            Engine::Webpki => eval_webpki(&env, si),
+            Engine::OpensslApp(app) => runtimes::eval_ossl_app(&env, si, app),
+            Engine::Pkix => runtimes::eval_java(&env, si),
         };
         if !v.trusted {
             if let Some((p, _)) = product {

@@ -7,8 +7,8 @@
 //! with a [`Cause`]), never panics.
 
 pub mod net;
+pub mod protocols;
 pub mod sniff;
-pub mod starttls;
 pub mod target;
 pub mod tls;
 
@@ -108,6 +108,10 @@ pub struct ProbeOptions {
     pub client_cert: Option<(PathBuf, PathBuf)>,
     /// Roots for the rustls verifier whose answer is recorded (DER). Empty = webpki-roots.
     pub verifier_roots: Vec<Vec<u8>>,
+    /// `--name`, for protocols that name the service they want (XMPP's stream `to`).
+    pub name: Option<String>,
+    /// `--xmpp-domain`: the XMPP domain (default: the name, else the host).
+    pub xmpp_domain: Option<String>,
 }
 
 impl Default for ProbeOptions {
@@ -119,6 +123,8 @@ impl Default for ProbeOptions {
             proxy: ProxyChoice::FromEnv,
             client_cert: None,
             verifier_roots: Vec::new(),
+            name: None,
+            xmpp_domain: None,
         }
     }
 }
@@ -159,9 +165,12 @@ pub struct Probe {
     pub findings: Vec<Finding>,
     pub error: Option<ProbeError>,
     pub elapsed: Duration,
-    /// Internal: a dialogue the sniffer recognised (for `auto`'s single retry).
+    /// Internal: what a failed plain-TLS attempt suggests (for `auto`'s retry).
     #[doc(hidden)]
     pub detected: Detected,
+    /// Internal: the server's answer proved the dialogue (a guess may be kept).
+    #[doc(hidden)]
+    pub confirmed: bool,
 }
 
 /// Probe one target. `Err` only for input errors (an unusable client certificate or key);
@@ -174,59 +183,78 @@ pub fn run(target: &Target, opts: &ProbeOptions, world: &World) -> anyhow::Resul
     let dialogue = target.effective_starttls();
     attempt(target, dialogue, opts, world, &client, &deadline, &mut probe);
     // `auto` on a plain-TLS port: the server spoke first in another protocol we know, or
-    // closed without a word (what PostgreSQL does with a ClientHello). Retry once with that
-    // dialogue, and say so; a guess is kept only when the server confirms it.
-    if target.starttls == Starttls::Auto && dialogue == Starttls::None {
-        let guess = probe.detected.guess;
-        if let Some(detected) = probe.error.as_ref().and_then(|_| probe.detected.take_dialogue()) {
-            if let Ok(left) = deadline.remaining("retry") {
-                let mut retry = Probe {
-                    addresses: probe.addresses.clone(),
-                    ..Probe::default()
-                };
-                // A guess must not turn a quick failure into a long wait.
-                let budget = if guess {
-                    Deadline {
-                        end: Instant::now() + left.min(GUESS_BUDGET),
-                        total: deadline.total,
-                    }
-                } else {
-                    deadline
-                };
-                attempt(target, detected, opts, world, &client, &budget, &mut retry);
-                let confirmed = !guess
-                    || retry
-                        .server
-                        .get("ssl_response")
-                        .is_some_and(|v| v == "S" || v == "N");
-                if confirmed {
-                    let first_error = probe.error.take();
-                    let message = if guess {
-                        format!(
-                            "The server closed the connection on the TLS ClientHello and answered a \
-                             {} request ({}); tlsdoctor retried with --starttls {}.",
-                            detected.label(),
-                            retry.server_greeting.clone().unwrap_or_default(),
-                            detected.code()
-                        )
-                    } else {
-                        format!(
-                            "The server spoke {} first, not TLS ({}); tlsdoctor retried with --starttls {}.",
-                            detected.label(),
-                            first_error.map(|e| e.message).unwrap_or_default(),
-                            detected.code()
-                        )
-                    };
-                    retry.findings.insert(
-                        0,
-                        Finding::new("dialogue-detected", Severity::Warning, message).fix(format!(
-                            "Clients must speak the {} dialogue before TLS on this port (--starttls {}).",
-                            detected.label(),
-                            detected.code()
-                        )),
-                    );
-                    probe = retry;
+    // closed without a word (what PostgreSQL, slapd and SQL Server do with a ClientHello).
+    // Retry with that dialogue, or with each client-first protocol in turn, and say so; a
+    // guess is kept only when the server's answer confirms it.
+    if target.starttls == Starttls::Auto && dialogue == Starttls::None && probe.error.is_some() {
+        let candidates: Vec<(Starttls, bool)> = match std::mem::take(&mut probe.detected) {
+            Detected::Recognised(d) => vec![(d, false)],
+            Detected::SilentClose => Starttls::guesses().into_iter().map(|g| (g, true)).collect(),
+            Detected::Nothing => Vec::new(),
+        };
+        let mut tried = Vec::new();
+        for (candidate, guess) in candidates {
+            let Ok(left) = deadline.remaining("retry") else {
+                break;
+            };
+            let mut retry = Probe {
+                addresses: probe.addresses.clone(),
+                ..Probe::default()
+            };
+            // A guess must not turn a quick failure into a long wait.
+            let budget = if guess {
+                Deadline {
+                    end: Instant::now() + left.min(GUESS_BUDGET),
+                    total: deadline.total,
                 }
+            } else {
+                deadline
+            };
+            attempt(target, candidate, opts, world, &client, &budget, &mut retry);
+            if guess && !retry.confirmed {
+                tried.push(candidate);
+                continue;
+            }
+            let first_error = probe.error.take();
+            let message = if guess {
+                format!(
+                    "The server closed the connection on the TLS ClientHello and answered a \
+                     {} request{}; tlsdoctor retried with --starttls {}.",
+                    candidate.label(),
+                    retry
+                        .server_greeting
+                        .as_deref()
+                        .map(|g| format!(" ({g})"))
+                        .unwrap_or_default(),
+                    candidate.code()
+                )
+            } else {
+                format!(
+                    "The server spoke {} first, not TLS ({}); tlsdoctor retried with --starttls {}.",
+                    candidate.label(),
+                    first_error.map(|e| e.message).unwrap_or_default(),
+                    candidate.code()
+                )
+            };
+            retry.findings.insert(
+                0,
+                Finding::new("dialogue-detected", Severity::Warning, message).fix(format!(
+                    "Clients must speak the {} dialogue before TLS on this port (--starttls {}).",
+                    candidate.label(),
+                    candidate.code()
+                )),
+            );
+            probe = retry;
+            tried.clear();
+            break;
+        }
+        if !tried.is_empty() {
+            if let Some(e) = probe.error.as_mut() {
+                let codes: Vec<&str> = tried.iter().map(|t| t.code()).collect();
+                e.message.push_str(&format!(
+                    " (tlsdoctor also tried {}: none answered)",
+                    codes.join(", ")
+                ));
             }
         }
     }
@@ -237,18 +265,15 @@ pub fn run(target: &Target, opts: &ProbeOptions, world: &World) -> anyhow::Resul
 /// Time allowed to confirm a guessed dialogue (and finish its handshake).
 const GUESS_BUDGET: Duration = Duration::from_secs(3);
 
-/// A dialogue the sniffer recognised, kept between attempts (not part of the report).
-#[derive(Debug, Clone, Default)]
-pub struct Detected {
-    dialogue: Option<Starttls>,
-    /// Not recognised from bytes but guessed from a silent close: confirm before using.
-    guess: bool,
-}
-
-impl Detected {
-    fn take_dialogue(&mut self) -> Option<Starttls> {
-        self.dialogue.take()
-    }
+/// What a failed plain-TLS attempt suggests (not part of the report).
+#[derive(Debug, Clone, Copy, Default)]
+pub enum Detected {
+    #[default]
+    Nothing,
+    /// The server spoke first in a protocol a unit recognised.
+    Recognised(Starttls),
+    /// The server closed on the ClientHello without a word.
+    SilentClose,
 }
 
 fn attempt(
@@ -301,14 +326,35 @@ fn attempt_inner(
         }
     };
     let mut conn = net::Conn::new(stream, *deadline);
-    let outcome = starttls::run(dialogue, &mut conn, target);
-    let dlg = match outcome {
+    let unit = dialogue.unit();
+    if unit.server_speaks_first() {
+        // A third of the budget, at least 2 s: enough for a slow greeting, short enough to
+        // leave time to say what is wrong.
+        // Never more than what is left of the whole budget; the message then names the
+        // budget (`--timeout`), not a wait that was never granted.
+        let total = deadline.total();
+        let wait = (total / 3).max(Duration::from_secs(2));
+        let left = deadline.remaining("greeting").unwrap_or_default();
+        if wait < left {
+            conn.expect_greeting_within(wait, wait);
+        } else {
+            conn.expect_greeting_within(left, total);
+        }
+    }
+    let cx = protocols::Context {
+        target,
+        name: opts.name.as_deref(),
+        xmpp_domain: opts.xmpp_domain.as_deref(),
+    };
+    let mut dlg = match unit.negotiate(&mut conn, &cx) {
         Ok(d) => d,
         Err(e) => {
             if let Some(first) = conn.captured_nonempty() {
                 if let Some(s) = sniff::sniff(first) {
                     if s.dialogue != Some(dialogue) {
-                        probe.server_greeting.get_or_insert_with(|| s.summary.clone());
+                        if !s.summary.is_empty() {
+                            probe.server_greeting.get_or_insert_with(|| s.summary.clone());
+                        }
                         return Err(ProbeError::new(Cause::NoTls, s.message_for(dialogue)));
                     }
                 }
@@ -316,19 +362,17 @@ fn attempt_inner(
             return Err(e);
         }
     };
-    probe.server_greeting = dlg.greeting.clone();
+    probe.confirmed = dlg.confirmed;
+    probe.server_greeting = dlg.greeting.clone().filter(|g| !g.trim().is_empty());
     probe.server.extend(dlg.facts.clone());
+    let findings_before = dlg.findings.len();
     probe.findings.extend(dlg.findings.iter().cloned());
-    if let Some(err) = dlg.refused {
+    if let Some(err) = dlg.refused.take() {
         return Err(err);
     }
-    // Only a dialogue has a go-ahead; with plain TLS, bytes a server sends first are
-    // left for the handshake to fail on and the sniffer to name.
-    let spoke = !matches!(
-        dialogue,
-        Starttls::None | Starttls::Auto | Starttls::PostgresDirect
-    );
-    if let Some(extra) = spoke.then(|| conn.leftover()).flatten() {
+    // Only a dialogue has a go-ahead; with TLS first, bytes a server sends first are left
+    // for the handshake to fail on and the sniffer to name.
+    if let Some(extra) = (!unit.tls_first()).then(|| conn.leftover()).flatten() {
         probe.findings.push(
             Finding::new(
                 "bytes-after-starttls",
@@ -346,8 +390,17 @@ fn attempt_inner(
     }
     conn.start_tls_phase();
     let alpn = dlg.alpn.clone();
-    let result = client.handshake(&mut conn, target, alpn, dlg.mysql_login_seq);
-    let (hs, chain, err) = result;
+    let (hs, chain, err) = {
+        let mut wire = unit.wire(&mut conn, &dlg);
+        client.handshake(&mut *wire, alpn, &mut |tls, w| {
+            unit.after_handshake(tls, w, &mut dlg)
+        })
+    };
+    // What the protocol learned after the handshake.
+    probe.server.extend(dlg.facts.clone());
+    probe
+        .findings
+        .extend(dlg.findings.iter().skip(findings_before).cloned());
     probe.handshake = hs;
     probe.chain = chain;
     if let Some(mut e) = err {
@@ -359,12 +412,13 @@ fn attempt_inner(
                     Some(s) if s.dialogue == Some(Starttls::None) => {}
                     Some(s) => {
                         e = ProbeError::new(Cause::NoTls, s.message_for(dialogue));
-                        probe.server_greeting.get_or_insert_with(|| s.summary.clone());
+                        if !s.summary.is_empty() {
+                            probe.server_greeting.get_or_insert_with(|| s.summary.clone());
+                        }
                         if dialogue == Starttls::None {
-                            probe.detected = Detected {
-                                dialogue: s.dialogue.filter(|d| d.server_speaks_first()),
-                                guess: false,
-                            };
+                            if let Some(d) = s.dialogue.filter(|d| d.server_speaks_first()) {
+                                probe.detected = Detected::Recognised(d);
+                            }
                         }
                     }
                     None if !sniff::looks_like_tls(first) => {
@@ -380,10 +434,7 @@ fn attempt_inner(
                 }
             } else if e.cause == Cause::HandshakeFailure && dialogue == Starttls::None {
                 e.message.push_str(&sniff::silent_close_hint(target.port));
-                probe.detected = Detected {
-                    dialogue: Some(Starttls::Postgres),
-                    guess: true,
-                };
+                probe.detected = Detected::SilentClose;
             }
         }
         return Err(e);

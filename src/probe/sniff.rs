@@ -28,15 +28,17 @@ impl Sniffed {
                 "this is HTTP{said}: the port serves plaintext HTTP, not TLS — is TLS on another port \
                  (443, 8443), or terminated by something in front of this one?"
             ),
-            Some(Starttls::None) if used != Starttls::None => format!(
+            Some(d) if d == Starttls::None && used != Starttls::None => format!(
                 "the server answered the {} dialogue with {}{said}: it speaks TLS from the first \
                  byte — use --starttls none{}",
                 used.label(),
                 self.what,
-                if matches!(used, Starttls::Postgres) {
-                    " (PostgreSQL 17+ direct TLS: --starttls postgres-direct)"
-                } else {
-                    ""
+                match used.unit().tls_first_variant() {
+                    Some(v) => format!(
+                        " ({}: --starttls {v})",
+                        Starttls::from_code(v).map(|d| d.label()).unwrap_or(v)
+                    ),
+                    None => String::new(),
                 }
             ),
             Some(d) if d != used => format!(
@@ -55,16 +57,17 @@ pub fn looks_like_tls(b: &[u8]) -> bool {
     b.len() >= 2 && matches!(b[0], 0x14..=0x17) && b[1] == 0x03
 }
 
-/// Classify the first bytes; None when nothing is recognised.
+/// Classify the first bytes; None when nothing is recognised. What is not a protocol we
+/// speak (HTTP, SSH, plaintext Redis) is recognised here; every protocol unit recognises
+/// its own, in registry order.
 pub fn sniff(b: &[u8]) -> Option<Sniffed> {
     if b.is_empty() {
         return None;
     }
-    let line = first_line(b);
     if b.starts_with(b"HTTP/1.") || b.starts_with(b"HTTP/2") || b.starts_with(b"HTTP/0.9") {
         return Some(Sniffed {
             what: "HTTP",
-            summary: line,
+            summary: first_line(b),
             dialogue: None,
         });
     }
@@ -77,113 +80,21 @@ pub fn sniff(b: &[u8]) -> Option<Sniffed> {
             dialogue: None,
         });
     }
-    if let Some(m) = mysql_first_packet(b) {
-        return Some(m);
-    }
-    if b.len() >= 4 && &b[..3] == b"220" && matches!(b[3], b' ' | b'-') {
-        let lower = line.to_ascii_lowercase();
-        let ftp = lower.contains("ftp") && !lower.contains("smtp");
-        return Some(Sniffed {
-            what: if ftp { "FTP" } else { "SMTP" },
-            summary: line,
-            dialogue: Some(if ftp { Starttls::Ftp } else { Starttls::Smtp }),
-        });
-    }
-    if b.starts_with(b"* OK") || b.starts_with(b"* PREAUTH") {
-        return Some(Sniffed {
-            what: "IMAP",
-            summary: line,
-            dialogue: Some(Starttls::Imap),
-        });
-    }
-    if b.starts_with(b"+OK") {
-        return Some(Sniffed {
-            what: "POP3",
-            summary: line,
-            dialogue: Some(Starttls::Pop3),
-        });
-    }
     if b.starts_with(b"SSH-") {
         return Some(Sniffed {
             what: "SSH",
-            summary: line,
+            summary: first_line(b),
             dialogue: None,
         });
     }
     if b.starts_with(b"-ERR") || b.starts_with(b"-DENIED") || b.starts_with(b"-NOAUTH") {
         return Some(Sniffed {
             what: "Redis (plaintext)",
-            summary: line,
+            summary: first_line(b),
             dialogue: None,
         });
     }
-    if b.starts_with(b"<?xml") || b.starts_with(b"<stream:") {
-        return Some(Sniffed {
-            what: "XMPP",
-            summary: String::new(),
-            dialogue: Some(Starttls::Xmpp),
-        });
-    }
-    if b.len() >= 7 && b[0] == 0x15 && b[1] == 0x03 && b[2] <= 0x04 {
-        return Some(Sniffed {
-            what: "a TLS alert",
-            summary: format!("alert level {}, description {}", b[5], alert_name(b[6])),
-            dialogue: Some(Starttls::None),
-        });
-    }
-    if b.len() >= 6 && b[0] == 0x16 && b[1] == 0x03 && b[5] == 0x02 {
-        return Some(Sniffed {
-            what: "a TLS ServerHello",
-            summary: String::new(),
-            dialogue: Some(Starttls::None),
-        });
-    }
-    if b[0] == b'E' && b.len() >= 6 {
-        let len = u32::from_be_bytes([b[1], b[2], b[3], b[4]]) as usize;
-        if (5..=8192).contains(&len) && matches!(b[5], b'S' | b'V' | b'C' | b'M') {
-            return Some(Sniffed {
-                what: "a PostgreSQL error",
-                summary: String::new(),
-                dialogue: Some(Starttls::Postgres),
-            });
-        }
-    }
-    None
-}
-
-fn mysql_first_packet(b: &[u8]) -> Option<Sniffed> {
-    if b.len() < 6 {
-        return None;
-    }
-    let len = u32::from_le_bytes([b[0], b[1], b[2], 0]) as usize;
-    if !(5..=4096).contains(&len) || b[3] > 1 {
-        return None;
-    }
-    let payload = &b[4..];
-    match payload[0] {
-        0x0a => {
-            let end = payload[1..].iter().position(|&c| c == 0)?;
-            let ver = &payload[1..1 + end];
-            if ver.is_empty() || !ver.iter().all(|c| c.is_ascii_graphic()) {
-                return None;
-            }
-            Some(Sniffed {
-                what: "MySQL/MariaDB",
-                summary: format!("server version {}", sanitize(&String::from_utf8_lossy(ver))),
-                dialogue: Some(Starttls::Mysql),
-            })
-        }
-        0xff if payload.len() >= 3 => {
-            let code = u16::from_le_bytes([payload[1], payload[2]]);
-            let msg = String::from_utf8_lossy(&payload[3..payload.len().min(len)]);
-            Some(Sniffed {
-                what: "MySQL/MariaDB",
-                summary: format!("ERROR {code}: {}", sanitize(msg.trim_start_matches('#'))),
-                dialogue: Some(Starttls::Mysql),
-            })
-        }
-        _ => None,
-    }
+    super::protocols::REGISTRY.iter().find_map(|p| p.sniff(b))
 }
 
 fn looks_like_html(b: &[u8]) -> bool {
@@ -193,13 +104,17 @@ fn looks_like_html(b: &[u8]) -> bool {
     head.starts_with(b"<!doctype html") || head.starts_with(b"<html")
 }
 
-fn first_line(b: &[u8]) -> String {
+/// The first line of what a peer sent, sanitised, whole up to
+/// [`QUOTE_MAX`](super::protocols::QUOTE_MAX) characters and never cut mid-word.
+pub fn first_line(b: &[u8]) -> String {
     let end = b
         .iter()
         .position(|&c| c == b'\r' || c == b'\n')
-        .unwrap_or(b.len())
-        .min(120);
-    sanitize(&String::from_utf8_lossy(&b[..end]))
+        .unwrap_or(b.len());
+    sanitize(&super::protocols::bounded(
+        &String::from_utf8_lossy(&b[..end]),
+        super::protocols::QUOTE_MAX,
+    ))
 }
 
 /// A short, safe rendering of unknown bytes: printable text or hex.
@@ -222,13 +137,22 @@ pub fn preview(b: &[u8]) -> String {
 
 /// When a server closes without a word after the ClientHello.
 pub fn silent_close_hint(port: u16) -> String {
-    let mut s = String::from(
-        " before answering the ClientHello; a server that expects a dialogue first (PostgreSQL \
-         does this: try --starttls postgres) or that accepts no TLS version or cipher we offer \
-         (TLS 1.2 and 1.3) closes like this",
+    let guesses = Starttls::guesses();
+    let labels: Vec<&str> = guesses.iter().map(|g| g.label()).collect();
+    let mut s = format!(
+        " before answering the ClientHello; a server that expects a client-first dialogue \
+         ({} do this: try {}) or that accepts no TLS version or cipher we offer (TLS 1.2 and \
+         1.3) closes like this",
+        labels.join(", "),
+        Starttls::flags_text(&guesses)
     );
-    if port == 5432 {
-        s.push_str("; port 5432 is PostgreSQL's");
+    let owner = Starttls::for_port(port);
+    if owner != Starttls::None {
+        s.push_str(&format!(
+            "; port {port} is {}'s (--starttls {})",
+            owner.label(),
+            owner.code()
+        ));
     }
     s
 }
@@ -285,36 +209,36 @@ mod tests {
         let len = greeting.len() - 4;
         greeting[0] = len as u8;
         let s = sniff(&greeting).unwrap();
-        assert_eq!(s.dialogue, Some(Starttls::Mysql));
+        assert_eq!(s.dialogue, Some(Starttls::from_code("mysql").unwrap()));
         assert_eq!(
             s.message_for(Starttls::None),
             "this is MySQL/MariaDB (server version 5.5.5-10.11.6-MariaDB), not plain TLS: use --starttls mysql"
         );
         assert_eq!(
             sniff(b"220 mail.example ESMTP Postfix\r\n").unwrap().dialogue,
-            Some(Starttls::Smtp)
+            Some(Starttls::from_code("smtp").unwrap())
         );
         assert_eq!(
             sniff(b"220 (vsFTPd 3.0.5)\r\n").unwrap().dialogue,
-            Some(Starttls::Ftp)
+            Some(Starttls::from_code("ftp").unwrap())
         );
         assert_eq!(
             sniff(b"220 ProFTPD Server ready\r\n").unwrap().dialogue,
-            Some(Starttls::Ftp)
+            Some(Starttls::from_code("ftp").unwrap())
         );
         assert_eq!(
             sniff(b"* OK [CAPABILITY IMAP4rev1] ready\r\n").unwrap().dialogue,
-            Some(Starttls::Imap)
+            Some(Starttls::from_code("imap").unwrap())
         );
         assert_eq!(
             sniff(b"+OK POP3 ready\r\n").unwrap().dialogue,
-            Some(Starttls::Pop3)
+            Some(Starttls::from_code("pop3").unwrap())
         );
         let alert = sniff(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46]).unwrap();
         assert_eq!(alert.dialogue, Some(Starttls::None));
         assert!(alert.summary.contains("protocol_version (70)"));
         assert!(alert
-            .message_for(Starttls::Postgres)
+            .message_for(Starttls::from_code("postgres").unwrap())
             .contains("use --starttls none"));
         assert!(sniff(b"\x00\x01garbage").is_none());
         // Python's http.server answers a ClientHello like an HTTP/0.9 request: a bare page.

@@ -5,99 +5,7 @@ use std::net::IpAddr;
 
 use anyhow::{bail, Context as _};
 
-/// The dialogue spoken before the TLS ClientHello.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
-pub enum Starttls {
-    /// Decide from the URL scheme or the well-known port.
-    Auto,
-    /// Plain TLS from the first byte.
-    None,
-    Mysql,
-    Postgres,
-    /// PostgreSQL 17+ direct TLS (ALPN `postgresql`).
-    PostgresDirect,
-    Smtp,
-    Imap,
-    Pop3,
-    Ftp,
-    Ldap,
-    Xmpp,
-}
-
-impl Starttls {
-    pub fn code(self) -> &'static str {
-        match self {
-            Starttls::Auto => "auto",
-            Starttls::None => "none",
-            Starttls::Mysql => "mysql",
-            Starttls::Postgres => "postgres",
-            Starttls::PostgresDirect => "postgres-direct",
-            Starttls::Smtp => "smtp",
-            Starttls::Imap => "imap",
-            Starttls::Pop3 => "pop3",
-            Starttls::Ftp => "ftp",
-            Starttls::Ldap => "ldap",
-            Starttls::Xmpp => "xmpp",
-        }
-    }
-
-    /// A name for humans.
-    pub fn label(self) -> &'static str {
-        match self {
-            Starttls::Auto => "auto",
-            Starttls::None => "plain TLS",
-            Starttls::Mysql => "MySQL/MariaDB",
-            Starttls::Postgres => "PostgreSQL",
-            Starttls::PostgresDirect => "PostgreSQL direct TLS",
-            Starttls::Smtp => "SMTP",
-            Starttls::Imap => "IMAP",
-            Starttls::Pop3 => "POP3",
-            Starttls::Ftp => "FTP",
-            Starttls::Ldap => "LDAP",
-            Starttls::Xmpp => "XMPP",
-        }
-    }
-
-    pub fn from_code(s: &str) -> Option<Starttls> {
-        Some(match s {
-            "auto" => Starttls::Auto,
-            "none" => Starttls::None,
-            "mysql" => Starttls::Mysql,
-            "postgres" => Starttls::Postgres,
-            "postgres-direct" => Starttls::PostgresDirect,
-            "smtp" => Starttls::Smtp,
-            "imap" => Starttls::Imap,
-            "pop3" => Starttls::Pop3,
-            "ftp" => Starttls::Ftp,
-            "ldap" => Starttls::Ldap,
-            "xmpp" => Starttls::Xmpp,
-            _ => return None,
-        })
-    }
-
-    /// The server sends the first bytes (a greeting) in this protocol.
-    pub fn server_speaks_first(self) -> bool {
-        matches!(
-            self,
-            Starttls::Mysql | Starttls::Smtp | Starttls::Imap | Starttls::Pop3 | Starttls::Ftp
-        )
-    }
-
-    /// The dialogue `auto` picks for a well-known port (PROTOCOLS.md).
-    pub fn for_port(port: u16) -> Starttls {
-        match port {
-            3306 => Starttls::Mysql,
-            5432 => Starttls::Postgres,
-            25 | 587 => Starttls::Smtp,
-            143 => Starttls::Imap,
-            110 => Starttls::Pop3,
-            21 => Starttls::Ftp,
-            389 => Starttls::Ldap,
-            5222 => Starttls::Xmpp,
-            _ => Starttls::None,
-        }
-    }
-}
+pub use super::protocols::Starttls;
 
 /// A parsed target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,32 +19,6 @@ pub struct Target {
     pub scheme: Option<String>,
     /// The dialogue implied by the scheme, if any.
     pub scheme_starttls: Option<Starttls>,
-}
-
-/// scheme → (default port, dialogue).
-fn scheme_defaults(scheme: &str) -> Option<(u16, Starttls)> {
-    Some(match scheme {
-        "https" | "wss" | "tls" => (443, Starttls::None),
-        "postgres" | "postgresql" => (5432, Starttls::Postgres),
-        "mysql" | "mariadb" => (3306, Starttls::Mysql),
-        "smtp" => (25, Starttls::Smtp),
-        "submission" => (587, Starttls::Smtp),
-        "smtps" => (465, Starttls::None),
-        "imap" => (143, Starttls::Imap),
-        "imaps" => (993, Starttls::None),
-        "pop3" => (110, Starttls::Pop3),
-        "pop3s" => (995, Starttls::None),
-        "ftp" => (21, Starttls::Ftp),
-        "ftps" => (990, Starttls::None),
-        "ldap" => (389, Starttls::Ldap),
-        "ldaps" => (636, Starttls::None),
-        "xmpp" => (5222, Starttls::Xmpp),
-        "rediss" => (6379, Starttls::None),
-        "mongodb" => (27017, Starttls::None),
-        "amqps" => (5671, Starttls::None),
-        "grpcs" => (443, Starttls::None),
-        _ => return None,
-    })
 }
 
 impl Target {
@@ -160,11 +42,10 @@ impl Target {
             if sc == "http" || sc == "ws" {
                 bail!("{input}: {sc}:// is plaintext, there is no TLS to examine (did you mean https://?)");
             }
-            let (port, dlg) = scheme_defaults(sc).with_context(|| {
+            let (port, dlg) = Starttls::for_scheme(sc).with_context(|| {
                 format!(
-                    "{input}: unknown URL scheme {sc:?} (known: https, postgres, postgresql, mysql, \
-                     mariadb, smtp, submission, smtps, imap, imaps, pop3, pop3s, ftp, ftps, ldap, \
-                     ldaps, xmpp, rediss; or give host:port with --starttls)"
+                    "{input}: unknown URL scheme {sc:?} (known: {}; or give host:port with --starttls)",
+                    Starttls::scheme_names().join(", ")
                 )
             })?;
             default_port = port;
@@ -187,13 +68,10 @@ impl Target {
         };
         let (host, port) = split_host_port(authority).with_context(|| format!("target {input:?}"))?;
         let port = port.unwrap_or(default_port);
-        // libpq's sslnegotiation=direct in a postgres URL.
-        if scheme_starttls == Some(Starttls::Postgres)
-            && query
-                .split('&')
-                .any(|kv| kv.eq_ignore_ascii_case("sslnegotiation=direct"))
-        {
-            scheme_starttls = Some(Starttls::PostgresDirect);
+        // A URL option that selects a protocol's variant (libpq's sslnegotiation=direct,
+        // go-mssqldb's encrypt=strict).
+        if let Some(v) = scheme_starttls.and_then(|d| d.unit().url_variant(query)) {
+            scheme_starttls = Some(v);
         }
         let host = host.trim_end_matches('.').to_string();
         if host.is_empty() {
@@ -213,11 +91,11 @@ impl Target {
 
     /// The dialogue to speak: the flag, else the scheme's, else the well-known port's.
     pub fn effective_starttls(&self) -> Starttls {
-        match self.starttls {
-            Starttls::Auto => self
-                .scheme_starttls
-                .unwrap_or_else(|| Starttls::for_port(self.port)),
-            s => s,
+        if self.starttls == Starttls::Auto {
+            self.scheme_starttls
+                .unwrap_or_else(|| Starttls::for_port(self.port))
+        } else {
+            self.starttls
         }
     }
 
@@ -328,6 +206,10 @@ mod tests {
         assert_eq!(redact_password("db.example:5432"), "db.example:5432");
     }
 
+    fn d(code: &str) -> Starttls {
+        Starttls::from_code(code).unwrap()
+    }
+
     fn p(s: &str) -> Target {
         Target::parse(s, Starttls::Auto).unwrap()
     }
@@ -340,7 +222,7 @@ mod tests {
             ("example.com", 443, Starttls::None)
         );
         let t = p("db.example.com:5432");
-        assert_eq!((t.port, t.effective_starttls()), (5432, Starttls::Postgres));
+        assert_eq!((t.port, t.effective_starttls()), (5432, d("postgres")));
         let t = p("[::1]:8443");
         assert_eq!((t.host.as_str(), t.port), ("::1", 8443));
         assert_eq!(t.host_port(), "[::1]:8443");
@@ -349,25 +231,25 @@ mod tests {
         let t = p("postgres://user:pw@db.internal/app?sslmode=verify-full");
         assert_eq!(
             (t.host.as_str(), t.port, t.effective_starttls()),
-            ("db.internal", 5432, Starttls::Postgres)
+            ("db.internal", 5432, d("postgres"))
         );
         let t = p("postgresql://db:6543/x?sslnegotiation=direct");
-        assert_eq!((t.port, t.effective_starttls()), (6543, Starttls::PostgresDirect));
+        assert_eq!((t.port, t.effective_starttls()), (6543, d("postgres-direct")));
         let t = p("mysql://root@10.0.0.5");
         assert_eq!(
             (t.host.as_str(), t.port, t.effective_starttls()),
-            ("10.0.0.5", 3306, Starttls::Mysql)
+            ("10.0.0.5", 3306, d("mysql"))
         );
         let t = p("smtp://mail.example.com:587");
-        assert_eq!(t.effective_starttls(), Starttls::Smtp);
+        assert_eq!(t.effective_starttls(), d("smtp"));
         let t = p("ldaps://dc1");
         assert_eq!((t.port, t.effective_starttls()), (636, Starttls::None));
         let t = p("HTTPS://Example.com./path");
         assert_eq!((t.host.as_str(), t.port), ("Example.com", 443));
         let t = Target::parse("h:3306", Starttls::None).unwrap();
         assert_eq!(t.effective_starttls(), Starttls::None);
-        assert_eq!(p("mail:25").effective_starttls(), Starttls::Smtp);
-        assert_eq!(p("h:389").effective_starttls(), Starttls::Ldap);
+        assert_eq!(p("mail:25").effective_starttls(), d("smtp"));
+        assert_eq!(p("h:389").effective_starttls(), d("ldap"));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use rustls::{
     PeerIncompatible, SignatureScheme,
 };
 
-use super::net::Conn;
+use super::protocols::Wire;
 use super::{Handshake, ProbeError, ProbeOptions, Target};
 use crate::diagnose::Cause;
 
@@ -176,14 +176,14 @@ impl ClientSetup {
         Ok((cfg, recorder, auth))
     }
 
-    /// Run the handshake on `conn`. Returns what was negotiated (None before a ServerHello),
-    /// the chain as presented, and the failure if any.
+    /// Run the handshake on `wire`. After a completed handshake, `after` runs (what the
+    /// protocol does before closing), then close_notify. Returns what was negotiated (None
+    /// before a ServerHello), the chain as presented, and the failure if any.
     pub fn handshake(
         &self,
-        conn: &mut Conn,
-        _target: &Target,
+        wire: &mut dyn Wire,
         alpn: Option<Vec<String>>,
-        mysql_seq: Option<u8>,
+        after: &mut dyn FnMut(&mut ClientConnection, &mut dyn Wire),
     ) -> (Option<Handshake>, Vec<Vec<u8>>, Option<ProbeError>) {
         let (cfg, recorder, auth) = match self.config(alpn.as_deref()) {
             Ok(c) => c,
@@ -199,7 +199,10 @@ impl ClientSetup {
                 )
             }
         };
-        let mut err = drive(&mut tls, conn, &auth);
+        let mut err = drive(&mut tls, wire, &auth);
+        if err.is_none() {
+            wire.handshake_done();
+        }
         let requested = auth.requested.lock().ok().and_then(|r| r.clone());
         // TLS 1.3: the server judges our (absent) certificate after our Finished; its
         // verdict arrives as an alert right after the handshake.
@@ -208,7 +211,7 @@ impl ClientSetup {
             && requested.is_some()
             && tls.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3)
         {
-            err = post_handshake_check(&mut tls, conn, self.key.is_some());
+            err = post_handshake_check(&mut tls, wire, self.key.is_some());
         }
         let seen = recorder
             .seen
@@ -234,19 +237,30 @@ impl ClientSetup {
             verifier_answer: seen.answer.clone(),
         });
         if err.is_none() {
-            if let Some(seq) = mysql_seq {
-                let limit = conn
-                    .deadline()
-                    .remaining("")
-                    .map(|d| d.min(Duration::from_secs(1)))
-                    .unwrap_or_default();
-                super::starttls::mysql::polite_close(&mut tls, conn, seq, limit);
-            }
+            after(&mut tls, wire);
             tls.send_close_notify();
-            let _ = tls.write_tls(conn);
+            let _ = tls.write_tls(&mut Io(wire));
         }
-        conn.shutdown();
+        wire.conn().shutdown();
         (hs, seen.chain, err)
+    }
+}
+
+/// `&mut dyn Wire` as the `Read`/`Write` rustls takes.
+struct Io<'a, 'b>(&'a mut (dyn Wire + 'b));
+
+impl std::io::Read for Io<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for Io<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
     }
 }
 
@@ -344,17 +358,17 @@ fn load_client_key(
 }
 
 /// Drive the handshake to completion or failure.
-fn drive(tls: &mut ClientConnection, conn: &mut Conn, auth: &ClientAuth) -> Option<ProbeError> {
+fn drive(tls: &mut ClientConnection, wire: &mut dyn Wire, auth: &ClientAuth) -> Option<ProbeError> {
     while tls.is_handshaking() {
         while tls.wants_write() {
-            if let Err(e) = tls.write_tls(conn) {
-                return Some(conn.io_error(&e, "TLS handshake (sending)"));
+            if let Err(e) = tls.write_tls(&mut Io(wire)) {
+                return Some(wire.conn().io_error(&e, "TLS handshake (sending)"));
             }
         }
         if !tls.is_handshaking() {
             break;
         }
-        match tls.read_tls(conn) {
+        match tls.read_tls(&mut Io(wire)) {
             Ok(0) => {
                 return Some(ProbeError::new(
                     Cause::HandshakeFailure,
@@ -366,18 +380,24 @@ fn drive(tls: &mut ClientConnection, conn: &mut Conn, auth: &ClientAuth) -> Opti
                 ))
             }
             Ok(_) => {}
-            Err(e) => return Some(conn.io_error(&e, "TLS handshake")),
+            Err(e) => return Some(wire.conn().io_error(&e, "TLS handshake")),
         }
         if let Err(e) = tls.process_new_packets() {
             // Send our alert, best effort.
-            let _ = tls.write_tls(conn);
+            let _ = tls.write_tls(&mut Io(wire));
             let requested = auth.requested.lock().ok().and_then(|r| r.clone()).is_some();
-            return Some(classify(&e, tls, requested, auth.key.is_some(), conn.captured()));
+            return Some(classify(
+                &e,
+                tls,
+                requested,
+                auth.key.is_some(),
+                wire.conn().captured(),
+            ));
         }
     }
     while tls.wants_write() {
-        if let Err(e) = tls.write_tls(conn) {
-            return Some(conn.io_error(&e, "TLS handshake (sending Finished)"));
+        if let Err(e) = tls.write_tls(&mut Io(wire)) {
+            return Some(wire.conn().io_error(&e, "TLS handshake (sending Finished)"));
         }
     }
     None
@@ -385,10 +405,10 @@ fn drive(tls: &mut ClientConnection, conn: &mut Conn, auth: &ClientAuth) -> Opti
 
 /// After a completed handshake in which a client certificate was requested: wait briefly
 /// for the server's verdict (an alert, or tickets/data meaning it accepted).
-fn post_handshake_check(tls: &mut ClientConnection, conn: &mut Conn, sent: bool) -> Option<ProbeError> {
+fn post_handshake_check(tls: &mut ClientConnection, wire: &mut dyn Wire, sent: bool) -> Option<ProbeError> {
     let until = std::time::Instant::now() + Duration::from_millis(1500);
-    conn.deadline().remaining("").ok()?;
-    let mut waiter = LimitedWait { conn, until };
+    wire.conn().deadline().remaining("").ok()?;
+    let mut waiter = LimitedWait { wire, until };
     match tls.read_tls(&mut waiter) {
         Ok(0) => (!sent).then(|| {
             ProbeError::new(
@@ -406,33 +426,33 @@ fn post_handshake_check(tls: &mut ClientConnection, conn: &mut Conn, sent: bool)
 }
 
 /// A reader that waits no longer than `until` (and the deadline).
-pub(crate) struct LimitedWait<'a> {
-    conn: &'a mut Conn,
+pub(crate) struct LimitedWait<'a, 'b> {
+    wire: &'a mut (dyn Wire + 'b),
     until: std::time::Instant,
 }
 
-impl<'a> LimitedWait<'a> {
-    pub(crate) fn new(conn: &'a mut Conn, until: std::time::Instant) -> LimitedWait<'a> {
-        LimitedWait { conn, until }
+impl<'a, 'b> LimitedWait<'a, 'b> {
+    pub(crate) fn new(wire: &'a mut (dyn Wire + 'b), until: std::time::Instant) -> LimitedWait<'a, 'b> {
+        LimitedWait { wire, until }
     }
 }
 
-impl std::io::Read for LimitedWait<'_> {
+impl std::io::Read for LimitedWait<'_, '_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let left = self.until.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
             return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "wait over"));
         }
-        self.conn.read_with_timeout(buf, left)
+        self.wire.read_with_timeout(buf, left)
     }
 }
 
-impl Write for LimitedWait<'_> {
+impl Write for LimitedWait<'_, '_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.conn.write(buf)
+        self.wire.write(buf)
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        self.conn.flush()
+        self.wire.flush()
     }
 }
 

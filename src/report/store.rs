@@ -301,11 +301,9 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
     // screen short: their own warnings and notes show with -v.
     let extra_only = |f: &Finding| {
         !f.runtimes.is_empty()
-            && f.runtimes.iter().all(|r| {
-                crate::trust::Runtime::EXTRA
-                    .iter()
-                    .any(|x| x.code() == r.as_str())
-            })
+            && f.runtimes
+                .iter()
+                .all(|r| crate::trust::Runtime::from_id(r).is_some_and(|x| x.is_extra()))
     };
     let mut hidden = 0;
     let mut findings: Vec<&Finding> = doc

@@ -29,42 +29,10 @@ fn first_var<'w>(world: &'w World, vars: &[&'static str]) -> Option<(&'static st
     vars.iter().find_map(|v| world.var_nonempty(v).map(|x| (*v, x)))
 }
 
-/// Why an extra runtime is evidently relevant in this World (None: no sign of it).
+/// Why an extra runtime is evidently relevant in this World (None: no sign of it): its
+/// unit's variables, binaries and other signs ([`crate::runtimes::presence`]).
 pub fn relevance(world: &World, r: Runtime) -> Option<String> {
-    let (vars, bins): (&[&'static str], &[&str]) = match r {
-        Runtime::Node => (
-            &["NODE_EXTRA_CA_CERTS", "NODE_OPTIONS", "NODE_USE_SYSTEM_CA"],
-            &["node", "nodejs"],
-        ),
-        Runtime::Python => (&[], &["python3", "python"]),
-        Runtime::PythonRequests => (&["REQUESTS_CA_BUNDLE"], &[]),
-        Runtime::Curl => (&["CURL_CA_BUNDLE"], &["curl"]),
-        Runtime::Java => (
-            &["JAVA_HOME", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS"],
-            &["java", "keytool"],
-        ),
-        _ => return Some("core runtime".into()),
-    };
-    if let Some((v, _)) = first_var(world, vars) {
-        return Some(format!("{v} is set"));
-    }
-    for b in bins {
-        if let Some(p) = which(world, b) {
-            return Some(format!("{} is present", disp(&p)));
-        }
-    }
-    match r {
-        Runtime::PythonRequests => site_packages(world)
-            .into_iter()
-            .map(|d| d.join("requests"))
-            .find(|d| world.file_type(d).ok() == Some(FileType::Dir))
-            .map(|d| format!("{} is present", disp(&d))),
-        Runtime::Java => super::java::java_homes(world)
-            .into_iter()
-            .next()
-            .map(|h| format!("{} is present", disp(&h))),
-        _ => None,
-    }
+    crate::runtimes::presence(world, r)
 }
 
 /// Python package directories in the World, in the order a system Python searches them.

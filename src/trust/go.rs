@@ -283,6 +283,7 @@ pub fn resolve(cx: &Cx) -> TrustStore {
         }
     }
 
+    fallback_roots(cx, &mut store, &mut pool);
     store.anchors = pool.anchors;
     if store.anchors.is_empty() {
         if let Some(e) = first_err {
@@ -295,4 +296,111 @@ pub fn resolve(cx: &Cx) -> TrustStore {
             .into(),
     );
     store
+}
+
+/// `x509.SetFallbackRoots` (Go ≥ 1.20), called by the init of
+/// `golang.org/x/crypto/x509roots/fallback` when the program links it: the embedded roots
+/// replace the system pool when that pool is empty or failed to load (a scratch or
+/// distroless image without a bundle), or always with `GODEBUG=x509usefallbackroots=1`
+/// (the process's GODEBUG over the program's DefaultGODEBUG). The program is `--exe`, or
+/// the process's own executable with `--pid`.
+fn fallback_roots(cx: &Cx, store: &mut TrustStore, pool: &mut Pool) {
+    let Some(Ok(detected)) = crate::detect::go_program(cx.world()) else {
+        return;
+    };
+    let Some(go) = detected.go() else { return };
+    let Some(fb) = &go.fallback else { return };
+    let program = detected.source.to_string();
+    let mut forced = None;
+    for (k, v) in &go.default_godebug {
+        if k == "x509usefallbackroots" {
+            forced = Some((v == "1", "the program's DefaultGODEBUG"));
+        }
+    }
+    if let Some(env) = cx.world().var("GODEBUG") {
+        for (k, v) in crate::detect::gobuildinfo::parse_godebug(env) {
+            if k == "x509usefallbackroots" {
+                forced = Some((v == "1", "GODEBUG"));
+            }
+        }
+    }
+    let source = format!(
+        "builtin:{} {}",
+        crate::detect::FALLBACK_PACKAGE,
+        fb.module_version
+    );
+    let go_ok = detected
+        .version
+        .is_some_and(|v| v >= crate::detect::Version::new(1, 20, None));
+    let use_it = match forced {
+        Some((true, _)) => true,
+        _ => pool.anchors.is_empty(),
+    };
+    if !go_ok || !use_it {
+        let reason = if !go_ok {
+            format!(
+                "linked into the program ({program}), but {} has no SetFallbackRoots (Go 1.20+)",
+                detected.text
+            )
+        } else {
+            format!(
+                "linked into the program ({program}); not used: the system pool has {} certificate(s) \
+                 (GODEBUG=x509usefallbackroots=1 would force it)",
+                pool.anchors.len()
+            )
+        };
+        store.steps.push(Step {
+            source,
+            kind: StepKind::Builtin,
+            outcome: Outcome::Skipped,
+            anchors: 0,
+            reason: Some(reason),
+        });
+        return;
+    }
+    // The fallback pool replaces whatever the system pool had.
+    pool.anchors.clear();
+    pool.seen.clear();
+    let mut n = 0;
+    for (i, der) in fb.certs.iter().enumerate() {
+        let Ok(cert) = cx.loader.cert(der) else { continue };
+        n += 1;
+        if pool.seen.insert(cert.sha256.clone()) {
+            pool.anchors.push(super::Anchor {
+                cert,
+                provenance: super::Provenance {
+                    path: source.clone(),
+                    resolved: None,
+                    block: Some(i),
+                    line: None,
+                },
+                hash_name: None,
+                trusted_cert_block: false,
+                aux_trust: None,
+            });
+        }
+    }
+    for s in store.steps.iter_mut().filter(|s| s.outcome == Outcome::Loaded) {
+        s.outcome = Outcome::Skipped;
+        s.reason = Some(format!(
+            "read, then replaced by the fallback roots ({} certificate(s))",
+            s.anchors
+        ));
+    }
+    let why = match forced {
+        Some((true, by)) => format!("x509usefallbackroots=1 from {by}"),
+        _ => "the system pool is empty".into(),
+    };
+    store.steps.push(Step {
+        source,
+        kind: StepKind::Builtin,
+        outcome: Outcome::Loaded,
+        anchors: n,
+        reason: Some(format!("embedded in the program ({program}); used because {why}")),
+    });
+    store.assumptions.push(format!(
+        "the program links {} ({}): x509.SetFallbackRoots",
+        crate::detect::FALLBACK_PACKAGE,
+        detected.describe()
+    ));
 }

@@ -4,13 +4,12 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::world::{describe_io, Entry, ResolveError, World, MAX_FILE_BYTES};
+use crate::world::{describe_io, Entry, Meta, ResolveError, World, MAX_FILE_BYTES};
 use crate::x509::CertInfo;
 
 use super::auxtrust::AuxTrust;
@@ -134,7 +133,7 @@ pub type Loaded = Rc<Result<FileContent, ReadErr>>;
 /// A cached directory listing.
 pub type Listing = Rc<Result<Vec<Entry>, ReadErr>>;
 type CertResult = Result<Arc<CertInfo>, String>;
-/// (host path, canonical World path).
+/// (canonical World path, twice: the reading key and the reported path).
 type Resolved = Result<(PathBuf, PathBuf), ReadErr>;
 
 /// The cache shared by the runtimes resolved together.
@@ -172,8 +171,8 @@ impl<'w> Loader<'w> {
         r
     }
 
-    /// (host path, canonical World path) of `p`, following symlinks inside the World like
-    /// [`World::resolve_both`], but resolving each parent directory only once.
+    /// (canonical World path, canonical World path) of `p`, following symlinks inside the
+    /// World like [`World::resolve`], but resolving each parent directory only once.
     pub fn resolve(&self, p: &Path) -> Result<(PathBuf, PathBuf), ReadErr> {
         self.resolve_hops(p, 0)
     }
@@ -183,37 +182,56 @@ impl<'w> Loader<'w> {
             return Err(ReadErr::Loop);
         }
         let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
-            return self.world.resolve_both(p).map_err(ReadErr::from_resolve);
+            return self
+                .world
+                .resolve(p)
+                .map(|c| (c.clone(), c))
+                .map_err(ReadErr::from_resolve);
         };
         if name == ".." || name == "." || !p.is_absolute() {
-            return self.world.resolve_both(p).map_err(ReadErr::from_resolve);
+            return self
+                .world
+                .resolve(p)
+                .map(|c| (c.clone(), c))
+                .map_err(ReadErr::from_resolve);
         }
         let cached = self.parents.borrow().get(parent).cloned();
-        let (hp, cp) = match cached {
+        let (_, cp) = match cached {
             Some(r) => r?,
             None => {
-                let r = self.world.resolve_both(parent).map_err(ReadErr::from_resolve);
+                let r = self
+                    .world
+                    .resolve(parent)
+                    .map(|c| (c.clone(), c))
+                    .map_err(ReadErr::from_resolve);
                 self.parents.borrow_mut().insert(parent.to_path_buf(), r.clone());
                 r?
             }
         };
-        let h = hp.join(name);
-        match fs::symlink_metadata(&h) {
-            Ok(md) if md.file_type().is_symlink() => {
-                let t = fs::read_link(&h).map_err(|e| ReadErr::from_io(&e))?;
+        let h = cp.join(name);
+        match self.world.lstat(&h) {
+            Ok(md) if md.is_symlink() => {
+                let t = self
+                    .world
+                    .readlink_canonical(&h)
+                    .map_err(|e| ReadErr::from_io(&e))?;
                 let next = if t.is_absolute() { t } else { cp.join(t) };
                 self.resolve_hops(&next, hops + 1)
             }
-            Ok(_) => Ok((h, cp.join(name))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((h, cp.join(name))),
+            Ok(_) => Ok((h.clone(), h)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((h.clone(), h)),
             Err(e) => Err(ReadErr::from_io(&e)),
         }
     }
 
     /// What is at `p` (after symlinks), without opening it.
-    pub fn kind(&self, p: &Path) -> Result<fs::Metadata, ReadErr> {
-        let (host, _) = self.resolve(p)?;
-        fs::metadata(&host).map_err(|e| ReadErr::from_io(&e))
+    pub fn kind(&self, p: &Path) -> Result<Meta, ReadErr> {
+        let (canon, _) = self.resolve(p)?;
+        match self.world.lstat(&canon) {
+            Ok(md) if md.is_symlink() => Err(ReadErr::Missing),
+            Ok(md) => Ok(md),
+            Err(e) => Err(ReadErr::from_io(&e)),
+        }
     }
 
     /// Read and parse a file (cached by World path).
@@ -242,8 +260,12 @@ impl<'w> Loader<'w> {
         r
     }
 
-    fn load(&self, host: PathBuf, resolved: PathBuf) -> Result<FileContent, ReadErr> {
-        let md = fs::metadata(&host).map_err(|e| ReadErr::from_io(&e))?;
+    fn load(&self, canon: PathBuf, resolved: PathBuf) -> Result<FileContent, ReadErr> {
+        let md = match self.world.lstat(&canon) {
+            Ok(md) if md.is_symlink() => return Err(ReadErr::Missing),
+            Ok(md) => md,
+            Err(e) => return Err(ReadErr::from_io(&e)),
+        };
         if md.is_dir() {
             return Err(ReadErr::IsDir);
         }
@@ -253,14 +275,10 @@ impl<'w> Loader<'w> {
         if md.len() > MAX_FILE_BYTES {
             return Err(ReadErr::TooBig(md.len()));
         }
-        let f = fs::File::open(&host).map_err(|e| ReadErr::from_io(&e))?;
-        let mut data = Vec::with_capacity(md.len() as usize);
-        f.take(MAX_FILE_BYTES + 1)
-            .read_to_end(&mut data)
+        let data = self
+            .world
+            .read_canonical(&canon, MAX_FILE_BYTES)
             .map_err(|e| ReadErr::from_io(&e))?;
-        if data.len() as u64 > MAX_FILE_BYTES {
-            return Err(ReadErr::TooBig(data.len() as u64));
-        }
         Ok(self.parse_content(resolved, &data))
     }
 
@@ -358,9 +376,10 @@ pub fn disp(p: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::os::unix::fs::symlink;
 
-    /// The cached resolution must agree with `World::resolve_both` on tricky trees.
+    /// The cached resolution must agree with `World::resolve` on tricky trees.
     #[test]
     fn cached_resolution_agrees_with_the_world() {
         let d = tempfile::tempdir().unwrap();
@@ -394,7 +413,7 @@ mod tests {
             "/missing/deeper/file",
         ] {
             let ours = l.resolve(Path::new(p)).unwrap();
-            let world = w.resolve_both(Path::new(p)).unwrap();
+            let world = w.resolve(Path::new(p)).map(|c| (c.clone(), c)).unwrap();
             assert_eq!(ours, world, "{p}");
         }
         assert_eq!(l.resolve(Path::new("/a/loop1")), Err(ReadErr::Loop));

@@ -13,111 +13,7 @@ use serde::Serialize;
 use crate::finding::Finding;
 use crate::x509::CertInfo;
 
-/// A runtime whose trust decisions the tool reproduces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Runtime {
-    /// Go's crypto/x509 system pool.
-    Go,
-    /// OpenSSL 3.x default verify paths (also: curl, Python ssl, psql, Ruby, PHP …).
-    Openssl,
-    /// rustls-native-certs (0.8.x) + rustls-webpki.
-    RustlsNative,
-    /// webpki-roots: Mozilla's list compiled into the program.
-    WebpkiRoots,
-    /// Node.js: its compiled-in Mozilla list (or OpenSSL's paths) + NODE_EXTRA_CA_CERTS.
-    Node,
-    /// Python `ssl.create_default_context()`: OpenSSL's default paths.
-    Python,
-    /// Python requests: REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, else certifi's bundle.
-    PythonRequests,
-    /// The curl tool (OpenSSL build): CURL_CA_BUNDLE / SSL_CERT_* / build-time defaults.
-    Curl,
-    /// Java (JSSE PKIX): javax.net.ssl.trustStore, jssecacerts, cacerts (JKS / PKCS#12).
-    Java,
-}
-
-impl Runtime {
-    pub const ALL: [Runtime; 9] = [
-        Runtime::Go,
-        Runtime::Openssl,
-        Runtime::RustlsNative,
-        Runtime::WebpkiRoots,
-        Runtime::Node,
-        Runtime::Python,
-        Runtime::PythonRequests,
-        Runtime::Curl,
-        Runtime::Java,
-    ];
-
-    /// The four core runtimes, always evaluated by default.
-    pub const CORE: [Runtime; 4] = [
-        Runtime::Go,
-        Runtime::Openssl,
-        Runtime::RustlsNative,
-        Runtime::WebpkiRoots,
-    ];
-
-    /// Runtimes built on top of others (Node, Python, curl, Java): evaluated by default
-    /// only when evidently relevant in the World ([`relevant_runtimes`]).
-    pub const EXTRA: [Runtime; 5] = [
-        Runtime::Node,
-        Runtime::Python,
-        Runtime::PythonRequests,
-        Runtime::Curl,
-        Runtime::Java,
-    ];
-
-    /// Does an explicit CA file go to OpenSSL's `X509_STORE_load_file` (`-CAfile`,
-    /// `load_verify_locations`, curl `--cacert`)?
-    pub fn openssl_cafile(self) -> bool {
-        matches!(
-            self,
-            Runtime::Openssl | Runtime::Python | Runtime::PythonRequests | Runtime::Curl
-        )
-    }
-
-    /// Is this one of the [`Runtime::EXTRA`] runtimes?
-    pub fn is_extra(self) -> bool {
-        Runtime::EXTRA.contains(&self)
-    }
-
-    /// The stable code used on the command line and in JSON.
-    pub fn code(self) -> &'static str {
-        match self {
-            Runtime::Go => "go",
-            Runtime::Openssl => "openssl",
-            Runtime::RustlsNative => "rustls-native",
-            Runtime::WebpkiRoots => "webpki-roots",
-            Runtime::Node => "node",
-            Runtime::Python => "python",
-            Runtime::PythonRequests => "python-requests",
-            Runtime::Curl => "curl",
-            Runtime::Java => "java",
-        }
-    }
-
-    /// A name for humans.
-    pub fn title(self) -> &'static str {
-        match self {
-            Runtime::Go => "Go (crypto/x509)",
-            Runtime::Openssl => "OpenSSL 3",
-            Runtime::RustlsNative => "rustls-native-certs",
-            Runtime::WebpkiRoots => "webpki-roots",
-            Runtime::Node => "Node.js (tls)",
-            Runtime::Python => "Python ssl",
-            Runtime::PythonRequests => "Python requests",
-            Runtime::Curl => "curl (OpenSSL)",
-            Runtime::Java => "Java (JSSE PKIX)",
-        }
-    }
-}
-
-impl std::fmt::Display for Runtime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.code())
-    }
-}
+pub use crate::runtimes::Runtime;
 
 /// What kind of source a step looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -288,17 +184,7 @@ impl<'w> Cx<'w> {
 
     /// Resolve one runtime with this context (shares the cache).
     pub fn resolve(&self, runtime: Runtime) -> TrustStore {
-        let mut store = match runtime {
-            Runtime::Go => go::resolve(self),
-            Runtime::Openssl => openssl::resolve(self),
-            Runtime::RustlsNative => rustls::resolve(self),
-            Runtime::WebpkiRoots => webpki::resolve(self),
-            Runtime::Node => extra::node(self),
-            Runtime::Python => extra::python(self),
-            Runtime::PythonRequests => extra::python_requests(self),
-            Runtime::Curl => extra::curl(self),
-            Runtime::Java => java::resolve(self),
-        };
+        let mut store = (runtime.unit().resolve)(self);
         findings::common(self, &mut store);
         store
     }
@@ -315,14 +201,10 @@ pub fn resolve(runtime: Runtime, world: &World, opts: &TrustOptions) -> TrustSto
 /// every extra runtime that is evidently relevant in the World (its binary or home is
 /// present, or one of its variables is set), in [`Runtime::ALL`] order.
 pub fn relevant_runtimes(world: &World) -> Vec<Runtime> {
-    let mut v = Runtime::CORE.to_vec();
-    v.extend(
-        Runtime::EXTRA
-            .iter()
-            .copied()
-            .filter(|r| extra::relevance(world, *r).is_some()),
-    );
-    v
+    Runtime::ALL
+        .into_iter()
+        .filter(|r| crate::runtimes::presence(world, *r).is_some())
+        .collect()
 }
 
 /// Several runtimes at once: every file is read and every certificate decoded once.

@@ -236,6 +236,7 @@ mod tests {
                 starttls: crate::cli::StarttlsArg::None,
                 servername: None,
                 name: None,
+                xmpp_domain: None,
                 ca: vec![],
                 runtimes: vec![],
                 timeout: DEFAULT_TIMEOUT,

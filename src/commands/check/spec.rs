@@ -113,6 +113,7 @@ pub struct Settings {
     pub starttls: Option<String>,
     pub servername: Option<String>,
     pub name: Option<String>,
+    pub xmpp_domain: Option<String>,
     pub ca: Option<OneOrMany>,
     /// Runtimes to evaluate; `["all"]` = every runtime; unset = every runtime that resolves.
     pub runtimes: Option<Vec<String>>,
@@ -154,6 +155,7 @@ impl Settings {
             starttls,
             servername,
             name,
+            xmpp_domain,
             ca,
             runtimes,
             timeout,
@@ -359,6 +361,7 @@ fn build_job(s: Settings, base: &Path) -> anyhow::Result<Job> {
         starttls,
         servername: s.servername,
         name: s.name,
+        xmpp_domain: s.xmpp_domain,
         ca,
         runtimes,
         timeout,
@@ -484,7 +487,7 @@ mod tests {
         assert_eq!(a.req.at, None);
         let b = &s.jobs_list[1];
         assert_eq!(b.id, "db");
-        assert_eq!(b.req.starttls, StarttlsArg::Postgres);
+        assert_eq!(b.req.starttls, StarttlsArg::from_code("postgres").unwrap());
         assert_eq!(b.req.timeout, Duration::from_secs(2));
         assert_eq!(b.req.runtimes, vec![Runtime::RustlsNative]);
         assert_eq!(b.expect.min_days, Some(30));

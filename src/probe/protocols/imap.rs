@@ -1,8 +1,44 @@
 //! IMAP STARTTLS (RFC 9051): greeting, `a CAPABILITY`, `b STARTTLS`, `b OK`.
 
-use super::{clean, Dialogue, ProbeError};
+use super::{clean, Context, Dialogue, Protocol, Scheme};
 use crate::diagnose::Cause;
 use crate::probe::net::Conn;
+use crate::probe::sniff::{first_line, Sniffed};
+use crate::probe::{ProbeError, Starttls};
+
+pub struct Imap;
+
+impl Protocol for Imap {
+    fn code(&self) -> &'static str {
+        "imap"
+    }
+    fn label(&self) -> &'static str {
+        "IMAP"
+    }
+    fn help(&self) -> &'static str {
+        "IMAP STARTTLS (RFC 9051)"
+    }
+    fn schemes(&self) -> &'static [Scheme] {
+        const S: &[Scheme] = &[Scheme::dialogue("imap", 143), Scheme::implicit("imaps", 993)];
+        S
+    }
+    fn ports(&self) -> &'static [u16] {
+        &[143]
+    }
+    fn server_speaks_first(&self) -> bool {
+        true
+    }
+    fn sniff(&self, b: &[u8]) -> Option<Sniffed> {
+        (b.starts_with(b"* OK") || b.starts_with(b"* PREAUTH") || b.starts_with(b"* BYE")).then(|| Sniffed {
+            what: "IMAP",
+            summary: first_line(b),
+            dialogue: Some(Starttls::of(&Imap)),
+        })
+    }
+    fn negotiate(&self, conn: &mut Conn, _cx: &Context<'_>) -> Result<Dialogue, ProbeError> {
+        run(conn)
+    }
+}
 
 /// Read untagged lines until the tagged completion; returns (untagged, tagged line).
 fn tagged(conn: &mut Conn, tag: &str, step: &str) -> Result<(Vec<String>, String), ProbeError> {
@@ -25,7 +61,8 @@ pub fn run(conn: &mut Conn) -> Result<Dialogue, ProbeError> {
     let greeting = conn.read_line(16 * 1024, "IMAP greeting")?;
     let banner = clean(&greeting);
     d.fact("banner", banner.clone());
-    d.greeting = Some(format!("IMAP: {banner}"));
+    d.greet(format!("IMAP: {banner}"));
+    d.confirmed = greeting.starts_with("* ");
     if greeting.starts_with("* BYE") {
         return Ok(d.refuse(
             Cause::StarttlsRefused,

@@ -1,8 +1,54 @@
 //! LDAP StartTLS (RFC 4511 §4.14): ExtendedRequest 1.3.6.1.4.1.1466.20037, resultCode 0.
 
-use super::{clean, Dialogue, ProbeError};
+use super::{clean, Context, Dialogue, Protocol, Scheme};
 use crate::diagnose::Cause;
 use crate::probe::net::Conn;
+use crate::probe::sniff::Sniffed;
+use crate::probe::{ProbeError, Starttls};
+
+pub struct Ldap;
+
+impl Protocol for Ldap {
+    fn code(&self) -> &'static str {
+        "ldap"
+    }
+    fn label(&self) -> &'static str {
+        "LDAP"
+    }
+    fn help(&self) -> &'static str {
+        "LDAP StartTLS extended operation (RFC 4511)"
+    }
+    fn schemes(&self) -> &'static [Scheme] {
+        const S: &[Scheme] = &[Scheme::dialogue("ldap", 389), Scheme::implicit("ldaps", 636)];
+        S
+    }
+    fn ports(&self) -> &'static [u16] {
+        &[389]
+    }
+    fn guessable(&self) -> bool {
+        true
+    }
+    fn sniff(&self, b: &[u8]) -> Option<Sniffed> {
+        // An LDAP server speaks unprompted only to hang up: an ExtendedResponse such as the
+        // Notice of Disconnection (RFC 4511 §4.4.1).
+        let (rc, diag) = parse_response(b.get(..ber_total(b)?)?).ok()?;
+        Some(Sniffed {
+            what: "LDAP",
+            summary: format!(
+                "ExtendedResponse resultCode {rc}{}",
+                if diag.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {diag}")
+                }
+            ),
+            dialogue: Some(Starttls::of(&Ldap)),
+        })
+    }
+    fn negotiate(&self, conn: &mut Conn, _cx: &Context<'_>) -> Result<Dialogue, ProbeError> {
+        run(conn)
+    }
+}
 
 const OID: &[u8] = b"1.3.6.1.4.1.1466.20037";
 
@@ -90,7 +136,9 @@ pub fn run(conn: &mut Conn) -> Result<Dialogue, ProbeError> {
     })?;
     let mut msg = first;
     msg.extend_from_slice(&rest);
-    match parse_response(&msg) {
+    let parsed = parse_response(&msg);
+    d.confirmed = parsed.is_ok();
+    match parsed {
         Ok((0, _)) => {
             d.fact("result_code", 0);
             d.greeting = Some("LDAP: StartTLS accepted (resultCode 0)".into());

@@ -1,8 +1,108 @@
 //! MySQL / MariaDB: the HandshakeV10 greeting, then SSLRequest (PROTOCOLS.md).
 
-use super::{clean, Dialogue, ProbeError};
+use serde_json::{json, Map, Value};
+
+use super::{clean, openssl_client_modes, Context, Dialogue, Outcome, Protocol, Scheme, Wire};
 use crate::diagnose::Cause;
+use crate::finding::Finding;
 use crate::probe::net::Conn;
+use crate::probe::sniff::Sniffed;
+use crate::probe::{ProbeError, Starttls};
+
+pub struct Mysql;
+
+impl Protocol for Mysql {
+    fn code(&self) -> &'static str {
+        "mysql"
+    }
+    fn label(&self) -> &'static str {
+        "MySQL/MariaDB"
+    }
+    fn help(&self) -> &'static str {
+        "MySQL/MariaDB: greeting, then SSLRequest"
+    }
+    fn schemes(&self) -> &'static [Scheme] {
+        const S: &[Scheme] = &[Scheme::dialogue("mysql", 3306), Scheme::dialogue("mariadb", 3306)];
+        S
+    }
+    fn ports(&self) -> &'static [u16] {
+        &[3306]
+    }
+    fn server_speaks_first(&self) -> bool {
+        true
+    }
+    fn sniff(&self, b: &[u8]) -> Option<Sniffed> {
+        sniff_first_packet(b)
+    }
+    fn negotiate(&self, conn: &mut Conn, _cx: &Context<'_>) -> Result<Dialogue, ProbeError> {
+        run(conn)
+    }
+    fn after_handshake(&self, tls: &mut rustls::ClientConnection, wire: &mut dyn Wire, d: &mut Dialogue) {
+        if let Some(seq) = d.sequence {
+            let limit = wire
+                .conn()
+                .deadline()
+                .remaining("")
+                .map(|d| d.min(std::time::Duration::from_secs(1)))
+                .unwrap_or_default();
+            polite_close(tls, wire, seq, limit);
+        }
+    }
+    fn conclusions(&self, o: &Outcome<'_>, server: &mut Map<String, Value>, _findings: &mut Vec<Finding>) {
+        if server.contains_key("ssl_mode") {
+            return; // the negotiation already concluded (no TLS at all)
+        }
+        let [req, vca, vid] = openssl_client_modes(
+            o,
+            |m| m.to_string(),
+            "SSL certificate validation failure (the host name does not match the certificate)",
+        );
+        server.insert(
+            "ssl_mode".into(),
+            json!({
+                "ca": if o.explicit_ca { "the --ca file(s)" } else { "OpenSSL's default store" },
+                "REQUIRED": req,
+                "VERIFY_CA": vca,
+                "VERIFY_IDENTITY": vid,
+            }),
+        );
+    }
+}
+
+fn sniff_first_packet(b: &[u8]) -> Option<Sniffed> {
+    if b.len() < 6 {
+        return None;
+    }
+    let len = u32::from_le_bytes([b[0], b[1], b[2], 0]) as usize;
+    if !(5..=4096).contains(&len) || b[3] > 1 {
+        return None;
+    }
+    let payload = &b[4..];
+    match payload[0] {
+        0x0a => {
+            let end = payload[1..].iter().position(|&c| c == 0)?;
+            let ver = &payload[1..1 + end];
+            if ver.is_empty() || !ver.iter().all(|c| c.is_ascii_graphic()) {
+                return None;
+            }
+            Some(Sniffed {
+                what: "MySQL/MariaDB",
+                summary: format!("server version {}", clean(&String::from_utf8_lossy(ver))),
+                dialogue: Some(Starttls::of(&Mysql)),
+            })
+        }
+        0xff if payload.len() >= 3 => {
+            let code = u16::from_le_bytes([payload[1], payload[2]]);
+            let msg = String::from_utf8_lossy(&payload[3..payload.len().min(len)]);
+            Some(Sniffed {
+                what: "MySQL/MariaDB",
+                summary: format!("ERROR {code}: {}", clean(msg.trim_start_matches('#'))),
+                dialogue: Some(Starttls::of(&Mysql)),
+            })
+        }
+        _ => None,
+    }
+}
 
 pub const CLIENT_PROTOCOL_41: u32 = 0x0200;
 pub const CLIENT_SSL: u32 = 0x0800;
@@ -136,6 +236,7 @@ pub fn run(conn: &mut Conn) -> Result<Dialogue, ProbeError> {
             d.fact("error_code", code);
             d.fact("error_message", msg.clone());
             d.greeting = Some(format!("MySQL: ERROR {code}: {msg}"));
+            d.confirmed = true;
             let hint = match code {
                 1129 => " (the host is blocked after too many interrupted connections: FLUSH HOSTS, or raise max_connect_errors)",
                 1130 => " (no account may connect from this host)",
@@ -148,6 +249,7 @@ pub fn run(conn: &mut Conn) -> Result<Dialogue, ProbeError> {
             ))
         }
         Ok(FirstPacket::Greeting(g)) => {
+            d.confirmed = true;
             d.fact("server_version", g.server_version.clone());
             d.fact("product", if g.is_mariadb() { "MariaDB" } else { "MySQL" });
             d.fact("connection_id", g.connection_id);
@@ -156,7 +258,7 @@ pub fn run(conn: &mut Conn) -> Result<Dialogue, ProbeError> {
             let v = g.display_version();
             if !g.ssl() {
                 d.greeting = Some(format!("{v}: no TLS offered (CLIENT_SSL not set)"));
-                d.fact("ssl_mode", serde_json::json!({
+                d.fact("ssl_mode", json!({
                     "PREFERRED": "connects without TLS",
                     "REQUIRED": "fails: SSL connection error: SSL is required but the server doesn't support it",
                     "VERIFY_CA": "fails: SSL connection error: SSL is required but the server doesn't support it",
@@ -182,7 +284,7 @@ pub fn run(conn: &mut Conn) -> Result<Dialogue, ProbeError> {
                 ),
             ).fix("Ask for TLS in the client: Go DSN tls=true (or a registered tls config), mysql CLI --ssl-mode=REQUIRED, JDBC sslMode=REQUIRED."));
             conn.write_d(&ssl_request(seq.wrapping_add(1)), "MySQL SSLRequest")?;
-            d.mysql_login_seq = Some(seq.wrapping_add(2));
+            d.sequence = Some(seq.wrapping_add(2));
             Ok(d)
         }
     }
@@ -192,15 +294,15 @@ pub fn run(conn: &mut Conn) -> Result<Dialogue, ProbeError> {
 /// switch, and send COM_QUIT on success. Closing right after TLS instead counts as an
 /// interrupted connection, and `max_connect_errors` such interruptions block the client's
 /// host (error 1129); a failed login does not count. Best effort, within `limit`.
-pub fn polite_close(
+fn polite_close(
     tls: &mut rustls::ClientConnection,
-    conn: &mut Conn,
+    wire: &mut dyn Wire,
     seq: u8,
     limit: std::time::Duration,
 ) {
     use std::io::{Read, Write};
     let until = std::time::Instant::now() + limit;
-    let mut io = crate::probe::tls::LimitedWait::new(conn, until);
+    let mut io = crate::probe::tls::LimitedWait::new(wire, until);
     let mut stream = rustls::Stream::new(tls, &mut io);
     let flags: u32 = 0x0000_0001 | CLIENT_PROTOCOL_41 | CLIENT_SSL | 0x0000_8000 | 0x0008_0000;
     let mut p = Vec::with_capacity(96);

@@ -1,8 +1,50 @@
 //! SMTP STARTTLS (RFC 3207): 220 greeting, EHLO, STARTTLS, 220.
 
-use super::{clean, read_numeric_reply, Dialogue, ProbeError};
+use super::{clean, read_numeric_reply, Context, Dialogue, Protocol, Scheme};
 use crate::diagnose::Cause;
 use crate::probe::net::Conn;
+use crate::probe::sniff::{first_line, Sniffed};
+use crate::probe::{ProbeError, Starttls};
+
+pub struct Smtp;
+
+impl Protocol for Smtp {
+    fn code(&self) -> &'static str {
+        "smtp"
+    }
+    fn label(&self) -> &'static str {
+        "SMTP"
+    }
+    fn help(&self) -> &'static str {
+        "SMTP STARTTLS (RFC 3207)"
+    }
+    fn schemes(&self) -> &'static [Scheme] {
+        const S: &[Scheme] = &[
+            Scheme::dialogue("smtp", 25),
+            Scheme::dialogue("submission", 587),
+            Scheme::implicit("smtps", 465),
+        ];
+        S
+    }
+    fn ports(&self) -> &'static [u16] {
+        &[25, 587]
+    }
+    fn server_speaks_first(&self) -> bool {
+        true
+    }
+    fn sniff(&self, b: &[u8]) -> Option<Sniffed> {
+        // A 220 greeting that does not name FTP (the FTP unit, earlier in the registry,
+        // takes those).
+        (b.len() >= 4 && &b[..3] == b"220" && matches!(b[3], b' ' | b'-')).then(|| Sniffed {
+            what: "SMTP",
+            summary: first_line(b),
+            dialogue: Some(Starttls::of(&Smtp)),
+        })
+    }
+    fn negotiate(&self, conn: &mut Conn, _cx: &Context<'_>) -> Result<Dialogue, ProbeError> {
+        run(conn)
+    }
+}
 
 pub fn run(conn: &mut Conn) -> Result<Dialogue, ProbeError> {
     let mut d = Dialogue::default();
@@ -10,7 +52,8 @@ pub fn run(conn: &mut Conn) -> Result<Dialogue, ProbeError> {
     let (code, lines) = read_numeric_reply(conn, "SMTP greeting")?;
     let banner = clean(lines.first().map(String::as_str).unwrap_or_default());
     d.fact("banner", banner.clone());
-    d.greeting = Some(format!("SMTP: {banner}"));
+    d.greet(format!("SMTP: {banner}"));
+    d.confirmed = true;
     if code != 220 {
         return Ok(d.refuse(
             Cause::StarttlsRefused,

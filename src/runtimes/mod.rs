@@ -1,0 +1,357 @@
+//! Runtimes as units: one module per runtime, one line in [`REGISTRY`].
+//!
+//! A runtime's module holds everything that is *about that runtime*: its id and title, the
+//! environment variables it reads (one table that feeds `store`'s report, the man page's
+//! ENVIRONMENT section and presence detection), how it is detected in a World, its store
+//! resolution entry point, how it takes an explicit CA file, the engine it verifies with
+//! and its own words. Nothing outside this module matches on the runtime to find those
+//! out, so a runtime added here cannot fall through to another runtime's words.
+//!
+//! Adding a runtime: a file `src/runtimes/NAME.rs` with a `pub static UNIT: Unit`, and one
+//! line in the `registry!` invocation below.
+
+use std::fmt;
+
+use crate::diagnose::openssl::OsslErr;
+use crate::trust::{Cx, TrustStore};
+use crate::world::World;
+use crate::x509::CertInfo;
+
+/// Declares the runtime modules, the [`Runtime`] enum and the [`REGISTRY`] from one list.
+macro_rules! registry {
+    ($($(#[$doc:meta])* $variant:ident => $module:ident,)*) => {
+        $(pub mod $module;)*
+
+        /// A runtime whose trust decisions the tool reproduces (ids and order: [`REGISTRY`]).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Runtime {
+            $($(#[$doc])* $variant,)*
+        }
+
+        /// Every runtime's unit, in the order reports list them.
+        pub static REGISTRY: &[&Unit] = &[$(&$module::UNIT,)*];
+
+        impl Runtime {
+            /// Every runtime, in registry order.
+            pub const ALL: [Runtime; [$(stringify!($variant),)*].len()] = [$(Runtime::$variant,)*];
+
+            /// This runtime's unit.
+            pub fn unit(self) -> &'static Unit {
+                match self {
+                    $(Runtime::$variant => &$module::UNIT,)*
+                }
+            }
+        }
+    };
+}
+
+registry! {
+    /// Go's crypto/x509 system pool.
+    Go => go,
+    /// OpenSSL 3.x default verify paths (also: curl, Python ssl, psql, Ruby, PHP …).
+    Openssl => openssl,
+    /// rustls-native-certs (0.8.x) + rustls-webpki.
+    RustlsNative => rustls_native,
+    /// webpki-roots: Mozilla's list compiled into the program.
+    WebpkiRoots => webpki_roots,
+    /// Node.js: its compiled-in Mozilla list (or OpenSSL's paths) + NODE_EXTRA_CA_CERTS.
+    Node => node,
+    /// Python `ssl.create_default_context()`: OpenSSL's default paths.
+    Python => python,
+    /// Python requests: REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, else certifi's bundle.
+    PythonRequests => python_requests,
+    /// The curl tool (OpenSSL build): CURL_CA_BUNDLE / SSL_CERT_* / build-time defaults.
+    Curl => curl,
+    /// Java (JSSE PKIX): javax.net.ssl.trustStore, jssecacerts, cacerts (JKS / PKCS#12).
+    Java => java,
+}
+
+/// Is a runtime always evaluated, or only when evidently present in the World?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// Evaluated by default everywhere (go, openssl, rustls-native, webpki-roots).
+    Core,
+    /// Evaluated by default only when [`Unit::presence`] finds a sign of it.
+    Extra,
+}
+
+/// One environment variable a runtime reads.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvVar {
+    pub name: &'static str,
+    /// Setting it is a sign the runtime is in use (presence detection).
+    pub presence: bool,
+    /// Its value may hold a password (proxy URLs): shown redacted.
+    pub secret: bool,
+}
+
+impl EnvVar {
+    /// A variable the runtime reads.
+    pub const fn reads(name: &'static str) -> EnvVar {
+        EnvVar {
+            name,
+            presence: false,
+            secret: false,
+        }
+    }
+    /// A variable the runtime reads whose being set says the runtime is in use.
+    pub const fn marks(name: &'static str) -> EnvVar {
+        EnvVar {
+            name,
+            presence: true,
+            secret: false,
+        }
+    }
+    /// A proxy variable (its value is shown with the password redacted).
+    pub const fn proxy(name: &'static str) -> EnvVar {
+        EnvVar {
+            name,
+            presence: false,
+            secret: true,
+        }
+    }
+}
+
+/// How the runtime reads an explicit CA file (`--ca`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaFile {
+    /// OpenSSL's `X509_STORE_load_file` (`-CAfile`, `load_verify_locations`, curl
+    /// `--cacert`): PEM blocks, TRUSTED CERTIFICATE included; one bad block refuses the file.
+    OpensslCafile,
+    /// `AppendCertsFromPEM` / rustls-pemfile / node `ca:` / a keystore import: PEM
+    /// `CERTIFICATE` blocks only, undecodable ones skipped.
+    PemCertificates,
+}
+
+/// The verification engine a runtime uses, with what the runtime adds around it.
+#[derive(Debug, Clone, Copy)]
+pub enum Engine {
+    /// Go crypto/x509 `Verify` as crypto/tls calls it.
+    GoX509,
+    /// OpenSSL's `X509_verify_cert` called directly (`openssl s_client`/`verify`, libssl).
+    Openssl,
+    /// An application on OpenSSL's `X509_verify_cert` with its own checks and words.
+    OpensslApp(&'static OsslApp),
+    /// rustls-webpki.
+    Webpki,
+    /// Java's PKIX path building (ends a path at any trusted certificate, like Go).
+    Pkix,
+}
+
+/// Where an OpenSSL application checks the host name.
+#[derive(Debug, Clone, Copy)]
+pub enum HostCheck {
+    /// Handed to OpenSSL (`X509_VERIFY_PARAM_set1_host`), checked during the chain.
+    ByOpenssl,
+    /// Checked by the application itself once the chain verified: Err(its message).
+    After(fn(&CertInfo, &str) -> Result<(), String>),
+}
+
+/// When the application sets `X509_V_FLAG_PARTIAL_CHAIN` (any trusted certificate ends the
+/// chain, as in Go).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartialChain {
+    Never,
+    Always,
+    /// When the store says so ([`crate::trust::extra::PARTIAL_CHAIN_MARK`], Python ≥ 3.13).
+    WhenStoreSays,
+}
+
+/// An application on OpenSSL: what it adds to `X509_verify_cert` and how it words errors.
+#[derive(Debug, Clone, Copy)]
+pub struct OsslApp {
+    pub host_check: HostCheck,
+    pub partial_chain: PartialChain,
+    /// Sets `X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS` (`w*.example.com` matches nothing).
+    pub no_partial_wildcards: bool,
+    /// Sets `X509_CHECK_FLAG_NEVER_CHECK_SUBJECT` (no subject CN fallback).
+    pub never_check_subject: bool,
+    /// Reports the last error OpenSSL set (a verify callback that accepts everything and
+    /// reads the result afterwards) rather than the first.
+    pub reports_last_error: bool,
+    /// The runtime's message for the error it reports; `name` is the checked name.
+    pub message: fn(&OsslErr, &str) -> String,
+}
+
+/// Everything the tool knows about one runtime.
+pub struct Unit {
+    pub runtime: Runtime,
+    /// The stable code used on the command line and in JSON.
+    pub id: &'static str,
+    /// A name for humans.
+    pub title: &'static str,
+    pub tier: Tier,
+    /// The variables it reads, in the order it reads them.
+    pub env: &'static [EnvVar],
+    /// Program names whose presence on `PATH` says it is installed.
+    pub binaries: &'static [&'static str],
+    /// Further signs of presence (a package directory, a home): Some(why).
+    pub present_also: Option<fn(&World) -> Option<String>>,
+    /// Its store in a World.
+    pub resolve: fn(&Cx) -> TrustStore,
+    pub ca_file: CaFile,
+    pub engine: Engine,
+    /// For Kubernetes fixes: how this runtime is pointed at a mounted CA when
+    /// `SSL_CERT_FILE` is not enough (None: `SSL_CERT_FILE` does it).
+    pub own_ca_variable: Option<&'static str>,
+}
+
+impl fmt::Debug for Unit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Unit")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// The runtimes always evaluated by default.
+    pub fn core() -> Vec<Runtime> {
+        Runtime::ALL.into_iter().filter(|r| !r.is_extra()).collect()
+    }
+
+    /// Runtimes built on top of others (Node, Python, curl, Java): evaluated by default
+    /// only when evidently relevant in the World ([`presence`]).
+    pub fn extra() -> Vec<Runtime> {
+        Runtime::ALL.into_iter().filter(|r| r.is_extra()).collect()
+    }
+
+    /// Does an explicit CA file go to OpenSSL's `X509_STORE_load_file`?
+    pub fn openssl_cafile(self) -> bool {
+        self.unit().ca_file == CaFile::OpensslCafile
+    }
+
+    /// Is this an [`Tier::Extra`] runtime?
+    pub fn is_extra(self) -> bool {
+        self.unit().tier == Tier::Extra
+    }
+
+    /// The stable code used on the command line and in JSON.
+    pub fn code(self) -> &'static str {
+        self.unit().id
+    }
+
+    /// A name for humans.
+    pub fn title(self) -> &'static str {
+        self.unit().title
+    }
+
+    /// The runtime with this id.
+    pub fn from_id(id: &str) -> Option<Runtime> {
+        REGISTRY.iter().find(|u| u.id == id).map(|u| u.runtime)
+    }
+}
+
+impl fmt::Display for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl serde::Serialize for Runtime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl clap::ValueEnum for Runtime {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Runtime::ALL
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.code()).help(self.title()))
+    }
+}
+
+/// Why a runtime is evidently relevant in this World (None: no sign of it). Core runtimes
+/// always are.
+pub fn presence(world: &World, r: Runtime) -> Option<String> {
+    let u = r.unit();
+    if u.tier == Tier::Core {
+        return Some("core runtime".into());
+    }
+    if let Some(v) = u
+        .env
+        .iter()
+        .filter(|v| v.presence)
+        .find(|v| world.var_nonempty(v.name).is_some())
+    {
+        return Some(format!("{} is set", v.name));
+    }
+    for b in u.binaries {
+        if let Some(p) = crate::trust::extra::which(world, b) {
+            return Some(format!("{} is present", crate::trust::loader::disp(&p)));
+        }
+    }
+    u.present_also.and_then(|f| f(world))
+}
+
+/// Every variable some runtime reads, once, in registry order.
+pub fn env_vars() -> Vec<EnvVar> {
+    let mut out: Vec<EnvVar> = Vec::new();
+    for u in REGISTRY {
+        for v in u.env {
+            if !out.iter().any(|o| o.name == v.name) {
+                out.push(*v);
+            }
+        }
+    }
+    out
+}
+
+/// The runtimes that read `var`, in registry order.
+pub fn readers(var: &str) -> Vec<Runtime> {
+    REGISTRY
+        .iter()
+        .filter(|u| u.env.iter().any(|v| v.name == var))
+        .map(|u| u.runtime)
+        .collect()
+}
+
+/// The man page's list of variables (roff): variables read by the same runtimes are
+/// grouped, each group followed by the titles of those runtimes.
+pub fn man_environment() -> String {
+    let mut groups: Vec<(Vec<Runtime>, Vec<&'static str>)> = Vec::new();
+    for v in env_vars() {
+        let who = readers(v.name);
+        match groups.iter_mut().find(|(w, _)| *w == who) {
+            Some((_, names)) => names.push(v.name),
+            None => groups.push((who, vec![v.name])),
+        }
+    }
+    groups
+        .iter()
+        .map(|(who, names)| {
+            let names: Vec<String> = names.iter().map(|n| format!("\\fB{n}\\fR")).collect();
+            let titles: Vec<String> = who.iter().map(|r| r.title().replace('-', "\\-")).collect();
+            format!("{} ({})", names.join(", "), titles.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(";\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_units_name_their_own_runtime() {
+        for (i, u) in REGISTRY.iter().enumerate() {
+            assert_eq!(u.runtime, Runtime::ALL[i], "{}", u.id);
+            assert_eq!(u.runtime.unit().id, u.id);
+            assert_eq!(Runtime::from_id(u.id), Some(u.runtime));
+            assert!(REGISTRY.iter().filter(|x| x.id == u.id).count() == 1, "{}", u.id);
+        }
+    }
+
+    #[test]
+    fn extra_runtimes_have_a_sign_of_presence() {
+        for u in REGISTRY.iter().filter(|u| u.tier == Tier::Extra) {
+            assert!(
+                u.env.iter().any(|v| v.presence) || !u.binaries.is_empty() || u.present_also.is_some(),
+                "{} can never be found present",
+                u.id
+            );
+        }
+    }
+}
