@@ -60,6 +60,18 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "OS/ARCH", requires = "image")]
     pub platform: Option<String>,
 
+    /// Evaluate a Kubernetes pod before it is deployed: its container's env, envFrom and
+    /// volumeMounts (Secret, ConfigMap, projected, emptyDir) over --image (or --root), as
+    /// the kubelet would. Files of Pods, Deployments, StatefulSets, DaemonSets, Jobs,
+    /// CronJobs and the ConfigMaps and Secrets they reference (repeat the flag; files may
+    /// be multi-document YAML).
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "pid")]
+    pub manifest: Vec<PathBuf>,
+
+    /// The container of the manifest's pod to evaluate (needed when it has several).
+    #[arg(long, global = true, value_name = "NAME", requires = "manifest")]
+    pub container: Option<String>,
+
     /// Evaluate another process: its root (/proc/PID/root) and environment (/proc/PID/environ).
     #[arg(long, global = true, value_name = "PID")]
     pub pid: Option<u32>,

@@ -94,6 +94,13 @@ impl Ctx {
             (None, Some(pid)) => World::from_pid(pid)?,
             (None, None) => World::host(),
         };
+        if !g.manifest.is_empty() {
+            anyhow::ensure!(
+                g.image.is_some() || g.root.is_some(),
+                "--manifest needs the container's filesystem: --image PATH (or --root DIR)"
+            );
+            world = crate::world::manifest::apply(world, &g.manifest, g.container.as_deref())?;
+        }
         for kv in &g.env {
             world = match kv.split_once('=') {
                 Some((k, v)) => {

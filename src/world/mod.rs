@@ -15,6 +15,7 @@
 
 pub mod host;
 pub mod image;
+pub mod manifest;
 pub mod pid;
 pub mod root;
 pub mod tree;
