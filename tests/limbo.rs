@@ -18,17 +18,23 @@ use tlsdoctor::trust::Runtime;
 const FLOOR_GO: f64 = 99.0;
 const FLOOR_OPENSSL: f64 = 99.0;
 
-fn limbo_dir() -> Option<PathBuf> {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        std::env::var_os("TLSDOCTOR_LIMBO_DIR").map(PathBuf::from),
-        Some(manifest.join("../shared/conformance/limbo")),
-        Some(PathBuf::from("/work/shared/conformance/limbo")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.join("limbo.json").is_file())
+/// The data: `TLSDOCTOR_LIMBO_DIR` when set, else `../shared/conformance/limbo` relative to
+/// the repository (the project's data lives beside it, never copied in, never at a fixed
+/// absolute path).
+fn limbo_dir() -> Result<PathBuf, String> {
+    let dir = match std::env::var_os("TLSDOCTOR_LIMBO_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/limbo"),
+    };
+    if dir.join("limbo.json").is_file() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "x509-limbo data not found: no limbo.json in {} (check out shared/ beside the \
+             repository, or set TLSDOCTOR_LIMBO_DIR)",
+            dir.display()
+        ))
+    }
 }
 
 fn parse_time(s: &str) -> (i64, u32) {
@@ -55,14 +61,25 @@ struct Exception {
 
 #[test]
 fn limbo_agreement() {
-    let Some(dir) = limbo_dir() else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("limbo data not found (set TLSDOCTOR_LIMBO_DIR or check out shared/ beside the repo)");
+    let dir = match limbo_dir() {
+        Ok(dir) => dir,
+        // cargo hides what a passing test prints, so a quiet skip would go unseen: without
+        // the data this test fails, unless the developer opts out knowingly; never in CI.
+        Err(why) => {
+            let ci = std::env::var("CI").as_deref() == Ok("true");
+            if ci || std::env::var_os("TLSDOCTOR_SKIP_LIMBO").is_none() {
+                panic!(
+                    "{why}{}",
+                    if ci {
+                        ""
+                    } else {
+                        "; to skip this conformance test knowingly, set TLSDOCTOR_SKIP_LIMBO=1"
+                    }
+                );
+            }
+            eprintln!("SKIPPED (TLSDOCTOR_SKIP_LIMBO is set): {why}");
+            return;
         }
-        eprintln!(
-            "SKIPPED: x509-limbo data not found (../shared/conformance/limbo); set TLSDOCTOR_LIMBO_DIR"
-        );
-        return;
     };
     let limbo: Value = serde_json::from_slice(&std::fs::read(dir.join("limbo.json")).unwrap()).unwrap();
     let mut results: BTreeMap<&str, BTreeMap<String, (String, String)>> = BTreeMap::new();
