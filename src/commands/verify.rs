@@ -103,13 +103,15 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             );
             // Without --name a ✔ says nothing about the host name: say so under the chain.
             if args.name.as_deref().is_none_or(str::is_empty) {
-                if let Some(i) = text.find("  evaluated at ") {
-                    let end = text[i..].find('\n').map_or(text.len(), |n| i + n + 1);
-                    text.insert_str(
-                        end,
-                        "  name not checked (no --name): only the path and the dates decide\n",
-                    );
-                }
+                // Under the chain with -v; under the verdicts otherwise.
+                let at = match text.find("  evaluated at ") {
+                    Some(i) => text[i..].find('\n').map_or(text.len(), |n| i + n + 1),
+                    None => text.find("\n\n").map_or(text.len(), |i| i + 1),
+                };
+                text.insert_str(
+                    at,
+                    "  name not checked (no --name): only the path and the dates decide\n",
+                );
             }
             super::emit(text)?
         }

@@ -331,7 +331,7 @@ pub fn trust_ca_for(
     };
     match runtime {
         Runtime::WebpkiRoots => format!(
-            "webpki-roots is a compiled-in list: the program must add \"{name}\" in code \
+            "a compiled-in list: the program must add \"{name}\" in code \
              (RootCertStore::add) or use rustls-native-certs"
         ),
         Runtime::Node => match set_by(store, "NODE_EXTRA_CA_CERTS") {

@@ -70,7 +70,7 @@ fn day(s: &str) -> &str {
     s.get(..10).unwrap_or(s)
 }
 
-fn verdict_line(p: &Pen, v: &VerdictDoc) -> String {
+fn verdict_line(p: &Pen, v: &VerdictDoc, opts: &HumanOpts) -> String {
     let mark = if v.trusted { p.green("✔") } else { p.red("✘") };
     let cause = if v.trusted {
         match &v.anchor {
@@ -98,9 +98,9 @@ fn verdict_line(p: &Pen, v: &VerdictDoc) -> String {
         body
     };
     let mut s = body;
-    if !v.trusted && !v.message.is_empty() {
+    if !v.trusted && !v.message.is_empty() && !opts.quiet {
         s.push_str(&p.dim(&wrap(&sanitize(&v.message), "    ", "      ")));
-        if v.runtime == "go" && v.message.starts_with("x509: ") {
+        if v.runtime == "go" && v.message.starts_with("x509: ") && opts.verbose > 0 {
             // crypto/tls wraps Verify errors since Go 1.20; Go 1.19 logs the bare text.
             s.push_str(&p.dim("    (Go ≥ 1.20 logs it after \"tls: failed to verify certificate: \")\n"));
         }
@@ -255,13 +255,33 @@ pub fn render(doc: &Document, opts: &HumanOpts) -> String {
     if doc.verdicts.is_empty() && doc.error.is_none() {
         out.push_str("no runtime selected (no trust store could be resolved)\n");
     }
-    for v in &doc.verdicts {
-        out.push_str(&verdict_line(&p, v));
+    if opts.verbose > 0 {
+        for v in &doc.verdicts {
+            out.push_str(&verdict_line(&p, v, opts));
+        }
+    } else {
+        let groups = verdict_groups(doc);
+        let w = groups
+            .iter()
+            .map(|g| g.runtimes.join(", ").chars().count())
+            .filter(|&n| n <= 28)
+            .max()
+            .unwrap_or(0)
+            .max(13);
+        for g in groups {
+            out.push_str(&group_line(&p, &g, opts, w));
+        }
     }
     if opts.quiet {
+        // Verdicts and what to do.
+        for f in doc.findings.iter().filter(|f| f.severity == Severity::Error) {
+            if let Some(fix) = &f.fix {
+                out.push_str(&fix_text(fix));
+            }
+        }
         return out;
     }
-    if !doc.chain.is_empty() {
+    if !doc.chain.is_empty() && opts.verbose > 0 {
         out.push('\n');
         out.push_str(&p.bold("Chain (as presented)"));
         out.push('\n');
@@ -328,11 +348,19 @@ pub fn render(doc: &Document, opts: &HumanOpts) -> String {
             out.push_str(&wrap(&sanitize(e.detail), &prefix, &" ".repeat(6)));
         }
     }
-    if !doc.findings.is_empty() {
+    // By default: no information-only findings, and a cause's finding does not repeat
+    // the "Why" sentence — its fix is what is new.
+    let why_details: Vec<&str> = why.iter().map(|e| e.detail).collect();
+    let shown: Vec<&crate::finding::Finding> = doc
+        .findings
+        .iter()
+        .filter(|f| opts.verbose > 0 || f.severity > Severity::Info)
+        .collect();
+    if !shown.is_empty() {
         out.push('\n');
         out.push_str(&p.bold("Findings"));
         out.push('\n');
-        for f in &doc.findings {
+        for f in shown {
             let sev = match f.severity {
                 Severity::Error => p.red("error"),
                 Severity::Warning => p.yellow("warn "),
@@ -346,13 +374,11 @@ pub fn render(doc: &Document, opts: &HumanOpts) -> String {
             // Wrapped on the plain text, then the severity painted in.
             let plain = wrap(&format!("{}{rts}", f.code), "  xxxxx ", "          ");
             out.push_str(&plain.replacen("  xxxxx ", &format!("  {sev} "), 1));
-            out.push_str(&wrap(&sanitize(&f.message), "        ", "        "));
+            if opts.verbose > 0 || !why_details.contains(&f.message.as_str()) {
+                out.push_str(&wrap(&sanitize(&f.message), "        ", "        "));
+            }
             if let Some(fix) = &f.fix {
-                // Paragraphs (the distro's fix, then e.g. the Kubernetes form) stay apart.
-                for (i, para) in fix.split("\n\n").filter(|x| !x.trim().is_empty()).enumerate() {
-                    let first = if i == 0 { "        fix: " } else { "             " };
-                    out.push_str(&wrap(&sanitize(para), first, "             "));
-                }
+                out.push_str(&fix_text(fix));
             }
         }
     }
@@ -377,8 +403,62 @@ pub fn render(doc: &Document, opts: &HumanOpts) -> String {
                 &" ".repeat(18),
             ));
         }
+    } else if !doc.chain.is_empty() {
+        out.push('\n');
+        out.push_str(&p.dim("(-v: the chain as presented, every cause, the stores)\n"));
     }
     out
+}
+
+/// A fix: its paragraphs (the step, one line per group of runtimes, the Kubernetes form)
+/// each start a line; continuation lines are indented under them.
+fn fix_text(fix: &str) -> String {
+    let mut out = String::new();
+    for (i, para) in fix.split("\n\n").filter(|x| !x.trim().is_empty()).enumerate() {
+        let first = if i == 0 { "    fix: " } else { "      " };
+        out.push_str(&wrap(&sanitize(para), first, "        "));
+    }
+    out
+}
+
+/// Runtimes with the same verdict, cause, causes and words.
+struct Group<'a> {
+    runtimes: Vec<&'a str>,
+    v: &'a VerdictDoc,
+}
+
+fn verdict_groups(doc: &Document) -> Vec<Group<'_>> {
+    let mut groups: Vec<Group> = vec![];
+    for v in &doc.verdicts {
+        let same = |g: &&mut Group| {
+            g.v.trusted == v.trusted
+                && g.v.causes == v.causes
+                && g.v.message == v.message
+                && g.v.anchor.as_ref().map(|a| &a.subject) == v.anchor.as_ref().map(|a| &a.subject)
+        };
+        match groups.iter_mut().find(|g| same(g)) {
+            Some(g) => g.runtimes.push(&v.runtime),
+            None => groups.push(Group {
+                runtimes: vec![&v.runtime],
+                v,
+            }),
+        }
+    }
+    groups
+}
+
+/// One group's verdict line: the runtimes padded to `w` columns (a longer list on its own
+/// wrapped line), then the cause; the runtime's words under it.
+fn group_line(p: &Pen, g: &Group, opts: &HumanOpts, w: usize) -> String {
+    let label = g.runtimes.join(", ");
+    let s = verdict_line(p, g.v, opts);
+    let one = format!("{:<15} ", g.v.runtime);
+    let head = if label.chars().count() <= 28 {
+        format!("{label:<w$} ")
+    } else {
+        format!("{}\n    ", wrap(&label, "", "  ").trim_end())
+    };
+    s.replacen(&one, &head, 1)
 }
 
 #[cfg(test)]
