@@ -213,10 +213,16 @@ pub fn scratch(fs: &Fs) {
     fs.write("/app", "\x7fELF");
 }
 
-/// Is `tool` installed? With CI=true a missing tool is a failure.
+/// Is `tool` installed (`tool version` succeeds)? With CI=true a missing tool is a failure.
 pub fn have(tool: &str) -> bool {
+    have_with(tool, "version")
+}
+
+/// Is `tool` installed (`tool ARG` succeeds)? With CI=true a missing tool is a failure
+/// (`.ci/run` installs every tool the suite needs); otherwise the test skips loudly.
+pub fn have_with(tool: &str, arg: &str) -> bool {
     let ok = Command::new(tool)
-        .arg("version")
+        .arg(arg)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .output()
@@ -224,9 +230,9 @@ pub fn have(tool: &str) -> bool {
         .unwrap_or(false);
     if !ok {
         if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{tool} is required when CI=true (install it: apt-get install golang-go openssl)");
+            panic!("{tool} is required when CI=true (install it: .ci/run does)");
         }
-        eprintln!("\n!!! SKIPPING: `{tool}` is not installed; this cross-check did not run !!!\n");
+        eprintln!("\n!!! SKIPPING: `{tool}` is not installed; this test did not run !!!\n");
     }
     ok
 }
