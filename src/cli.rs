@@ -127,7 +127,7 @@ pub enum Command {
 #[derive(Debug, Clone, Args, Default)]
 pub struct StoreArgs {
     /// Runtimes to show (default: all; node, python, python-requests, curl and java get one
-    /// line each unless selected or -v).
+    /// line each unless selected or -v). `ID@VERSION` models that version (go@1.24).
     #[arg(long = "runtime", value_name = "R", value_parser = RuntimeArgParser)]
     pub runtimes: Vec<RuntimeArg>,
 
@@ -141,11 +141,12 @@ pub struct StoreArgs {
     pub find: Option<String>,
 }
 
-/// A `--runtime` value: `all` or a runtime id (the ids come from [`crate::runtimes::REGISTRY`]).
+/// A `--runtime` value: `all`, or a runtime id (the ids come from
+/// [`crate::runtimes::REGISTRY`]) with an optional version to model (`go@1.24`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuntimeArg {
     All,
-    One(Runtime),
+    One(Runtime, Option<crate::detect::Version>),
 }
 
 impl RuntimeArg {
@@ -161,7 +162,7 @@ impl RuntimeArg {
             .iter()
             .filter_map(|a| match a {
                 RuntimeArg::All => None,
-                RuntimeArg::One(r) => Some(*r),
+                RuntimeArg::One(r, _) => Some(*r),
             })
             .collect();
         v.sort();
@@ -169,17 +170,38 @@ impl RuntimeArg {
         v
     }
 
-    /// Parse one value: `all` or a runtime id.
+    /// The versions pinned (`go@1.24`), by family.
+    pub fn pins(args: &[RuntimeArg]) -> crate::profiles::Pins {
+        args.iter()
+            .filter_map(|a| match a {
+                RuntimeArg::One(r, Some(v)) => Some((r.unit().profile?, *v)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Parse one value: `all`, a runtime id, or `ID@VERSION`.
     pub fn parse(s: &str) -> Result<RuntimeArg, String> {
         if s.eq_ignore_ascii_case("all") {
             return Ok(RuntimeArg::All);
         }
-        Runtime::from_id(&s.to_ascii_lowercase())
-            .map(RuntimeArg::One)
-            .ok_or_else(|| {
-                let ids: Vec<&str> = Runtime::ALL.iter().map(|r| r.code()).collect();
-                format!("unknown runtime {s:?} (possible: all, {})", ids.join(", "))
-            })
+        let (id, version) = crate::profiles::split_pin(s)?;
+        let r = Runtime::from_id(&id.to_ascii_lowercase()).ok_or_else(|| {
+            let ids: Vec<&str> = Runtime::ALL.iter().map(|r| r.code()).collect();
+            format!("unknown runtime {id:?} (possible: all, {})", ids.join(", "))
+        })?;
+        if version.is_some() && r.unit().profile.is_none() {
+            return Err(format!(
+                "{s:?}: no version of {id} is modelled (versions: {})",
+                Runtime::ALL
+                    .iter()
+                    .filter(|r| r.unit().profile.is_some())
+                    .map(|r| format!("{}@N", r.code()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        Ok(RuntimeArg::One(r, version))
     }
 }
 
@@ -253,7 +275,8 @@ pub struct ConnectArgs {
 
     /// Runtimes to evaluate (default: go, openssl, rustls-native, webpki-roots — those whose
     /// store resolves here — plus node, python, python-requests, curl, java when evidently
-    /// present: binary on PATH, home directory, or one of their variables set).
+    /// present: binary on PATH, home directory, or one of their variables set). `ID@VERSION`
+    /// models that version instead of the one detected (go@1.24, python@3.13, openssl@3.5).
     #[arg(long = "runtime", value_name = "R", value_parser = RuntimeArgParser)]
     pub runtimes: Vec<RuntimeArg>,
 
@@ -307,7 +330,8 @@ pub struct VerifyArgs {
 
     /// Runtimes to evaluate (default: go, openssl, rustls-native, webpki-roots — those whose
     /// store resolves here — plus node, python, python-requests, curl, java when evidently
-    /// present: binary on PATH, home directory, or one of their variables set).
+    /// present: binary on PATH, home directory, or one of their variables set). `ID@VERSION`
+    /// models that version instead of the one detected (go@1.24, python@3.13, openssl@3.5).
     #[arg(long = "runtime", value_name = "R", value_parser = RuntimeArgParser)]
     pub runtimes: Vec<RuntimeArg>,
 

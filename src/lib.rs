@@ -17,6 +17,7 @@ pub mod finding;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod probe;
+pub mod profiles;
 pub mod report;
 pub mod runtimes;
 pub mod trust;

@@ -228,6 +228,7 @@ struct Built {
 
 const MAIN: &str = r#"
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
@@ -235,6 +236,21 @@ import (
 IMPORTS)
 
 func main() {
+	// dial CAFILE ADDR NAME: a crypto/tls client trusting CAFILE (what tlsdoctor's --ca
+	// models), printing the handshake's error as the program would log it.
+	if len(os.Args) == 5 && os.Args[1] == "dial" {
+		roots := x509.NewCertPool()
+		pem, _ := os.ReadFile(os.Args[2])
+		roots.AppendCertsFromPEM(pem)
+		c, err := tls.Dial("tcp", os.Args[3], &tls.Config{RootCAs: roots, ServerName: os.Args[4]})
+		if err != nil {
+			fmt.Println(err.Error())
+			return
+		}
+		c.Close()
+		fmt.Println("OK")
+		return
+	}
 	pool, err := x509.SystemCertPool()
 	if err != nil {
 		fmt.Println("error:", err)
@@ -515,6 +531,251 @@ fn fallback_roots_are_trusted_as_the_real_program_trusts_them() {
         agree += 1;
     }
     eprintln!("fallback-roots agreement with real Go: {agree}/{}", cases.len());
+}
+
+/// `openssl` with a cleared environment, in `dir`; panics on failure.
+fn openssl(dir: &Path, args: &[&str]) {
+    let o = Command::new("openssl")
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl");
+    assert!(
+        o.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// A loopback `openssl s_server` for one scenario, killed on drop.
+struct SServer {
+    _p: Proc,
+    port: u16,
+}
+
+fn s_server(dir: &Path, cert: &str, key: &str, chain: Option<&str>) -> SServer {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut c = Command::new("openssl");
+    c.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .current_dir(dir)
+        .args([
+            "s_server",
+            "-quiet",
+            "-www",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(["-cert", cert, "-key", key])
+        // The server's own checks would refuse a SHA-1 or RSA-768 chain: the clients judge.
+        .args(["-cipher", "DEFAULT:@SECLEVEL=0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(ch) = chain {
+        c.args(["-cert_chain", ch]);
+    }
+    let p = Proc(c.spawn().expect("s_server"));
+    let t = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(10),
+            "s_server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    SServer { _p: p, port }
+}
+
+/// The chains whose verdict depends on the Go version, the go.mod line and GODEBUG: a
+/// negative serial (rejected from 1.23 unless x509negativeserial=1), an RSA-768
+/// intermediate (rejected from 1.24 unless rsa1024min=0), a SHA-1 signature (rejected
+/// since 1.18; the override hint gone in 1.24), and a good chain.
+fn version_scenarios(dir: &Path) -> Vec<(&'static str, String, String, Option<String>)> {
+    let ext = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+    ext("ca.ext", "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n");
+    ext(
+        "leaf.ext",
+        "subjectAltName=DNS:good.test\nextendedKeyUsage=serverAuth\nauthorityKeyIdentifier=keyid\n",
+    );
+    let ec = |name: &str| {
+        openssl(
+            dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                &format!("{name}.key"),
+            ],
+        );
+    };
+    ec("root");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "root.key",
+            "-subj",
+            "/CN=Versions Root",
+            "-days",
+            "3650",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+            "-out",
+            "ca.pem",
+        ],
+    );
+    let sign = |name: &str, cn: &str, ca: &str, extfile: &str, more: &[&str]| {
+        let (key, csr, pem) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+        );
+        let subj = format!("/CN={cn}");
+        openssl(dir, &["req", "-new", "-key", &key, "-subj", &subj, "-out", &csr]);
+        let (ca_pem, ca_key) = (format!("{ca}.pem"), format!("{ca}.key"));
+        let mut args = vec![
+            "x509", "-req", "-in", &csr, "-CA", &ca_pem, "-CAkey", &ca_key, "-days", "3650", "-extfile",
+            extfile, "-out", &pem,
+        ];
+        args.extend_from_slice(more);
+        if !more.contains(&"-set_serial") {
+            args.extend_from_slice(&["-set_serial", "4242"]);
+        }
+        openssl(dir, &args);
+    };
+    std::fs::copy(dir.join("ca.pem"), dir.join("root.pem")).unwrap();
+    ec("good");
+    sign("good", "good.test", "root", "leaf.ext", &[]);
+    ec("neg");
+    sign("neg", "good.test", "root", "leaf.ext", &["-set_serial", "-4660"]);
+    ec("sha1");
+    sign("sha1", "good.test", "root", "leaf.ext", &["-sha1"]);
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:768",
+            "-out",
+            "weak.key",
+        ],
+    );
+    sign("weak", "Weak Intermediate", "root", "ca.ext", &[]);
+    ec("under");
+    sign("under", "good.test", "weak", "leaf.ext", &[]);
+    vec![
+        ("good", "good.pem".into(), "good.key".into(), None),
+        ("negative-serial", "neg.pem".into(), "neg.key".into(), None),
+        ("sha1-signature", "sha1.pem".into(), "sha1.key".into(), None),
+        (
+            "rsa768-intermediate",
+            "under.pem".into(),
+            "under.key".into(),
+            Some("weak.pem".into()),
+        ),
+    ]
+}
+
+#[test]
+fn each_program_rejects_what_its_version_go_line_and_godebug_reject() {
+    let Some(_) = built() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scenarios = version_scenarios(d);
+    // (program, GODEBUG in its environment)
+    let runs: &[(&str, Option<&str>)] = &[
+        ("host-go119", None),
+        ("host-go117-directive", None),
+        ("host-go119", Some("x509sha1=1")),
+        ("t24-go124", None),
+        ("t24-go122", None),
+        ("t24-go119", None),
+        ("t24-directives", None),
+        ("t24-go124", Some("x509negativeserial=1,rsa1024min=0")),
+        ("t24-fallback", None),
+    ];
+    let world = tempfile::tempdir().unwrap();
+    let mut agree = 0;
+    let mut total = 0;
+    let mut failures = vec![];
+    for (name, cert, key, chain) in &scenarios {
+        let server = s_server(d, cert, key, chain.as_deref());
+        let presented = d.join(format!("{name}.presented.pem"));
+        let mut text = std::fs::read_to_string(d.join(cert)).unwrap();
+        if let Some(c) = chain {
+            text.push_str(&std::fs::read_to_string(d.join(c)).unwrap());
+        }
+        std::fs::write(&presented, text).unwrap();
+        for (prog, godebug) in runs {
+            let (_, bin) = bin_of(prog);
+            let mut c = Command::new(bin);
+            c.env_clear()
+                .args(["dial", d.join("ca.pem").to_str().unwrap()])
+                .arg(format!("127.0.0.1:{}", server.port))
+                .arg("good.test");
+            if let Some(g) = godebug {
+                c.env("GODEBUG", g);
+            }
+            let o = c.output().unwrap();
+            let real = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            // tlsdoctor: the same program file in a World (--exe), the same CA (--ca).
+            let exe = format!("/app/{prog}");
+            std::fs::create_dir_all(world.path().join("app")).unwrap();
+            let _ = std::fs::copy(bin, world.path().join(&exe[1..]));
+            let mut t = Command::new(env!("CARGO_BIN_EXE_tlsdoctor"));
+            t.env_clear()
+                .arg("--root")
+                .arg(world.path())
+                .args(["--exe", &exe]);
+            if let Some(g) = godebug {
+                t.arg("--env").arg(format!("GODEBUG={g}"));
+            }
+            let o = t
+                .arg("verify")
+                .arg(&presented)
+                .arg("--ca")
+                .arg(d.join("ca.pem"))
+                .args(["--name", "good.test", "--runtime", "go", "--json"])
+                .output()
+                .unwrap();
+            let doc: serde_json::Value = serde_json::from_slice(&o.stdout)
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+            let v = &doc["verdicts"][0];
+            let ours = if v["trusted"].as_bool().unwrap() {
+                "OK".to_string()
+            } else {
+                v["message"].as_str().unwrap().to_string()
+            };
+            let line = format!("{name} / {prog} GODEBUG={godebug:?}\n  real {real}\n  ours {ours}");
+            eprintln!("{line}");
+            total += 1;
+            if real == ours {
+                agree += 1;
+            } else {
+                failures.push(line);
+            }
+        }
+    }
+    eprintln!("Go programs (toolchain × go line × GODEBUG) agreement: {agree}/{total}");
+    assert!(failures.is_empty(), "disagreements:\n{}", failures.join("\n"));
+    assert_eq!(total, scenarios.len() * runs.len());
 }
 
 #[test]

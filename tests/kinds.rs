@@ -122,7 +122,7 @@ fn certificate_kinds_agree_with_real_runtimes() {
         let dir = tmp.path().join(&s.name);
         std::fs::create_dir_all(&dir).unwrap();
         s.write(&dir);
-        let ours = Ours::of(s, &dir);
+        let ours = [Ours::of(s, &dir, Profile::Old), Ours::of(s, &dir, Profile::New)];
         let mut rows: Vec<(String, Profile, Option<Real>)> = vec![];
         for (label, go, ossl, profile) in [
             (
@@ -153,12 +153,13 @@ fn certificate_kinds_agree_with_real_runtimes() {
                 Profile::Old => ("go1.19", "openssl3.0"),
                 Profile::New => ("go1.24", "openssl3.5"),
             };
-            let our_go = ours.go(profile);
+            let ours = &ours[profile as usize];
+            let our_go = ours.go();
             let go_v = (real.go == "OK") == (our_go == "OK")
                 && real.go.starts_with("CRASH") == our_go.starts_with("CRASH");
             let go_w = go_words(&real.go, &our_go);
             tally.add(&s.kind, go_rt, go_v, go_w);
-            let our_os = ours.openssl(profile);
+            let our_os = ours.openssl();
             let os_v = real.openssl.verdict() == our_os.verdict();
             let os_w = real.openssl == our_os;
             tally.add(&s.kind, ossl_rt, os_v, os_w);
@@ -529,21 +530,24 @@ impl Openssl {
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Profile {
-    Old,
-    New,
+    Old = 0,
+    New = 1,
 }
 
-/// tlsdoctor's predictions, from the same files, through the CLI (`verify --ca`).
+/// tlsdoctor's predictions, from the same files, through the CLI (`verify --ca`) with
+/// the versions pinned: `go@1.19 openssl@3.0` (Debian 12), `go@1.24 openssl@3.5` (13).
 struct Ours {
     /// (trusted, message) for go and openssl; Err: the input was refused.
     verdicts: Result<Vec<(bool, String)>, String>,
     ossl: Option<(i32, usize)>,
-    /// The Go engine with Go 1.22+'s rules (what Debian 13's Go 1.24 does).
-    go_new: String,
 }
 
 impl Ours {
-    fn of(s: &Scenario, dir: &Path) -> Ours {
+    fn of(s: &Scenario, dir: &Path, p: Profile) -> Ours {
+        let (go, ossl) = match p {
+            Profile::Old => ("go@1.19", "openssl@3.0"),
+            Profile::New => ("go@1.24", "openssl@3.5"),
+        };
         let out = Command::new(env!("CARGO_BIN_EXE_tlsdoctor"))
             .env_clear()
             .arg("verify")
@@ -551,7 +555,7 @@ impl Ours {
             .arg("--ca")
             .arg(dir.join("ca.pem"))
             .args(["--name", &s.host, "--at", &tlsdoctor::x509::rfc3339(AT)])
-            .args(["--runtime", "go", "--runtime", "openssl", "--format", "json"])
+            .args(["--runtime", go, "--runtime", ossl, "--format", "json"])
             .output()
             .unwrap();
         let verdicts = if out.status.code() == Some(2) {
@@ -586,31 +590,6 @@ impl Ours {
                 })
                 .collect())
         };
-        // Go 1.24: the same engine with the newer version's rules, on the certificates a
-        // Go program would have (AppendCertsFromPEM keeps only CERTIFICATE blocks).
-        let go_new = (|| {
-            use tlsdoctor::diagnose::{facts::Arena, go, order_presented};
-            let chain = tlsdoctor::commands::inspect::read_certs(&dir.join("chain.pem")).ok()?;
-            let trusted: Vec<_> =
-                tlsdoctor::commands::inspect::decode_bundle(&std::fs::read(dir.join("ca.pem")).unwrap())
-                    .into_iter()
-                    .filter(|b| b.label == "CERTIFICATE")
-                    .filter_map(|b| b.result.ok())
-                    .collect();
-            let mut arena = Arena::new();
-            let pres: Vec<usize> = order_presented(&chain)
-                .iter()
-                .map(|&i| arena.add(&chain[i]))
-                .collect();
-            let tr: Vec<usize> = trusted.iter().map(|c| arena.add(c)).collect();
-            let out = go::verify_rules(&arena, &pres, &tr, Some(&s.host), (AT, 0), go::GoRules::GO_1_22);
-            Some(match out.error {
-                None => "OK".to_string(),
-                Some(e) if e.msg.starts_with("panic: ") => format!("CRASH: {}", e.msg),
-                Some(e) => e.msg,
-            })
-        })()
-        .unwrap_or_else(|| "REFUSED".into());
         // The depth of OpenSSL's first error, from the engine itself.
         let ossl = (|| {
             use tlsdoctor::diagnose::{facts::Arena, openssl, order_presented};
@@ -630,17 +609,10 @@ impl Ours {
                 .first()
                 .map(|e| (e.code, e.depth))
         })();
-        Ours {
-            verdicts,
-            ossl,
-            go_new,
-        }
+        Ours { verdicts, ossl }
     }
 
-    fn go(&self, p: Profile) -> String {
-        if p == Profile::New {
-            return self.go_new.clone();
-        }
+    fn go(&self) -> String {
         match &self.verdicts {
             Err(e) => format!("REFUSED: {e}"),
             Ok(v) if v[0].0 => "OK".into(),
@@ -650,7 +622,7 @@ impl Ours {
         }
     }
 
-    fn openssl(&self, _p: Profile) -> Ossl {
+    fn openssl(&self) -> Ossl {
         let v = match &self.verdicts {
             Err(e) => return Ossl::CaFile(format!("REFUSED: {e}")),
             Ok(v) => &v[1],

@@ -560,14 +560,19 @@ fn alpine_distroless_scratch() {
     );
     assert!(lines[4].starts_with("✔ rustls-native   1 anchor "), "{out}");
     assert!(lines[5].starts_with("✔ webpki-roots "), "{out}");
-    // The extra runtimes, absent from this image, share one short line.
+    // The versions modelled: nothing in the image names them.
     assert_eq!(
         lines[6],
+        "  modelled: Go 1.25 (assumed: newest known); OpenSSL 3.5 (assumed: newest known)"
+    );
+    // The extra runtimes, absent from this image, share one short line.
+    assert_eq!(
+        lines[7],
         "– not present here (no binary, home or variable): node, python, python-requests,"
     );
-    assert_eq!(lines[9], "Findings");
+    assert_eq!(lines[10], "Findings");
     assert!(
-        lines[10].starts_with("✘ empty-store [openssl]: No trust anchors at all"),
+        lines[11].starts_with("✘ empty-store [openssl]: No trust anchors at all"),
         "{out}"
     );
     assert!(lines.len() < 20, "short by default: {out}");
@@ -773,6 +778,7 @@ fn openssldir_override_is_used_and_said() {
     let w = fs.world(&[]);
     let opts = TrustOptions {
         openssldir: Some("/opt/ssl".into()),
+        ..Default::default()
     };
     let o = trust::resolve(Runtime::Openssl, &w, &opts);
     assert!(has_anchor(&o, &a));

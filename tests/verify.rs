@@ -1649,9 +1649,20 @@ fn aux_ours(
     let pres: Vec<usize> = chain.iter().map(|x| arena.add(x)).collect();
     let tr: Vec<usize> = st.anchors.iter().map(|x| arena.add(&x.cert)).collect();
     let aux: Vec<_> = st.anchors.iter().map(|x| x.aux_trust.clone()).collect();
-    let first = openssl::verify_aux(&arena, &pres, &tr, &aux, Some("db.example.test"), AT, 2)
-        .first()
-        .map(|e| (e.code, e.depth));
+    let first = openssl::verify_aux(
+        &arena,
+        &pres,
+        &tr,
+        &aux,
+        Some("db.example.test"),
+        AT,
+        openssl::Params {
+            level: 2,
+            strict: false,
+        },
+    )
+    .first()
+    .map(|e| (e.code, e.depth));
     let d = evaluate(
         &Input {
             chain,

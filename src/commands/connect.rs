@@ -33,6 +33,8 @@ pub struct ConnectRequest {
     pub ca: Vec<PathBuf>,
     /// Empty = every runtime whose store resolves here.
     pub runtimes: Vec<Runtime>,
+    /// Versions pinned (`--runtime go@1.24`, a spec's `runtimes = ["go@1.24"]`).
+    pub pins: crate::profiles::Pins,
     pub timeout: Duration,
     /// None = from the environment (HTTPS_PROXY/NO_PROXY); Some("") = never.
     pub proxy: Option<String>,
@@ -61,6 +63,7 @@ impl ConnectRequest {
             xmpp_domain: a.xmpp_domain.clone(),
             ca: a.ca.clone(),
             runtimes: explicit,
+            pins: RuntimeArg::pins(&a.runtimes),
             timeout: a.timeout,
             proxy: if a.no_proxy {
                 Some(String::new())
@@ -149,13 +152,13 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
     let (probe, prepared) = std::thread::scope(|s| {
         let prepared = s.spawn(|| {
             let stores = if req.ca.is_empty() {
-                let key = super::StoreKey::World(req.runtimes.clone());
+                let key = super::StoreKey::World(req.runtimes.clone(), req.pins.clone());
                 ctx.stores
-                    .get_or_resolve(key, || Ok(resolve_stores(&req.runtimes, ctx)))
+                    .get_or_resolve(key, || Ok(resolve_stores(&req.runtimes, &req.pins, ctx)))
             } else {
-                let key = super::StoreKey::Explicit(ca_runtimes.clone(), req.ca.clone());
+                let key = super::StoreKey::Explicit(ca_runtimes.clone(), req.ca.clone(), req.pins.clone());
                 ctx.stores
-                    .get_or_resolve(key, || stores_from_ca(&ca_runtimes, &req.ca))
+                    .get_or_resolve(key, || stores_from_ca(&ca_runtimes, &req.ca, &req.pins, ctx))
             };
             (stores, ctx.stores.distro(&ctx.world))
         });
@@ -510,13 +513,24 @@ pub fn render_connect_header(doc: &Document, quiet: bool) -> String {
 }
 
 /// `--ca`: the store each runtime would have with these files as its explicit CA option.
-fn stores_from_ca(runtimes: &[Runtime], files: &[PathBuf]) -> anyhow::Result<Vec<TrustStore>> {
-    crate::trust::from_ca_files_many(runtimes, files)
+fn stores_from_ca(
+    runtimes: &[Runtime],
+    files: &[PathBuf],
+    pins: &crate::profiles::Pins,
+    ctx: &Ctx,
+) -> anyhow::Result<Vec<TrustStore>> {
+    let mut stores = crate::trust::from_ca_files_many(runtimes, files)?;
+    let opts = crate::trust::TrustOptions {
+        pins: pins.clone(),
+        ..ctx.trust.clone()
+    };
+    crate::trust::attach_profiles(&mut stores, &ctx.world, &opts);
+    Ok(stores)
 }
 
 /// Each runtime's store in the World. With no `--runtime`, every runtime whose store
 /// resolves here (has anchors); all of them when none does, so the report says why.
-fn resolve_stores(runtimes: &[Runtime], ctx: &Ctx) -> Vec<TrustStore> {
+fn resolve_stores(runtimes: &[Runtime], pins: &crate::profiles::Pins, ctx: &Ctx) -> Vec<TrustStore> {
     let wanted = if runtimes.is_empty() {
         // The core runtimes plus node/python/requests/curl/java when evidently present.
         crate::trust::relevant_runtimes(&ctx.world)
@@ -524,7 +538,11 @@ fn resolve_stores(runtimes: &[Runtime], ctx: &Ctx) -> Vec<TrustStore> {
         runtimes.to_vec()
     };
     // Anchor self-signatures are not checked: no runtime checks them when verifying.
-    let stores = crate::trust::resolve_many_opts(&wanted, &ctx.world, &ctx.trust, false);
+    let opts = crate::trust::TrustOptions {
+        pins: pins.clone(),
+        ..ctx.trust.clone()
+    };
+    let stores = crate::trust::resolve_many_opts(&wanted, &ctx.world, &opts, false);
     if runtimes.is_empty() {
         // As `verify`: Go stays even when empty ("failed to load system roots").
         stores
@@ -631,6 +649,7 @@ mod tests {
             },
             details: vec![],
             failing_index: None,
+            model: None,
         }
     }
 

@@ -39,10 +39,10 @@ pub struct Ctx {
 /// What a set of trust stores was resolved from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum StoreKey {
-    /// Each runtime's store in the World.
-    World(Vec<Runtime>),
+    /// Each runtime's store in the World, with the versions pinned.
+    World(Vec<Runtime>, crate::profiles::Pins),
     /// Explicit CA files (`--ca`, a spec's `ca`), as each runtime's CA option.
-    Explicit(Vec<Runtime>, Vec<PathBuf>),
+    Explicit(Vec<Runtime>, Vec<PathBuf>, crate::profiles::Pins),
 }
 
 type StoreSlot = Arc<OnceLock<Result<Arc<Vec<TrustStore>>, String>>>;
@@ -139,6 +139,7 @@ impl Ctx {
             quiet: g.quiet,
             trust: TrustOptions {
                 openssldir: g.openssldir.clone(),
+                pins: Vec::new(),
             },
             now: now_unix(),
             stores: StoreCache::default(),
@@ -290,7 +291,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             inspect::run(&a, &ctx)
         }
         Some(Command::Store(a)) => {
-            let ctx = Ctx::from_global(&cli.global)?;
+            let mut ctx = Ctx::from_global(&cli.global)?;
+            ctx.trust.pins = crate::cli::RuntimeArg::pins(&a.runtimes);
             store::run(&a, &ctx)
         }
         None => {
@@ -298,7 +300,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             store::run(&Default::default(), &ctx)
         }
         Some(Command::Verify(a)) => {
-            let ctx = Ctx::from_global(&cli.global)?;
+            let mut ctx = Ctx::from_global(&cli.global)?;
+            ctx.trust.pins = crate::cli::RuntimeArg::pins(&a.runtimes);
             verify::run(&a, &ctx)
         }
         Some(Command::Connect(a)) => {
@@ -332,7 +335,7 @@ mod tests {
     fn stores_are_resolved_once_per_key_even_concurrently() {
         let cache = StoreCache::default();
         let calls = AtomicUsize::new(0);
-        let key = StoreKey::World(vec![Runtime::Go]);
+        let key = StoreKey::World(vec![Runtime::Go], vec![]);
         std::thread::scope(|s| {
             for _ in 0..16 {
                 s.spawn(|| {
@@ -350,9 +353,10 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         // Another key resolves on its own; an error is kept and returned, not retried.
         let e = cache
-            .get_or_resolve(StoreKey::Explicit(vec![Runtime::Go], vec!["/x".into()]), || {
-                anyhow::bail!("unreadable CA file")
-            })
+            .get_or_resolve(
+                StoreKey::Explicit(vec![Runtime::Go], vec!["/x".into()], vec![]),
+                || anyhow::bail!("unreadable CA file"),
+            )
             .unwrap_err();
         assert!(e.to_string().contains("unreadable"), "{e}");
     }

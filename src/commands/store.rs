@@ -65,7 +65,10 @@ fn examine(args: &StoreArgs, ctx: &Ctx) -> anyhow::Result<(StoreDoc, u8)> {
     if let Some(f) = &doc.find {
         // webpki-roots is a list compiled into the program: no setup here can add a CA to
         // it, so it decides the exit code only when asked for by name.
-        let named_builtin = args.runtimes.contains(&RuntimeArg::One(Runtime::WebpkiRoots));
+        let named_builtin = args
+            .runtimes
+            .iter()
+            .any(|a| matches!(a, RuntimeArg::One(Runtime::WebpkiRoots, _)));
         let counts = |r: &str| named_builtin || r != Runtime::WebpkiRoots.code();
         let all_trusted = !f.certificates.is_empty()
             && f.certificates.iter().all(|c| {
@@ -198,6 +201,7 @@ pub fn document(
                 .collect(),
             findings: s.findings.clone(),
             assumptions: s.assumptions.clone(),
+            model: s.profile.as_ref().map(crate::report::json::ModelDoc::from),
             anchor_list: args.list.then(|| {
                 s.anchors
                     .iter()

@@ -19,7 +19,9 @@ pub fn stores(
 ) -> anyhow::Result<Vec<TrustStore>> {
     if !ca.is_empty() {
         let rts = RuntimeArg::expand(args_runtimes, &CA_DEFAULT);
-        return trust::from_ca_files_many(&rts, ca);
+        let mut stores = trust::from_ca_files_many(&rts, ca)?;
+        trust::attach_profiles(&mut stores, &ctx.world, &ctx.trust);
+        return Ok(stores);
     }
     let explicit = !args_runtimes.is_empty();
     // Default: the core runtimes plus the extra ones evidently relevant in the World.

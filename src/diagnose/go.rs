@@ -209,7 +209,8 @@ impl GoKey {
     }
 }
 
-/// Which version-dependent behaviours of crypto/x509 apply.
+/// The version-dependent behaviours of crypto/tls + crypto/x509, read once from a
+/// [`Profile`](crate::profiles::Profile)'s rows (the engine's hot loops test plain fields).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GoRules {
     /// A candidate issuer with a nil key (an algorithm Go does not parse) named like a
@@ -218,19 +219,47 @@ pub struct GoRules {
     pub nil_key_candidate_panics: bool,
     /// crypto/tls wraps Verify's error in `tls: failed to verify certificate: ` (1.20+).
     pub wraps_verify_error: bool,
+    /// Name constraints apply to the SANs of every certificate in the chain so far.
+    pub nc_whole_chain: bool,
+    /// SHA-1 / MD5 signatures are refused.
+    pub sha1_rejected: bool,
+    /// … with `(temporarily override with GODEBUG=x509sha1=1)`.
+    pub sha1_hint: bool,
+    pub negative_serial_rejected: bool,
+    /// AKI, SKI, AIA marked critical fail parsing.
+    pub critical_key_ids_rejected: bool,
+    pub duplicate_extension_oid: bool,
+    /// `domainToReverseLabels` keeps a leading empty label.
+    pub leading_period_label: bool,
+    pub bare_wildcard_invalid: bool,
+    /// RSA keys under 1024 bits fail every signature check.
+    pub rsa_min_1024: bool,
 }
 
 impl GoRules {
-    /// Go 1.19, the version whose words tlsdoctor reproduces by default.
-    pub const GO_1_19: GoRules = GoRules {
-        nil_key_candidate_panics: true,
-        wraps_verify_error: false,
-    };
-    /// Go 1.22 and later (1.24 is what Debian 13 ships).
-    pub const GO_1_22: GoRules = GoRules {
-        nil_key_candidate_panics: false,
-        wraps_verify_error: true,
-    };
+    /// The rules of a profile.
+    pub fn of(p: &crate::profiles::Profile) -> GoRules {
+        use crate::profiles::Rule as R;
+        GoRules {
+            nil_key_candidate_panics: !p.has(R::GoNilKeyCandidateSkipped),
+            wraps_verify_error: p.has(R::GoVerifyErrorPrefix),
+            nc_whole_chain: p.has(R::GoNameConstraintsWholeChain),
+            sha1_rejected: p.has(R::GoSha1Rejected),
+            sha1_hint: p.has(R::GoSha1OverrideHint),
+            negative_serial_rejected: p.has(R::GoNegativeSerialRejected),
+            critical_key_ids_rejected: p.has(R::GoCriticalKeyIdsRejected),
+            duplicate_extension_oid: p.has(R::GoDuplicateExtensionOid),
+            leading_period_label: p.has(R::GoLeadingPeriodLabel),
+            bare_wildcard_invalid: p.has(R::GoBareWildcardInvalid),
+            rsa_min_1024: p.has(R::GoRsaMin1024),
+        }
+    }
+
+    /// The rules of a Go version, with its default GODEBUG settings.
+    pub fn version(minor: u32) -> GoRules {
+        use crate::profiles::{Kind, Profile, Source, Version};
+        GoRules::of(&Profile::of(Kind::Go, Version::new(1, minor, None), Source::Flag))
+    }
 }
 
 /// The message a Go 1.19 program dies with in `alreadyInChain`.
@@ -253,11 +282,20 @@ pub fn go_quote(s: &str) -> String {
     o
 }
 
-/// `x509.ParseCertificate` errors this emulation detects (parser.go). None = parses.
+/// `x509.ParseCertificate` errors this emulation detects (parser.go), as Go 1.19 has
+/// them. None = parses.
 pub fn parse_error(f: &Facts) -> Option<String> {
+    parse_error_rules(f, &GoRules::version(19))
+}
+
+/// [`parse_error`] with the behaviours of a given Go version.
+pub fn parse_error_rules(f: &Facts, rules: &GoRules) -> Option<String> {
     let info = &f.info;
     if f.tbs.is_empty() {
         return Some("x509: malformed certificate".into());
+    }
+    if rules.negative_serial_rejected && f.serial_raw.first().is_some_and(|b| b & 0x80 != 0) {
+        return Some("x509: negative serial number".into());
     }
     if f.sig_oid != f.inner_sig_oid || f.sig_params != f.inner_sig_params {
         return Some("x509: inner and outer signature algorithm identifiers don't match".into());
@@ -293,10 +331,27 @@ pub fn parse_error(f: &Facts) -> Option<String> {
     let mut seen = std::collections::HashSet::new();
     for e in &f.exts {
         if !seen.insert(e.oid.clone()) {
+            if rules.duplicate_extension_oid {
+                return Some(format!(
+                    "x509: certificate contains duplicate extension with OID {}",
+                    go_quote(&e.oid)
+                ));
+            }
             return Some("x509: certificate contains duplicate extensions".into());
         }
     }
     for e in &f.exts {
+        if rules.critical_key_ids_rejected && e.critical {
+            let what = match e.oid.as_str() {
+                "2.5.29.35" => Some("authority key identifier"),
+                "2.5.29.14" => Some("subject key identifier"),
+                OID_AIA => Some("authority info access"),
+                _ => None,
+            };
+            if let Some(w) = what {
+                return Some(format!("x509: {w} incorrectly marked critical"));
+            }
+        }
         match e.oid.as_str() {
             OID_SAN => {
                 if e.parse_error {
@@ -327,7 +382,7 @@ pub fn parse_error(f: &Facts) -> Option<String> {
                         match g {
                             Gn::Dns(d) => {
                                 let t = d.strip_prefix('.').unwrap_or(d);
-                                if reverse_labels(t).is_none() {
+                                if reverse_labels_lp(t, rules.leading_period_label).is_none() {
                                     return Some(format!(
                                         "x509: failed to parse dnsName constraint {}",
                                         go_quote(d)
@@ -339,7 +394,11 @@ pub fn parse_error(f: &Facts) -> Option<String> {
                                 let ok = if c.contains('@') {
                                     parse_mailbox(c).is_some()
                                 } else {
-                                    reverse_labels(c.strip_prefix('.').unwrap_or(c)).is_some()
+                                    reverse_labels_lp(
+                                        c.strip_prefix('.').unwrap_or(c),
+                                        rules.leading_period_label,
+                                    )
+                                    .is_some()
                                 };
                                 if !ok || !c.is_ascii() {
                                     return Some(format!(
@@ -447,17 +506,26 @@ fn reverse_labels(domain: &str) -> Option<Vec<String>> {
     Some(labels)
 }
 
-fn match_domain_constraint(domain: &str, constraint: &str) -> Result<bool, String> {
+/// `domainToReverseLabels` as Go ≥ 1.24 has it (`lp`): a leading period is an empty first
+/// label, which is invalid; earlier versions dropped it.
+fn reverse_labels_lp(domain: &str, lp: bool) -> Option<Vec<String>> {
+    if lp && domain.starts_with('.') {
+        return None;
+    }
+    reverse_labels(domain)
+}
+
+fn match_domain_constraint(domain: &str, constraint: &str, lp: bool) -> Result<bool, String> {
     if constraint.is_empty() {
         return Ok(true);
     }
-    let dl = reverse_labels(domain)
+    let dl = reverse_labels_lp(domain, lp)
         .ok_or_else(|| format!("x509: internal error: cannot parse domain {}", go_quote(domain)))?;
     let (must_sub, c) = match constraint.strip_prefix('.') {
         Some(c) => (true, c),
         None => (false, constraint),
     };
-    let cl = reverse_labels(c)
+    let cl = reverse_labels_lp(c, lp)
         .ok_or_else(|| format!("x509: internal error: cannot parse domain {}", go_quote(c)))?;
     if dl.len() < cl.len() || (must_sub && dl.len() == cl.len()) {
         return Ok(false);
@@ -523,13 +591,13 @@ pub fn parse_mailbox(s: &str) -> Option<(String, String)> {
     Some((String::from_utf8_lossy(&local).into_owned(), domain.to_string()))
 }
 
-fn match_email_constraint(mb: &(String, String), c: &str) -> Result<bool, String> {
+fn match_email_constraint(mb: &(String, String), c: &str, lp: bool) -> Result<bool, String> {
     if c.contains('@') {
         let cm = parse_mailbox(c)
             .ok_or_else(|| format!("x509: internal error: cannot parse constraint {}", go_quote(c)))?;
         return Ok(mb.0 == cm.0 && mb.1.eq_ignore_ascii_case(&cm.1));
     }
-    match_domain_constraint(&mb.1, c)
+    match_domain_constraint(&mb.1, c, lp)
 }
 
 fn uri_host(u: &str) -> Option<String> {
@@ -547,7 +615,7 @@ fn uri_host(u: &str) -> Option<String> {
     Some(host)
 }
 
-fn match_uri_constraint(u: &str, c: &str) -> Result<bool, String> {
+fn match_uri_constraint(u: &str, c: &str, lp: bool) -> Result<bool, String> {
     let host = uri_host(u).unwrap_or_default();
     if host.is_empty() {
         return Err(format!(
@@ -561,7 +629,7 @@ fn match_uri_constraint(u: &str, c: &str) -> Result<bool, String> {
             go_quote(u)
         ));
     }
-    match_domain_constraint(&host, c)
+    match_domain_constraint(&host, c, lp)
 }
 
 fn match_ip_constraint(ip: &[u8], c: &[u8]) -> bool {
@@ -701,13 +769,19 @@ impl Ctx<'_> {
             ));
         }
         if ct != CertType::Leaf && f.nc.is_some() {
+            let lp = self.rules.leading_period_label;
             let leaf = chain[0];
             let mut to_check = vec![];
-            if self.f(leaf).san_ext.is_some() {
-                to_check.push(leaf);
-            }
-            if f.san_ext.is_some() {
-                to_check.push(c);
+            if self.rules.nc_whole_chain {
+                // Every certificate below the candidate, not the candidate itself.
+                to_check.extend(chain.iter().copied().filter(|&x| self.f(x).san_ext.is_some()));
+            } else {
+                if self.f(leaf).san_ext.is_some() {
+                    to_check.push(leaf);
+                }
+                if f.san_ext.is_some() {
+                    to_check.push(c);
+                }
             }
             let mut count = 0usize;
             for sc in to_check {
@@ -723,12 +797,12 @@ impl Ctx<'_> {
                                 ));
                             };
                             self.check_nc(c, &mut count, "email address", name, &|g| match g {
-                                Gn::Email(k) => Some(match_email_constraint(&mb, k)),
+                                Gn::Email(k) => Some(match_email_constraint(&mb, k, lp)),
                                 _ => None,
                             })?;
                         }
                         Gn::Dns(name) => {
-                            if reverse_labels(name).is_none() {
+                            if reverse_labels_lp(name, lp).is_none() {
                                 return Err(GoErr::new(
                                     format!("x509: cannot parse dnsName {}", go_quote(name)),
                                     Cause::NameConstraints,
@@ -736,13 +810,13 @@ impl Ctx<'_> {
                                 ));
                             }
                             self.check_nc(c, &mut count, "DNS name", name, &|g| match g {
-                                Gn::Dns(k) => Some(match_domain_constraint(name, k)),
+                                Gn::Dns(k) => Some(match_domain_constraint(name, k, lp)),
                                 _ => None,
                             })?;
                         }
                         Gn::Uri(name) => {
                             self.check_nc(c, &mut count, "URI", name, &|g| match g {
-                                Gn::Uri(k) => Some(match_uri_constraint(name, k)),
+                                Gn::Uri(k) => Some(match_uri_constraint(name, k, lp)),
                                 _ => None,
                             })?;
                         }
@@ -808,9 +882,11 @@ impl Ctx<'_> {
             return Err(unsupported());
         }
         match cf.info.signature_hash.as_str() {
+            // x509sha1=1 (before 1.24) lets SHA-1 through; MD5 never.
+            "SHA1" if !self.rules.sha1_rejected => {}
             "MD5" | "SHA1" => {
                 let name = sig_alg_string(cf);
-                let ov = if name == "SHA1-RSA" || name == "ECDSA-SHA1" {
+                let ov = if self.rules.sha1_hint && (name == "SHA1-RSA" || name == "ECDSA-SHA1") {
                     " (temporarily override with GODEBUG=x509sha1=1)"
                 } else {
                     ""
@@ -822,7 +898,15 @@ impl Ctx<'_> {
             }
             _ => {}
         }
-        match self.arena.sig(child, parent) {
+        let sig = self.arena.sig(child, parent);
+        // rsa.VerifyPKCS1v15 / VerifyPSS refuse a small key before looking at the signature
+        // (once the key type matched the algorithm).
+        if self.rules.rsa_min_1024 && go_key(p) == GoKey::Rsa && !matches!(sig, SigCheck::KeyMismatch) {
+            if let Some(m) = rsa_too_small(p) {
+                return Err((m, Cause::WeakSignature));
+            }
+        }
+        match sig {
             SigCheck::Valid | SigCheck::Unsupported => Ok(()),
             SigCheck::KeyMismatch => {
                 let (exp, have) = (
@@ -1002,6 +1086,14 @@ impl Ctx<'_> {
     }
 }
 
+/// `crypto/rsa: 768-bit keys are insecure (…)` (Go ≥ 1.24, rsa1024min) for a small RSA key.
+fn rsa_too_small(f: &Facts) -> Option<String> {
+    let bits = f.info.key_bits;
+    (bits > 0 && bits < 1024).then(|| {
+        format!("crypto/rsa: {bits}-bit keys are insecure (see https://go.dev/pkg/crypto/rsa#hdr-Minimum_key_size)")
+    })
+}
+
 /// How Go prints a constraint (`%q` of the string, or of the `*net.IPNet`).
 fn gn_string(g: &Gn) -> String {
     match g {
@@ -1088,7 +1180,7 @@ pub fn verify(
     name: Option<&str>,
     now: (i64, u32),
 ) -> GoOutcome {
-    verify_rules(arena, presented, roots, name, now, GoRules::GO_1_19)
+    verify_rules(arena, presented, roots, name, now, GoRules::version(19))
 }
 
 /// [`verify`] with the behaviours of a given Go version.
@@ -1103,7 +1195,7 @@ pub fn verify_rules(
     let mut out = GoOutcome::default();
     // crypto/tls: parse every certificate the server sent.
     for &p in presented {
-        if let Some(e) = parse_error(arena.get(p)) {
+        if let Some(e) = parse_error_rules(arena.get(p), &rules) {
             let err = GoErr::new(
                 format!("tls: failed to parse certificate from server: {e}"),
                 Cause::MalformedCertificate,
@@ -1120,7 +1212,7 @@ pub fn verify_rules(
     // Roots that do not parse are dropped by AppendCertsFromPEM; duplicates too.
     let mut rootv: Vec<usize> = vec![];
     for &r in roots {
-        if parse_error(arena.get(r)).is_none() && !rootv.contains(&r) {
+        if parse_error_rules(arena.get(r), &rules).is_none() && !rootv.contains(&r) {
             rootv.push(r);
         }
     }
@@ -1146,7 +1238,7 @@ pub fn verify_rules(
         first.get_or_insert(e);
     }
     if let Some(n) = name.filter(|n| !n.is_empty()) {
-        if let Err(m) = name::go_verify_hostname(arena.get(leaf), n) {
+        if let Err(m) = name::go_verify_hostname_rules(arena.get(leaf), n, rules.bare_wildcard_invalid) {
             let legacy = m.contains("legacy Common Name");
             let e = GoErr::new(
                 m,
@@ -1217,6 +1309,22 @@ pub fn verify_rules(
             let e = GoErr::new(
                 format!("tls: server's certificate contains an unsupported type of public key: {k}"),
                 Cause::MalformedCertificate,
+                Some(leaf),
+            );
+            out.all.push(e.clone());
+            first = Some(e);
+            out.chain = None;
+        } else if let Some(m) = rules
+            .rsa_min_1024
+            .then(|| rsa_too_small(arena.get(leaf)))
+            .flatten()
+            .filter(|_| go_key(arena.get(leaf)) == GoKey::Rsa)
+        {
+            // The handshake signature (CertificateVerify / ServerKeyExchange) is checked
+            // with the leaf's key: rsa refuses the key itself.
+            let e = GoErr::new(
+                format!("tls: invalid signature by the server certificate: {m}"),
+                Cause::WeakSignature,
                 Some(leaf),
             );
             out.all.push(e.clone());

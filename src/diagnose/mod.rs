@@ -27,7 +27,7 @@ pub use cause::Cause;
 pub use fix::Distro;
 
 use crate::finding::{Finding, Severity};
-use crate::report::json::{AnchorDoc, CauseDetailDoc, CertDoc, StoreSummaryDoc, VerdictDoc};
+use crate::report::json::{AnchorDoc, CauseDetailDoc, CertDoc, ModelDoc, StoreSummaryDoc, VerdictDoc};
 use crate::runtimes::Engine;
 use crate::trust::auxtrust::AuxDecision;
 use crate::trust::{Runtime, TrustStore};
@@ -137,6 +137,18 @@ impl Env<'_> {
     /// OpenSSL's `X509_verify_cert` at security level 2 against store `si`, with the
     /// anchors' TRUSTED CERTIFICATE settings; `name` is the host checked by OpenSSL itself.
     fn openssl_verify(&self, si: usize, name: Option<&str>) -> openssl::OsslOutcome {
+        self.openssl_verify_with(si, name, 2, false)
+    }
+
+    /// [`Self::openssl_verify`] at a given security level, optionally with
+    /// `X509_V_FLAG_X509_STRICT`.
+    fn openssl_verify_with(
+        &self,
+        si: usize,
+        name: Option<&str>,
+        level: u32,
+        strict: bool,
+    ) -> openssl::OsslOutcome {
         let aux: Vec<_> = self.stores[si]
             .anchors
             .iter()
@@ -149,8 +161,20 @@ impl Env<'_> {
             &aux,
             name,
             self.input.at,
-            2,
+            openssl::Params { level, strict },
         )
+    }
+
+    /// The version and build store `si`'s runtime is modelled at (a store built without
+    /// one — a test, a library caller — gets the newest known version).
+    fn profile(&self, si: usize) -> Option<crate::profiles::Profile> {
+        self.profile_of(&self.stores[si])
+    }
+
+    fn profile_of(&self, s: &TrustStore) -> Option<crate::profiles::Profile> {
+        s.profile
+            .clone()
+            .or_else(|| s.runtime.unit().profile.map(crate::profiles::Profile::assumed))
     }
 
     fn cert(&self, i: usize) -> &CertInfo {
@@ -631,18 +655,24 @@ fn verdict_doc(env: &Env, v: &Verdict, s: &TrustStore) -> VerdictDoc {
             })
             .collect(),
         failing_index: v.failing.and_then(|f| env.position(f)),
+        model: env.profile_of(s).as_ref().map(ModelDoc::from),
     }
 }
 
 fn eval_go(env: &Env, si: usize) -> Verdict {
     let store = &env.stores[si];
     let roots = &env.store_idx[si];
-    let out = go::verify(
+    let rules = env
+        .profile(si)
+        .map(|p| go::GoRules::of(&p))
+        .unwrap_or_else(|| go::GoRules::version(19));
+    let out = go::verify_rules(
         &env.arena,
         &env.pres,
         roots,
         env.input.name.as_deref(),
         (env.input.at, env.nanos),
+        rules,
     );
     let name_ok = !out
         .all

@@ -101,8 +101,14 @@ fn go_match_exactly(a: &str, b: &str) -> bool {
     lower(a) == lower(b)
 }
 
-/// Go `VerifyHostname`: Ok or the `HostnameError` text.
+/// Go `VerifyHostname`: Ok or the `HostnameError` text (Go 1.19's rules).
 pub fn go_verify_hostname(c: &Facts, h: &str) -> Result<(), String> {
+    go_verify_hostname_rules(c, h, false)
+}
+
+/// [`go_verify_hostname`]; `bare_wildcard_invalid`: a lone `*` is not a valid pattern
+/// (Go ≥ 1.24), so it is compared literally.
+pub fn go_verify_hostname_rules(c: &Facts, h: &str, bare_wildcard_invalid: bool) -> Result<(), String> {
     let cand_ip = h
         .strip_prefix('[')
         .and_then(|s| s.strip_suffix(']'))
@@ -118,7 +124,7 @@ pub fn go_verify_hostname(c: &Facts, h: &str) -> Result<(), String> {
     let cand = lower(h);
     let valid_cand = go_valid_hostname(&cand, false);
     for m in c.dns_sans() {
-        if valid_cand && go_valid_hostname(m, true) {
+        if valid_cand && go_valid_hostname(m, true) && !(bare_wildcard_invalid && m == "*") {
             if go_match_hostnames(m, &cand) {
                 return Ok(());
             }

@@ -73,7 +73,22 @@ pub fn error_string(code: i32) -> &'static str {
         66 => "EE certificate key too weak",
         67 => "CA certificate key too weak",
         68 => "CA signature digest algorithm too weak",
+        78 => "Signature algorithm inconsistency",
         79 => "invalid CA certificate",
+        80 => "Path length invalid for non-CA cert",
+        81 => "Path length given without key usage keyCertSign",
+        82 => "Key usage keyCertSign invalid for non-CA cert",
+        83 => "Issuer name empty",
+        84 => "Subject name empty",
+        85 => "Missing Authority Key Identifier",
+        86 => "Missing Subject Key Identifier",
+        87 => "Empty Subject Alternative Name extension",
+        88 => "Subject empty and Subject Alt Name extension not critical",
+        89 => "Basic Constraints of CA cert not marked critical",
+        90 => "Authority Key Identifier marked critical",
+        91 => "Subject Key Identifier marked critical",
+        92 => "CA cert does not include key usage extension",
+        93 => "Using cert extension requires at least X509v3",
         94 => "Certificate public key has explicit ECC parameters",
         _ => "unknown certificate verification error",
     }
@@ -372,6 +387,72 @@ fn sig_secbits(f: &Facts) -> u32 {
     }
 }
 
+/// `X509_V_FLAG_X509_STRICT`'s RFC 5280 checks in `check_extensions` (OpenSSL 3.x,
+/// x509_vfy.c), in its order, for the certificate at depth `i` of a chain of `num`.
+fn strict_checks(f: &Facts, i: usize, num: usize, fail: &mut dyn FnMut(i32)) {
+    let info = &f.info;
+    let ext = |oid: &str| f.exts.iter().find(|e| e.oid == oid);
+    let bc = info.basic_constraints.as_ref();
+    let ca = bc.is_some_and(|b| b.ca);
+    // Basic Constraints, RFC 5280 4.2.1.9.
+    if bc.and_then(|b| b.path_len).is_some() {
+        if !ca {
+            fail(80);
+        }
+        if !info.has_key_usage("keyCertSign") {
+            fail(81);
+        }
+    }
+    if ca && ext("2.5.29.19").is_some_and(|e| !e.critical) {
+        fail(89);
+    }
+    // Key Usage, 4.2.1.3.
+    if ca {
+        if info.key_usage.is_none() {
+            fail(92);
+        }
+    } else if info.has_key_usage("keyCertSign") {
+        fail(82);
+    }
+    // Names, 4.1.2.4 and 4.1.2.6 (an empty Name is `30 00`).
+    if info.issuer_der.len() <= 2 {
+        fail(83);
+    }
+    let subject_empty = f.subject_entries == 0;
+    let san = ext(super::facts::OID_SAN);
+    if (ca || info.has_key_usage("cRLSign") || san.is_none()) && subject_empty {
+        fail(84);
+    }
+    if subject_empty && san.is_some_and(|e| !e.critical) {
+        fail(88);
+    }
+    if san.is_some() && f.san.is_empty() {
+        fail(87);
+    }
+    // Signature algorithm consistency, 4.1.1.2.
+    if f.sig_oid != f.inner_sig_oid || f.sig_params != f.inner_sig_params {
+        fail(78);
+    }
+    if ext("2.5.29.35").is_some_and(|e| e.critical) {
+        fail(90);
+    }
+    if ext("2.5.29.14").is_some_and(|e| e.critical) {
+        fail(91);
+    }
+    if info.version >= 3 {
+        // AKID, 4.2.1.1: every certificate but the last.
+        if i + 1 < num && f.akid_keyid.is_none() {
+            fail(85);
+        }
+        // SKID, 4.2.1.2.
+        if ca && f.skid.is_none() {
+            fail(86);
+        }
+    } else if !f.exts.is_empty() {
+        fail(93);
+    }
+}
+
 /// Minimum security bits at an auth level.
 fn min_bits(level: u32) -> u32 {
     [0, 80, 112, 128, 192, 256][level.min(5) as usize]
@@ -494,7 +575,24 @@ pub fn verify_level(
     at: i64,
     level: u32,
 ) -> OsslOutcome {
-    verify_aux(a, presented, trusted, &[], name, at, level)
+    verify_aux(
+        a,
+        presented,
+        trusted,
+        &[],
+        name,
+        at,
+        Params { level, strict: false },
+    )
+}
+
+/// How the application set up `X509_verify_cert`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Params {
+    /// The security level (libssl's default is 2 on Debian).
+    pub level: u32,
+    /// `X509_V_FLAG_X509_STRICT` (Python ≥ 3.13's default context).
+    pub strict: bool,
 }
 
 /// Like [`verify_level`], with the auxiliary trust settings of the store's certificates
@@ -506,8 +604,9 @@ pub fn verify_aux(
     aux: &[Option<AuxTrust>],
     name: Option<&str>,
     at: i64,
-    level: u32,
+    params: Params,
 ) -> OsslOutcome {
+    let Params { level, strict } = params;
     let mut out = OsslOutcome::default();
     let Some(&leaf) = presented.first() else {
         return out;
@@ -657,10 +756,11 @@ pub fn verify_aux(
         }
         let ret = check_ca(f);
         match must_be_ca {
+            -1 if strict && ret != 0 && ret != 1 => errs.push(e(79)),
             -1 => {}
             0 if ret != 0 => errs.push(e(37)),
             0 => {}
-            _ if ret == 0 || (i + 1 < num && ret != 1) => errs.push(e(79)),
+            _ if ret == 0 || ((i + 1 < num || strict) && ret != 1) => errs.push(e(79)),
             _ => {}
         }
         if num > 1
@@ -669,6 +769,9 @@ pub fn verify_aux(
             && f.spki_params_present
         {
             errs.push(e(94));
+        }
+        if strict && num > 1 {
+            strict_checks(f, i, num, &mut |code| errs.push(e(code)));
         }
         // check_purpose: explicit aux trust of a store certificate trumps its EKU; an
         // explicit reject fails the purpose.

@@ -7,7 +7,6 @@ use super::{openssl, Cause, Env, Verdict};
 pub use crate::runtimes::curl::{curl_host_match, curl_verify_host};
 pub use crate::runtimes::java::java_check_host;
 pub use crate::runtimes::node::{node_check_identity, node_code, node_host_match};
-pub use crate::runtimes::python::PY_SSL_LINE;
 use crate::runtimes::{HostCheck, OsslApp, PartialChain};
 use crate::trust::Runtime;
 
@@ -16,24 +15,28 @@ use crate::trust::Runtime;
 /// its own words ([`OsslApp`], from the runtime's unit).
 pub(super) fn eval_ossl_app(env: &Env, si: usize, app: &OsslApp) -> Verdict {
     let rt = env.stores[si].runtime;
+    let profile = env
+        .profile(si)
+        .unwrap_or_else(|| crate::profiles::Profile::assumed(crate::detect::Kind::Openssl));
     let name = env.input.name.as_deref().filter(|n| !n.is_empty());
     let leaf = env.pres[0];
     // Python hands the name to OpenSSL (X509_VERIFY_PARAM_set1_host); Node and curl check
     // it themselves after the chain verified.
     let by_openssl = matches!(app.host_check, HostCheck::ByOpenssl);
-    let out = env.openssl_verify(si, if by_openssl { name } else { None });
+    let level = app.security_level.and_then(|r| profile.param(r)).unwrap_or(2);
+    let strict = app.strict.is_some_and(|r| profile.has(r));
+    let out = env.openssl_verify_with(si, if by_openssl { name } else { None }, level, strict);
     let mut errors = out.errors.clone();
     let mut out = out;
     // curl ≥ 7.68 sets X509_V_FLAG_PARTIAL_CHAIN (unless --ssl-no-partialchain): any
     // certificate in its store ends the chain, as in Go. Where OpenSSL stopped only for
     // want of a self-signed root, path building that accepts any anchor decides.
-    // Python ≥ 3.13 sets it too (VERIFY_X509_PARTIAL_CHAIN), said in the store.
-    let partial = app.partial_chain == PartialChain::Always
-        || (app.partial_chain == PartialChain::WhenStoreSays
-            && env.stores[si]
-                .assumptions
-                .iter()
-                .any(|a| a.contains(crate::trust::extra::PARTIAL_CHAIN_MARK)));
+    // Python ≥ 3.13 sets it too (VERIFY_X509_PARTIAL_CHAIN): the profile says.
+    let partial = match app.partial_chain {
+        PartialChain::Always => true,
+        PartialChain::Never => false,
+        PartialChain::When(r) => profile.has(r),
+    };
     if partial
         && errors
             .first()
@@ -131,10 +134,12 @@ pub(super) fn eval_ossl_app(env: &Env, si: usize, app: &OsslApp) -> Verdict {
     };
     v.failing = reported.and_then(|e| e.cert);
     let n = name.unwrap_or("");
-    v.message = reported.map(|e| (app.message)(e, n)).unwrap_or_default();
+    v.message = reported
+        .map(|e| (app.message)(e, n, &profile))
+        .unwrap_or_default();
     // Node and curl: the host name, once the chain is accepted.
     if let (Some(n), HostCheck::After(check)) = (name, app.host_check) {
-        let r = check(env.cert(leaf), n);
+        let r = check(env.cert(leaf), n, &profile);
         if let Err(msg) = r {
             v.name_ok = false;
             v.add(Cause::NameMismatch, env.name_detail(Runtime::Openssl));

@@ -100,12 +100,36 @@ fn verdict_line(p: &Pen, v: &VerdictDoc, opts: &HumanOpts) -> String {
     let mut s = body;
     if !v.trusted && !v.message.is_empty() && !opts.quiet {
         s.push_str(&p.dim(&wrap(&sanitize(&v.message), "    ", "      ")));
-        if v.runtime == "go" && v.message.starts_with("x509: ") && opts.verbose > 0 {
-            // crypto/tls wraps Verify errors since Go 1.20; Go 1.19 logs the bare text.
-            s.push_str(&p.dim("    (Go ≥ 1.20 logs it after \"tls: failed to verify certificate: \")\n"));
-        }
     }
     s
+}
+
+/// The versions modelled, once each: `modelled: Go 1.24 (go1.24.4, --exe build info
+/// (/app)); OpenSSL 3.0 (OpenSSL 3.0.22 …, /usr/lib/…/libcrypto.so.3)`. Not with -q.
+fn models_line(doc: &Document, opts: &HumanOpts) -> Option<String> {
+    if opts.quiet {
+        return None;
+    }
+    let mut seen: Vec<String> = vec![];
+    for v in &doc.verdicts {
+        let Some(m) = &v.model else { continue };
+        let mut s = format!("{} ({})", m.title, sanitize(&m.source));
+        if let Some(n) = &m.note {
+            if !m.assumed {
+                s.push_str(&format!(" — {}", sanitize(n)));
+            }
+        }
+        if !m.godebug.is_empty() {
+            s.push_str(&format!(" GODEBUG {}", sanitize(&m.godebug.join(", "))));
+        }
+        if !seen.contains(&s) {
+            seen.push(s);
+        }
+    }
+    if seen.is_empty() {
+        return None;
+    }
+    Some(wrap(&seen.join("; "), "  modelled: ", "    "))
 }
 
 fn short_dn(dn: &str) -> String {
@@ -271,6 +295,9 @@ pub fn render(doc: &Document, opts: &HumanOpts) -> String {
         for g in groups {
             out.push_str(&group_line(&p, &g, opts, w));
         }
+    }
+    if let Some(m) = models_line(doc, opts) {
+        out.push_str(&p.dim(&m));
     }
     if opts.quiet {
         // Verdicts and what to do.
@@ -502,6 +529,7 @@ mod tests {
                 detail: "the presented chain stops at \"Acme Int\"; its issuer is in no store".into(),
             }],
             failing_index: None,
+            model: None,
         };
         let mut verdicts: Vec<VerdictDoc> = rts.iter().map(|r| verdict(r, "missing-intermediate")).collect();
         verdicts[0] = verdict("go", "name-mismatch");

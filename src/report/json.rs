@@ -130,6 +130,57 @@ pub struct VerdictDoc {
     /// Index in `chain` of the failing certificate, if one is to blame.
     #[serde(default)]
     pub failing_index: Option<usize>,
+    /// The version and build modelled, and where that was learned (None: the runtime's
+    /// behaviour is not modelled per version).
+    #[serde(default)]
+    pub model: Option<ModelDoc>,
+}
+
+/// The version of a runtime the verdict models ([`crate::profiles::Profile`]).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelDoc {
+    /// The version whose rules apply: `1.24`, `3.13.5`.
+    pub version: String,
+    /// `Go 1.24`, `Node.js 20 (distribution build)`.
+    pub title: String,
+    /// How the runtime names itself, when it was detected (`go1.24.4`).
+    pub detected: Option<String>,
+    /// Where the version came from: `--runtime`, `--exe build info (/app/server)`, a file
+    /// of the World, or `assumed: newest known`.
+    pub source: String,
+    /// Nothing revealed the version: the newest known one is modelled.
+    pub assumed: bool,
+    /// Why the modelled version is not the detected one, when it is not.
+    pub note: Option<String>,
+    /// GODEBUG settings in force that a rule of this version reads (`x509negativeserial=1
+    /// (DefaultGODEBUG)`).
+    pub godebug: Vec<String>,
+}
+
+impl From<&crate::profiles::Profile> for ModelDoc {
+    fn from(p: &crate::profiles::Profile) -> ModelDoc {
+        let escapes: Vec<&str> = crate::profiles::all_rows()
+            .filter_map(|r| match r.escape {
+                crate::profiles::Escape::Godebug { name, .. } => Some(name),
+                _ => None,
+            })
+            .collect();
+        ModelDoc {
+            version: p.version.to_string(),
+            title: p.title(),
+            detected: p.detected.clone(),
+            source: p.source.to_string(),
+            assumed: p.source == crate::profiles::Source::Assumed,
+            note: p.note.clone(),
+            godebug: p
+                .godebug
+                .iter()
+                .filter(|(k, _, _)| escapes.contains(&k.as_str()))
+                .map(|(k, v, from)| format!("{k}={v} ({from})"))
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

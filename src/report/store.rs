@@ -66,6 +66,9 @@ pub struct RuntimeDoc {
     /// `--list`: every anchor.
     #[serde(default)]
     pub anchor_list: Option<Vec<AnchorDoc>>,
+    /// The version and build modelled (None: not modelled per version).
+    #[serde(default)]
+    pub model: Option<crate::report::json::ModelDoc>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -284,6 +287,28 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
         out.push('\n');
     }
 
+    // The versions modelled, once each, for the runtimes shown.
+    if !o.quiet {
+        let mut seen: Vec<String> = vec![];
+        for m in doc
+            .runtimes
+            .iter()
+            .filter(|r| !r.absent)
+            .filter_map(|r| r.model.as_ref())
+        {
+            let s = format!("{} ({})", m.title, sanitize(&m.source));
+            if !seen.contains(&s) {
+                seen.push(s);
+            }
+        }
+        if !seen.is_empty() {
+            out.push_str(&paint(
+                &wrap(&seen.join("; "), "  modelled: ", "    "),
+                super::style::DIM,
+                c,
+            ));
+        }
+    }
     if !absent.is_empty() && !o.quiet {
         out.push_str(&wrap(
             &format!(

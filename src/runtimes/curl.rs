@@ -21,6 +21,7 @@ pub static UNIT: Unit = Unit {
     // --cacert: X509_STORE_load_file.
     ca_file: CaFile::OpensslCafile,
     engine: Engine::OpensslApp(&APP),
+    profile: Some(crate::detect::Kind::Curl),
     own_ca_variable: Some("CURL_CA_BUNDLE for curl"),
 };
 
@@ -31,11 +32,13 @@ static APP: OsslApp = OsslApp {
     no_partial_wildcards: false,
     never_check_subject: false,
     reports_last_error: false,
+    strict: None,
+    security_level: None,
     message,
 };
 
 /// What the curl tool prints for the error OpenSSL reports.
-fn message(e: &OsslErr, _name: &str) -> String {
+fn message(e: &OsslErr, _name: &str, _p: &crate::profiles::Profile) -> String {
     if e.code == 7 {
         // A signature that does not verify leaves ASN1_item_verify's error on top of
         // OpenSSL's queue, which curl reports as a handshake failure (35), not (60).
@@ -64,8 +67,13 @@ pub fn curl_host_match(pattern: &str, host: &str) -> bool {
     }
 }
 
-/// `Curl_ossl_verifyhost`: Err(message) on mismatch.
-pub fn curl_verify_host(c: &CertInfo, host: &str) -> Result<(), String> {
+/// `Curl_ossl_verifyhost`: Err(message) on mismatch, in the modelled version's words.
+pub fn curl_verify_host(c: &CertInfo, host: &str, p: &crate::profiles::Profile) -> Result<(), String> {
+    let hostname = if p.has(crate::profiles::Rule::CurlHostnameOneWord) {
+        "hostname"
+    } else {
+        "host name"
+    };
     let ip = host.parse::<std::net::IpAddr>().ok();
     let has_alt = !c.dns_names.is_empty() || !c.ip_addresses.is_empty();
     let matched = match ip {
@@ -80,7 +88,7 @@ pub fn curl_verify_host(c: &CertInfo, host: &str) -> Result<(), String> {
     }
     if has_alt {
         return Err(format!(
-            "curl: (60) SSL: no alternative certificate subject name matches target host name '{host}'"
+            "curl: (60) SSL: no alternative certificate subject name matches target {hostname} '{host}'"
         ));
     }
     match c.subject_cn.last() {
@@ -88,7 +96,7 @@ pub fn curl_verify_host(c: &CertInfo, host: &str) -> Result<(), String> {
         Some(cn) if ip.is_none() && curl_host_match(cn, host) => Ok(()),
         Some(cn) if ip.is_some() && cn == host => Ok(()),
         Some(cn) => Err(format!(
-            "curl: (60) SSL: certificate subject name '{cn}' does not match target host name '{host}'"
+            "curl: (60) SSL: certificate subject name '{cn}' does not match target {hostname} '{host}'"
         )),
     }
 }

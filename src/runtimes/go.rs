@@ -27,5 +27,6 @@ pub static UNIT: Unit = Unit {
     // tls.Config.RootCAs filled with AppendCertsFromPEM.
     ca_file: CaFile::PemCertificates,
     engine: Engine::GoX509,
+    profile: Some(crate::detect::Kind::Go),
     own_ca_variable: None,
 };

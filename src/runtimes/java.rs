@@ -21,6 +21,7 @@ pub static UNIT: Unit = Unit {
     // keytool -importcert of PEM CERTIFICATE blocks.
     ca_file: CaFile::PemCertificates,
     engine: Engine::Pkix,
+    profile: None,
     own_ca_variable: Some("-Djavax.net.ssl.trustStore (a keytool-made store) in JAVA_TOOL_OPTIONS for Java"),
 };
 

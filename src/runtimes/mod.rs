@@ -13,6 +13,7 @@
 use std::fmt;
 
 use crate::diagnose::openssl::OsslErr;
+use crate::profiles::Profile;
 use crate::trust::{Cx, TrustStore};
 use crate::world::World;
 use crate::x509::CertInfo;
@@ -143,8 +144,9 @@ pub enum Engine {
 pub enum HostCheck {
     /// Handed to OpenSSL (`X509_VERIFY_PARAM_set1_host`), checked during the chain.
     ByOpenssl,
-    /// Checked by the application itself once the chain verified: Err(its message).
-    After(fn(&CertInfo, &str) -> Result<(), String>),
+    /// Checked by the application itself once the chain verified: Err(its message, in
+    /// the words of the modelled version).
+    After(fn(&CertInfo, &str, &Profile) -> Result<(), String>),
 }
 
 /// When the application sets `X509_V_FLAG_PARTIAL_CHAIN` (any trusted certificate ends the
@@ -153,8 +155,8 @@ pub enum HostCheck {
 pub enum PartialChain {
     Never,
     Always,
-    /// When the store says so ([`crate::trust::extra::PARTIAL_CHAIN_MARK`], Python ≥ 3.13).
-    WhenStoreSays,
+    /// When the profile has this rule (Python ≥ 3.13: `Rule::PyPartialChain`).
+    When(crate::profiles::Rule),
 }
 
 /// An application on OpenSSL: what it adds to `X509_verify_cert` and how it words errors.
@@ -169,8 +171,13 @@ pub struct OsslApp {
     /// Reports the last error OpenSSL set (a verify callback that accepts everything and
     /// reads the result afterwards) rather than the first.
     pub reports_last_error: bool,
-    /// The runtime's message for the error it reports; `name` is the checked name.
-    pub message: fn(&OsslErr, &str) -> String,
+    /// Sets `X509_V_FLAG_X509_STRICT` when the profile has this rule (Python ≥ 3.13).
+    pub strict: Option<crate::profiles::Rule>,
+    /// The OpenSSL security level when the profile carries one (node: by build), else 2.
+    pub security_level: Option<crate::profiles::Rule>,
+    /// The runtime's message for the error it reports; `name` is the checked name; the
+    /// words are those of the modelled version.
+    pub message: fn(&OsslErr, &str, &Profile) -> String,
 }
 
 /// Everything the tool knows about one runtime.
@@ -191,6 +198,9 @@ pub struct Unit {
     pub resolve: fn(&Cx) -> TrustStore,
     pub ca_file: CaFile,
     pub engine: Engine,
+    /// The family of versions whose rows it verifies with ([`crate::profiles`]); None: no
+    /// behaviour of this runtime is modelled per version.
+    pub profile: Option<crate::detect::Kind>,
     /// For Kubernetes fixes: how this runtime is pointed at a mounted CA when
     /// `SSL_CERT_FILE` is not enough (None: `SSL_CERT_FILE` does it).
     pub own_ca_variable: Option<&'static str>,

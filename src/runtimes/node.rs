@@ -21,6 +21,7 @@ pub static UNIT: Unit = Unit {
     // `tls.connect({ca})`: PEM CERTIFICATE blocks.
     ca_file: CaFile::PemCertificates,
     engine: Engine::OpensslApp(&APP),
+    profile: Some(crate::detect::Kind::Node),
     own_ca_variable: Some("NODE_EXTRA_CA_CERTS for Node.js"),
 };
 
@@ -31,18 +32,19 @@ static APP: OsslApp = OsslApp {
     never_check_subject: false,
     // Node's verify callback accepts everything and reads the result afterwards.
     reports_last_error: true,
+    strict: None,
+    security_level: Some(crate::profiles::Rule::NodeSecurityLevel),
     message,
 };
 
-/// `err.code: err.message` as a Node program logs it.
-fn message(e: &OsslErr, _name: &str) -> String {
-    format!("{}: {}", node_code(e.code), e.text())
+/// `err.message` (the code, `err.code`, is a separate property: [`node_code`]).
+fn message(e: &OsslErr, _name: &str, _p: &crate::profiles::Profile) -> String {
+    e.text().to_string()
 }
 
-fn host_check(c: &CertInfo, host: &str) -> Result<(), String> {
-    node_check_identity(c, host).map_err(|reason| {
-        format!("ERR_TLS_CERT_ALTNAME_INVALID: Hostname/IP does not match certificate's altnames: {reason}")
-    })
+fn host_check(c: &CertInfo, host: &str, _p: &crate::profiles::Profile) -> Result<(), String> {
+    node_check_identity(c, host)
+        .map_err(|reason| format!("Hostname/IP does not match certificate's altnames: {reason}"))
 }
 
 /// The `X509_V_ERR_*` name Node.js uses as `err.code` (src/crypto/crypto_common.cc).

@@ -14,5 +14,6 @@ pub static UNIT: Unit = Unit {
     resolve: crate::trust::openssl::resolve,
     ca_file: CaFile::OpensslCafile,
     engine: Engine::Openssl,
+    profile: Some(crate::detect::Kind::Openssl),
     own_ca_variable: None,
 };

@@ -3,10 +3,7 @@
 
 use super::{CaFile, Engine, EnvVar, HostCheck, OsslApp, PartialChain, Runtime, Tier, Unit};
 use crate::diagnose::openssl::OsslErr;
-
-/// CPython's `_ssl.c` line in the message, as Debian 12's Python 3.11 prints it (the
-/// number changes with the Python version).
-pub const PY_SSL_LINE: u32 = 992;
+use crate::profiles::{Profile, Rule};
 
 pub static UNIT: Unit = Unit {
     runtime: Runtime::Python,
@@ -20,26 +17,36 @@ pub static UNIT: Unit = Unit {
     // load_verify_locations(cafile): X509_STORE_load_file.
     ca_file: CaFile::OpensslCafile,
     engine: Engine::OpensslApp(&APP),
+    profile: Some(crate::detect::Kind::Python),
     own_ca_variable: None,
 };
 
 pub(super) static APP: OsslApp = OsslApp {
     host_check: HostCheck::ByOpenssl,
-    // Python ≥ 3.13 sets VERIFY_X509_PARTIAL_CHAIN; the store says which Python it is.
-    partial_chain: PartialChain::WhenStoreSays,
+    // Python ≥ 3.13 sets VERIFY_X509_PARTIAL_CHAIN (and VERIFY_X509_STRICT).
+    partial_chain: PartialChain::When(Rule::PyPartialChain),
     // CPython sets X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS.
     no_partial_wildcards: true,
     never_check_subject: false,
     reports_last_error: false,
+    strict: Some(Rule::PyX509Strict),
+    security_level: None,
     message,
 };
 
-/// The `SSLCertVerificationError` text.
-pub fn message(e: &OsslErr, name: &str) -> String {
+/// The `SSLCertVerificationError` text, with the `_ssl.c` line of the modelled release.
+pub fn message(e: &OsslErr, name: &str, p: &Profile) -> String {
     format!(
-        "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: {} (_ssl.c:{PY_SSL_LINE})",
-        python_text(e, name)
+        "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: {} (_ssl.c:{})",
+        python_text(e, name),
+        ssl_line(p)
     )
+}
+
+/// The `_ssl.c` line of the modelled release.
+pub fn ssl_line(p: &Profile) -> u32 {
+    p.param(Rule::PySslLine)
+        .unwrap_or_else(|| Profile::assumed(crate::detect::Kind::Python).param(Rule::PySslLine).unwrap_or(0))
 }
 
 fn python_text(e: &OsslErr, name: &str) -> String {

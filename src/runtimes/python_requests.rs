@@ -19,6 +19,7 @@ pub static UNIT: Unit = Unit {
     // verify=PATH: load_verify_locations.
     ca_file: CaFile::OpensslCafile,
     engine: Engine::OpensslApp(&APP),
+    profile: Some(crate::detect::Kind::Python),
     own_ca_variable: Some("REQUESTS_CA_BUNDLE for requests"),
 };
 
@@ -29,15 +30,17 @@ static APP: OsslApp = OsslApp {
     // urllib3 2 sets hostname_checks_common_name = False.
     never_check_subject: true,
     reports_last_error: false,
+    strict: None,
+    security_level: None,
     message,
 };
 
 /// The exception a requests program prints.
-fn message(e: &OsslErr, name: &str) -> String {
+fn message(e: &OsslErr, name: &str, p: &crate::profiles::Profile) -> String {
     format!(
         "requests.exceptions.SSLError: HTTPSConnectionPool(host='{name}', …): Max retries exceeded with url: … \
          (Caused by SSLError(SSLCertVerificationError(1, '{}')))",
-        super::python::message(e, name)
+        super::python::message(e, name, p)
     )
 }
 

@@ -15,5 +15,6 @@ pub static UNIT: Unit = Unit {
     // rustls-pemfile into a RootCertStore.
     ca_file: CaFile::PemCertificates,
     engine: Engine::Webpki,
+    profile: None,
     own_ca_variable: None,
 };

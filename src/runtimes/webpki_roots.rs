@@ -13,5 +13,6 @@ pub static UNIT: Unit = Unit {
     resolve: crate::trust::webpki::resolve,
     ca_file: CaFile::PemCertificates,
     engine: Engine::Webpki,
+    profile: None,
     own_ca_variable: None,
 };

@@ -65,32 +65,6 @@ pub fn site_packages(world: &World) -> Vec<PathBuf> {
     out
 }
 
-/// The newest `python3.N` whose standard library is in the World (/usr/lib, /usr/local/lib).
-fn python_version(world: &World) -> Option<(u32, u32)> {
-    let mut best = None;
-    for base in ["/usr/lib", "/usr/local/lib"] {
-        let Ok(es) = world.read_dir(Path::new(base)) else {
-            continue;
-        };
-        for e in es {
-            if let Some(m) = e
-                .name
-                .strip_prefix("python3.")
-                .and_then(|m| m.parse::<u32>().ok())
-            {
-                if world.exists(&Path::new(base).join(&e.name).join("ssl.py")) {
-                    best = best.max(Some((3, m)));
-                }
-            }
-        }
-    }
-    best
-}
-
-/// Said in a store's assumptions when the runtime verifies with
-/// `X509_V_FLAG_PARTIAL_CHAIN` (Python ≥ 3.13); the diagnosis reads it.
-pub const PARTIAL_CHAIN_MARK: &str = "X509_V_FLAG_PARTIAL_CHAIN is on";
-
 /// Append `other` to `store`: steps, findings, anchors (de-duplicated by DER).
 fn merge(store: &mut TrustStore, other: TrustStore) {
     let mut seen: HashSet<String> = store.anchors.iter().map(|a| a.cert.sha256.clone()).collect();
@@ -143,7 +117,7 @@ fn node_version(world: &World) -> Option<(u32, u32)> {
 
 /// Debian/Ubuntu's own nodejs links the system libnode and OpenSSL and defaults to
 /// `--use-openssl-ca`; NodeSource and upstream binaries are self-contained.
-fn debian_libnode(world: &World) -> Option<PathBuf> {
+pub(crate) fn debian_libnode(world: &World) -> Option<PathBuf> {
     for d in [
         "/usr/lib/x86_64-linux-gnu",
         "/usr/lib/aarch64-linux-gnu",
@@ -165,6 +139,11 @@ pub fn node(cx: &Cx) -> TrustStore {
     let opts: Vec<&str> = w.var("NODE_OPTIONS").unwrap_or("").split_whitespace().collect();
     let version = node_version(w);
     let libnode = debian_libnode(w);
+    // The build (profile): Debian's verifies with the system OpenSSL's store.
+    let profile = cx.profile(Runtime::Node);
+    let distro_build = profile
+        .as_ref()
+        .is_some_and(|p| p.has(crate::profiles::Rule::NodeSystemStore));
     match version {
         Some((a, b)) => store
             .assumptions
@@ -203,17 +182,21 @@ pub fn node(cx: &Cx) -> TrustStore {
     }
     // The OpenSSL paths Node would use: the system OpenSSL's for Debian's build, the
     // bundled OpenSSL's (OPENSSLDIR /etc/ssl) otherwise.
-    let ossl_dir = match (&cx.opts.openssldir, &libnode) {
-        (Some(d), _) => d.clone(),
-        (None, Some(_)) => openssl::openssldir(cx).0,
-        (None, None) => PathBuf::from("/etc/ssl"),
+    let ossl_dir = match &cx.opts.openssldir {
+        Some(d) => d.clone(),
+        None if distro_build => openssl::openssldir(cx).0,
+        None => PathBuf::from("/etc/ssl"),
     };
-    let openssl_ca = use_openssl || (libnode.is_some() && !use_bundled);
-    if let Some(l) = &libnode {
+    let openssl_ca = use_openssl || (distro_build && !use_bundled);
+    if distro_build {
+        let why = match (&libnode, &profile) {
+            (Some(l), _) => format!("{} present", disp(l)),
+            (None, Some(p)) => p.source.to_string(),
+            (None, None) => String::new(),
+        };
         store.assumptions.push(format!(
-            "Debian's nodejs ({} present): built with --openssl-use-def-ca-store, so OpenSSL's default paths \
+            "Debian's nodejs ({why}): built with --openssl-use-def-ca-store, so OpenSSL's default paths \
              (OPENSSLDIR {}) replace the bundled list",
-            disp(l),
             disp(&ossl_dir)
         ));
     }
@@ -429,7 +412,11 @@ fn node_extra(cx: &Cx, store: &mut TrustStore) {
 pub fn python(cx: &Cx) -> TrustStore {
     let (dir, assumption) = openssl::openssldir(cx);
     let mut store = openssl::resolve_paths(cx, Runtime::Python, &openssl::default_paths(cx, &dir));
-    if python_version(cx.world()).is_some_and(|v| v >= (3, 13)) {
+    let profile = cx.profile(Runtime::Python);
+    let partial = profile
+        .as_ref()
+        .is_some_and(|p| p.has(crate::profiles::Rule::PyPartialChain));
+    if partial {
         store
             .findings
             .retain(|f| f.code != "openssl-not-self-signed-anchor");
@@ -437,16 +424,16 @@ pub fn python(cx: &Cx) -> TrustStore {
     store.assumptions.push(format!(
         "ssl.create_default_context() with the system OpenSSL: load_default_certs() = OpenSSL's default paths; {assumption}"
     ));
-    match python_version(cx.world()) {
-        Some((3, m)) if m >= 13 => store.assumptions.push(format!(
-            "Python 3.{m}: create_default_context() also sets VERIFY_X509_PARTIAL_CHAIN ({PARTIAL_CHAIN_MARK}: \
-             any certificate in the store is an anchor) and VERIFY_X509_STRICT (its extra RFC 5280 checks are \
-             not emulated)"
-        )),
-        Some((a, b)) => store.assumptions.push(format!("Python {a}.{b} found in the World")),
-        None => store
+    if let Some(p) = &profile {
+        let flags = if partial {
+            ": create_default_context() also sets VERIFY_X509_PARTIAL_CHAIN (any certificate in the store \
+             is an anchor) and VERIFY_X509_STRICT (OpenSSL's RFC 5280 checks)"
+        } else {
+            ""
+        };
+        store
             .assumptions
-            .push("no /usr/lib/python3.N found: assuming Python 3.7–3.12 behaviour".into()),
+            .push(format!("modelled as {} ({}){flags}", p.title(), p.source));
     }
     store
 }

@@ -114,6 +114,9 @@ pub struct TrustStore {
     pub explicit: bool,
     /// A hard failure the runtime itself would report (Go: "failed to load system roots").
     pub error: Option<String>,
+    /// The version and build modelled for this runtime (None: nothing about it is
+    /// modelled per version); the diagnosis reads its rules.
+    pub profile: Option<crate::profiles::Profile>,
 }
 
 impl TrustStore {
@@ -132,6 +135,8 @@ impl TrustStore {
 pub struct TrustOptions {
     /// `--openssldir`: override the detected OPENSSLDIR.
     pub openssldir: Option<PathBuf>,
+    /// Versions pinned with `--runtime ID@VERSION`.
+    pub pins: crate::profiles::Pins,
 }
 
 pub mod auxtrust;
@@ -166,6 +171,8 @@ pub struct Cx<'w> {
     pub opts: &'w TrustOptions,
     /// "Now" for expiry findings (Unix seconds).
     pub now: i64,
+    /// Versions detected once for every runtime resolved with this context.
+    pub profiles: crate::profiles::Cache,
 }
 
 impl<'w> Cx<'w> {
@@ -175,6 +182,7 @@ impl<'w> Cx<'w> {
             distro: distro::detect(world),
             opts,
             now: crate::commands::now_unix(),
+            profiles: Default::default(),
         }
     }
 
@@ -186,7 +194,13 @@ impl<'w> Cx<'w> {
     pub fn resolve(&self, runtime: Runtime) -> TrustStore {
         let mut store = (runtime.unit().resolve)(self);
         findings::common(self, &mut store);
+        store.profile = self.profile(runtime);
         store
+    }
+
+    /// The version and build `runtime` is modelled at in this World.
+    pub fn profile(&self, runtime: Runtime) -> Option<crate::profiles::Profile> {
+        crate::profiles::for_runtime(self.world(), runtime, &self.opts.pins, &self.profiles)
     }
 }
 
@@ -246,6 +260,15 @@ pub fn from_ca_files_many(runtimes: &[Runtime], files: &[PathBuf]) -> anyhow::Re
         parsed.push((f, content));
     }
     Ok(runtimes.iter().map(|&r| ca_store(r, &parsed)).collect())
+}
+
+/// Give stores built outside a World (explicit CA files) the profile each runtime is
+/// modelled at in `world`.
+pub fn attach_profiles(stores: &mut [TrustStore], world: &World, opts: &TrustOptions) {
+    let cache = crate::profiles::Cache::default();
+    for s in stores {
+        s.profile = crate::profiles::for_runtime(world, s.runtime, &opts.pins, &cache);
+    }
 }
 
 /// The store one runtime builds from already-parsed explicit CA files.
@@ -449,6 +472,7 @@ impl TrustStore {
             assumptions: Vec::new(),
             explicit: false,
             error: None,
+            profile: None,
         }
     }
 

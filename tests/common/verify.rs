@@ -7,8 +7,17 @@ use tlsdoctor::trust::{Runtime, TrustStore};
 use tlsdoctor::x509::CertInfo;
 
 /// A trust store made of exactly these certificates (as `--ca` would give).
+/// The stores model this machine's runtimes (Debian 12: Go 1.19, OpenSSL 3.0), which the
+/// tests compare against; other versions are pinned where a test is about them.
 pub fn store(runtime: Runtime, certs: &[Arc<CertInfo>], source: &str) -> TrustStore {
-    tlsdoctor::trust::from_certs(runtime, certs.iter().map(|c| (**c).clone()).collect(), source)
+    use tlsdoctor::profiles::{Kind, Profile, Source, Version};
+    let mut s = tlsdoctor::trust::from_certs(runtime, certs.iter().map(|c| (**c).clone()).collect(), source);
+    s.profile = match runtime {
+        Runtime::Go => Some(Profile::of(Kind::Go, Version::new(1, 19, None), Source::Flag)),
+        Runtime::Openssl => Some(Profile::of(Kind::Openssl, Version::new(3, 0, None), Source::Flag)),
+        _ => None,
+    };
+    s
 }
 /// Decode a PEM string into certificates (panics on bad input: test data).
 pub fn pem_certs(pem: &str) -> Vec<Arc<CertInfo>> {

@@ -487,6 +487,7 @@ pub(crate) mod tests {
             },
             details: vec![],
             failing_index: None,
+            model: None,
         }
     }
 

@@ -239,6 +239,7 @@ mod tests {
                 xmpp_domain: None,
                 ca: vec![],
                 runtimes: vec![],
+                pins: vec![],
                 timeout: DEFAULT_TIMEOUT,
                 proxy: None,
                 alpn: vec![],

@@ -283,7 +283,7 @@ fn build_job(s: Settings, base: &Path) -> anyhow::Result<Job> {
         let e = format!("{e:#}").replace(&target, &shown);
         anyhow::anyhow!("`target = {shown:?}`: {e}")
     })?;
-    let (runtimes, all_runtimes) = parse_runtimes(s.runtimes.as_deref().unwrap_or(&[]), "runtimes")?;
+    let (runtimes, all_runtimes, pins) = parse_runtimes(s.runtimes.as_deref().unwrap_or(&[]), "runtimes")?;
     let runtimes = if all_runtimes {
         Runtime::ALL.to_vec()
     } else {
@@ -322,7 +322,7 @@ fn build_job(s: Settings, base: &Path) -> anyhow::Result<Job> {
         None => TrustedBy::AllEvaluated,
         Some(v) if v.is_empty() => TrustedBy::Nobody,
         Some(v) => {
-            let (rts, all) = parse_runtimes(&v, "trusted_by")?;
+            let (rts, all, _) = parse_runtimes(&v, "trusted_by")?;
             if all {
                 TrustedBy::AllEvaluated
             } else {
@@ -364,6 +364,7 @@ fn build_job(s: Settings, base: &Path) -> anyhow::Result<Job> {
         xmpp_domain: s.xmpp_domain,
         ca,
         runtimes,
+        pins,
         timeout,
         proxy,
         alpn: s.alpn.unwrap_or_default(),
@@ -387,26 +388,36 @@ fn build_job(s: Settings, base: &Path) -> anyhow::Result<Job> {
     })
 }
 
-/// Runtime codes -> runtimes; the bool says whether `all` was among them.
-fn parse_runtimes(v: &[String], key: &str) -> anyhow::Result<(Vec<Runtime>, bool)> {
+/// Runtime codes (`go`, `go@1.24`) -> runtimes and the versions pinned; the bool says
+/// whether `all` was among them.
+fn parse_runtimes(v: &[String], key: &str) -> anyhow::Result<(Vec<Runtime>, bool, crate::profiles::Pins)> {
     let mut out = Vec::new();
     let mut all = false;
+    let mut args = Vec::new();
     for r in v {
         if r.eq_ignore_ascii_case("all") {
             all = true;
             continue;
         }
-        match Runtime::from_str(r, true) {
-            Ok(rt) => out.push(rt),
-            Err(_) => bail!(
-                "`{key}`: unknown runtime {r:?}: expected all, {}",
+        let (id, _) = crate::profiles::split_pin(r).map_err(|e| anyhow::anyhow!("`{key}`: {e}"))?;
+        if Runtime::from_str(id, true).is_err() {
+            bail!(
+                "`{key}`: unknown runtime {id:?}: expected all, {}",
                 possible(Runtime::value_variants())
-            ),
+            );
+        }
+        match crate::cli::RuntimeArg::parse(r) {
+            Ok(a @ crate::cli::RuntimeArg::One(rt, _)) => {
+                out.push(rt);
+                args.push(a);
+            }
+            Ok(crate::cli::RuntimeArg::All) => all = true,
+            Err(e) => bail!("`{key}`: {e}"),
         }
     }
     out.sort();
     out.dedup();
-    Ok((out, all))
+    Ok((out, all, crate::cli::RuntimeArg::pins(&args)))
 }
 
 fn possible<T: ValueEnum>(v: &[T]) -> String {
