@@ -548,9 +548,13 @@ fn every_documented_command_runs_and_transcripts_match() {
                                     // cluster's own commands (namespaces, ConfigMaps,
                                     // logs) run nothing of ours; a manifest they apply
                                     // must be in the repository.
-                                    if let Some(f) = cmd.split_whitespace().skip_while(|w| *w != "-f").nth(1) {
+                                    if let Some(f) = cmd.split_whitespace().skip_while(|w| *w != "-f").nth(1)
+                                    {
                                         if !Path::new(ROOT).join(f).is_file() {
-                                            failures.push(format!("{}: `{cmd}`: no {f} in the repository", where_(&b)));
+                                            failures.push(format!(
+                                                "{}: `{cmd}`: no {f} in the repository",
+                                                where_(&b)
+                                            ));
                                         }
                                     }
                                     cluster_only += 1;
