@@ -186,6 +186,11 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
         Cause::BadEku => "Reissue the server certificate with extendedKeyUsage serverAuth (or without an EKU \
              extension), and make sure no CA in the chain restricts EKU to something else."
             .into(),
+        Cause::WeakSignature if runtime == Runtime::Go => "Reissue with SHA-256 (or better) signatures and \
+             RSA ≥ 2048 or ECDSA P-256 keys. Go refuses SHA-1 and MD5 signatures (GODEBUG x509sha1=1 \
+             lets SHA-1 through only before Go 1.24) and, from 1.24, RSA keys under 1024 bits \
+             (GODEBUG rsa1024min=0)."
+            .into(),
         Cause::WeakSignature => "Reissue with SHA-256 (or better) signatures and RSA ≥ 2048 or ECDSA P-256 keys; \
              SHA-1 and MD5 signatures and 1024-bit RSA are refused."
             .into(),
@@ -201,9 +206,22 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
         Cause::UnhandledCriticalExtension => "A certificate carries a critical extension this runtime does not \
              understand: reissue without it or mark it non-critical."
             .into(),
-        Cause::MalformedCertificate => "A certificate cannot be parsed by this runtime: reissue it with a \
-             standard-conforming CA."
-            .into(),
+        Cause::MalformedCertificate => match runtime {
+            // The version rules that turn a certificate away (src/profiles/), with their
+            // escape hatches.
+            Runtime::Go => "A certificate cannot be parsed or used by this Go version: reissue it with a \
+                 standard-conforming CA. Go ≥ 1.23 refuses a negative serial number (GODEBUG \
+                 x509negativeserial=1, or `go 1.22` or older in go.mod, restores the old parsing)."
+                .into(),
+            Runtime::Python | Runtime::PythonRequests => "A certificate breaks a rule of OpenSSL's strict \
+                 mode, which Python ≥ 3.13's default context turns on (VERIFY_X509_STRICT): reissue \
+                 it conforming to RFC 5280 (CA basicConstraints critical, keyUsage on CAs, an \
+                 authority key identifier); or, in the program, `ctx.verify_flags &= \
+                 ~ssl.VERIFY_X509_STRICT`."
+                .into(),
+            _ => "A certificate cannot be parsed by this runtime: reissue it with a standard-conforming CA."
+                .into(),
+        },
         _ => return None,
     })
 }
