@@ -216,3 +216,46 @@ pub fn tlsdoctor_cmd() -> Command {
     c.env_clear().env("PATH", "/usr/bin:/bin").stdin(Stdio::null());
     c
 }
+
+/// Build (or reuse) the static release binary through the shipped script
+/// (scripts/build-static, cached in target/static): the artifact users run. None (skipped
+/// loudly) when its prerequisites are missing outside CI.
+pub fn build_static() -> Option<PathBuf> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut cmd = Command::new(manifest.join("scripts/build-static"));
+    cmd.env_clear()
+        .env("CARGO_TARGET_DIR", manifest.join("target/static"))
+        .stdin(Stdio::null());
+    // What cargo/rustup themselves need, nothing else.
+    for k in [
+        "PATH",
+        "HOME",
+        "CARGO_HOME",
+        "RUSTUP_HOME",
+        "RUSTUP_TOOLCHAIN",
+        "CARGO",
+    ] {
+        if let Ok(v) = std::env::var(k) {
+            cmd.env(k, v);
+        }
+    }
+    let out = cmd.output().expect("run scripts/build-static");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(2) && !ci() {
+        eprintln!("SKIPPED: the static build prerequisites are missing:\n{stderr}");
+        return None;
+    }
+    assert!(out.status.success(), "scripts/build-static failed:\n{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let bin = PathBuf::from(stdout.lines().last().expect("the binary path").trim());
+    assert!(bin.is_file(), "{}", bin.display());
+    eprintln!(
+        "{}",
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("size:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    Some(bin)
+}
