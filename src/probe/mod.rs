@@ -230,7 +230,12 @@ pub fn run(target: &Target, opts: &ProbeOptions, world: &World) -> anyhow::Resul
                 )
             } else {
                 format!(
-                    "The server spoke {} first, not TLS ({}); tlsdoctor retried with --starttls {}.",
+                    "The server {} {}, not TLS ({}); tlsdoctor retried with --starttls {}.",
+                    if candidate.server_speaks_first() {
+                        "spoke first in"
+                    } else {
+                        "answered the ClientHello in"
+                    },
                     candidate.label(),
                     first_error.map(|e| e.message).unwrap_or_default(),
                     candidate.code()
@@ -461,7 +466,9 @@ fn attempt_inner(
                             probe.server_greeting.get_or_insert_with(|| s.summary.clone());
                         }
                         if dialogue == Starttls::None {
-                            if let Some(d) = s.dialogue.filter(|d| d.server_speaks_first()) {
+                            // A greeting, or a client-first protocol's answer to the
+                            // ClientHello (an XMPP stream error, an LDAP notice): retry.
+                            if let Some(d) = s.dialogue.filter(|d| *d != Starttls::None) {
                                 probe.detected = Detected::Recognised(d);
                             }
                         }
