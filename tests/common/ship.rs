@@ -82,6 +82,19 @@ pub fn ca(dir: &Path, name: &str, cn: &str) -> Issued {
     write(dir, name, cert, key)
 }
 
+/// An intermediate CA valid 2025..2039, issued by `ca`.
+pub fn intermediate(dir: &Path, name: &str, cn: &str, ca: &Issued) -> Issued {
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name = dn(cn);
+    p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    p.not_before = date_time_ymd(2025, 1, 1);
+    p.not_after = date_time_ymd(2039, 1, 1);
+    let key = KeyPair::generate().unwrap();
+    let cert = p.signed_by(&key, &ca.cert, &ca.key).unwrap();
+    write(dir, name, cert, key)
+}
+
 /// A server certificate for `names`, valid `from..until` ((y, m, d) dates), issued by `ca`.
 pub fn leaf(
     dir: &Path,
@@ -217,16 +230,16 @@ pub fn tlsdoctor_cmd() -> Command {
     c
 }
 
-/// Build (or reuse) the static release binary through the shipped script
-/// (scripts/build-static, cached in target/static): the artifact users run. None (skipped
-/// loudly) when its prerequisites are missing outside CI.
-pub fn build_static() -> Option<PathBuf> {
+/// A script of the repository (`scripts/NAME`) with a cleared environment plus what
+/// cargo and rustup need; the static build is cached in target/static (shared by every
+/// test that builds it).
+pub fn repo_script(name: &str) -> Command {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut cmd = Command::new(manifest.join("scripts/build-static"));
+    let mut cmd = Command::new(manifest.join("scripts").join(name));
     cmd.env_clear()
         .env("CARGO_TARGET_DIR", manifest.join("target/static"))
+        .current_dir(manifest)
         .stdin(Stdio::null());
-    // What cargo/rustup themselves need, nothing else.
     for k in [
         "PATH",
         "HOME",
@@ -239,6 +252,14 @@ pub fn build_static() -> Option<PathBuf> {
             cmd.env(k, v);
         }
     }
+    cmd
+}
+
+/// Build (or reuse) the static release binary through the shipped script
+/// (scripts/build-static, cached in target/static): the artifact users run. None (skipped
+/// loudly) when its prerequisites are missing outside CI.
+pub fn build_static() -> Option<PathBuf> {
+    let mut cmd = repo_script("build-static");
     let out = cmd.output().expect("run scripts/build-static");
     let stderr = String::from_utf8_lossy(&out.stderr);
     if out.status.code() == Some(2) && !ci() {
