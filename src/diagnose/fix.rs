@@ -404,7 +404,7 @@ pub fn kubernetes_mount(runtimes: &[Runtime], ca: &CaFacts, distro: Distro) -> O
     if distro == Distro::Scratch {
         return Some(
             "Kubernetes: a scratch image has no store: mount a bundle (system CAs plus this CA) from a \
-             Secret or ConfigMap with subPath at mountPath /etc/ssl/certs/ca-certificates.crt"
+             ConfigMap or Secret (subPath) at /etc/ssl/certs/ca-certificates.crt"
                 .into(),
         );
     }
