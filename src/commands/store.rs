@@ -322,6 +322,10 @@ fn find_fix(cx: &Cx, stores: &[TrustStore], hidden: &[bool], c: &find::Found) ->
         ca.in_sa_ca = true;
     } else if let Some(l) = c.locations.first() {
         ca.file = Some(l.path.to_string_lossy().into_owned());
+        // In a directory a runtime reads, without a hash link for OpenSSL.
+        if l.kind == "cert-dir" {
+            ca.unhashed_dir = l.path.parent().map(|d| d.display().to_string());
+        }
     }
     let mut lines = vec![format!("trust \"{}\":", ca.name)];
     lines.extend(fix::trust_ca_lines(&failing, cx.distro, &ca));

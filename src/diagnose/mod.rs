@@ -432,8 +432,7 @@ impl Env<'_> {
                 Cause::MissingIntermediate,
                 format!(
                     "{sent}; its issuer \"{issuer}\" is in no store and nowhere else here{}: most likely an \
-                     intermediate the server should send (low confidence: if \"{issuer}\" is a root CA, trust it \
-                     instead)",
+                     intermediate the server should send (low confidence: it may be a root CA)",
                     if aia_url.is_none() {
                         format!(", and {} has no AIA caIssuers URL", self.label(top))
                     } else {
@@ -1144,8 +1143,8 @@ fn server_chain_fix(env: &Env) -> String {
         }
     }
     let mut s = format!(
-        "Configure the server to send the intermediate \"{issuer}\" after {} (nginx: ssl_certificate \
-         with the full chain; Apache: SSLCertificateFile with the chain appended){}.",
+        "Have the server send the intermediate \"{issuer}\" after {} (nginx: ssl_certificate with the \
+         full chain; Apache: SSLCertificateFile with it appended){}.",
         if leaf_only {
             "its certificate".to_string()
         } else {
@@ -1159,8 +1158,7 @@ fn server_chain_fix(env: &Env) -> String {
     );
     if kind != Some(evidence::IssuerKind::Intermediate) {
         s.push_str(&format!(
-            " If \"{issuer}\" is in fact a root CA, the trust store needs it instead (tlsdoctor store \
-             --find '{issuer}')."
+            " If it is a root CA, trust it instead (tlsdoctor store --find '{issuer}')."
         ));
     }
     s
