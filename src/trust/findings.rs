@@ -389,7 +389,7 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
     let absent = store.runtime.is_extra() && super::extra::relevance(cx.world(), store.runtime).is_none();
     if absent {
         store.assumptions.push(
-            "no sign of this runtime in the World (binary on PATH, home, variables): shown for completeness"
+            "no sign of this runtime in the evaluated system (binary on PATH, home, variables): shown for completeness"
                 .into(),
         );
         return;
