@@ -116,6 +116,17 @@ fn models_line(doc: &Document, opts: &HumanOpts) -> Option<String> {
     if opts.quiet {
         return None;
     }
+    // The doctor's note keeps it when the version came from the program itself (--runtime
+    // NAME@V, --exe, --pid, or detected in the World); an assumed newest version is said
+    // with -v (and always in JSON).
+    if opts.verbose == 0
+        && doc
+            .verdicts
+            .iter()
+            .all(|v| v.model.as_ref().is_none_or(|m| m.assumed))
+    {
+        return None;
+    }
     let mut seen: Vec<String> = vec![];
     for v in &doc.verdicts {
         let Some(m) = &v.model else { continue };
