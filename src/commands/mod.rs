@@ -41,6 +41,9 @@ pub struct Ctx {
 pub enum StoreKey {
     /// Each runtime's store in the World.
     World(Vec<Runtime>),
+    /// Each runtime's store in the World, database clients reading the target URL's
+    /// parameters (`sslrootcert=…`).
+    WorldWith(Vec<Runtime>, Vec<(String, String)>),
     /// Explicit CA files (`--ca`, a spec's `ca`), as each runtime's CA option.
     Explicit(Vec<Runtime>, Vec<PathBuf>),
 }
@@ -139,6 +142,7 @@ impl Ctx {
             quiet: g.quiet,
             trust: TrustOptions {
                 openssldir: g.openssldir.clone(),
+                dsn: Vec::new(),
             },
             now: now_unix(),
             stores: StoreCache::default(),

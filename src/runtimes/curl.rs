@@ -22,6 +22,7 @@ pub static UNIT: Unit = Unit {
     ca_file: CaFile::OpensslCafile,
     engine: Engine::OpensslApp(&APP),
     own_ca_variable: Some("CURL_CA_BUNDLE for curl"),
+    client: None,
 };
 
 static APP: OsslApp = OsslApp {

@@ -28,4 +28,5 @@ pub static UNIT: Unit = Unit {
     ca_file: CaFile::PemCertificates,
     engine: Engine::GoX509,
     own_ca_variable: None,
+    client: None,
 };

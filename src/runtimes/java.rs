@@ -22,6 +22,7 @@ pub static UNIT: Unit = Unit {
     ca_file: CaFile::PemCertificates,
     engine: Engine::Pkix,
     own_ca_variable: Some("-Djavax.net.ssl.trustStore (a keytool-made store) in JAVA_TOOL_OPTIONS for Java"),
+    client: None,
 };
 
 /// What a Java TLS failure starts with.

@@ -22,6 +22,7 @@ pub static UNIT: Unit = Unit {
     ca_file: CaFile::PemCertificates,
     engine: Engine::OpensslApp(&APP),
     own_ca_variable: Some("NODE_EXTRA_CA_CERTS for Node.js"),
+    client: None,
 };
 
 static APP: OsslApp = OsslApp {

@@ -15,4 +15,5 @@ pub static UNIT: Unit = Unit {
     ca_file: CaFile::OpensslCafile,
     engine: Engine::Openssl,
     own_ca_variable: None,
+    client: None,
 };

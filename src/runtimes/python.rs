@@ -21,6 +21,7 @@ pub static UNIT: Unit = Unit {
     ca_file: CaFile::OpensslCafile,
     engine: Engine::OpensslApp(&APP),
     own_ca_variable: None,
+    client: None,
 };
 
 pub(super) static APP: OsslApp = OsslApp {

@@ -20,6 +20,7 @@ pub static UNIT: Unit = Unit {
     ca_file: CaFile::OpensslCafile,
     engine: Engine::OpensslApp(&APP),
     own_ca_variable: Some("REQUESTS_CA_BUNDLE for requests"),
+    client: None,
 };
 
 static APP: OsslApp = OsslApp {

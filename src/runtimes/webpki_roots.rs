@@ -14,4 +14,5 @@ pub static UNIT: Unit = Unit {
     ca_file: CaFile::PemCertificates,
     engine: Engine::Webpki,
     own_ca_variable: None,
+    client: None,
 };

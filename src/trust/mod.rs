@@ -114,6 +114,8 @@ pub struct TrustStore {
     pub explicit: bool,
     /// A hard failure the runtime itself would report (Go: "failed to load system roots").
     pub error: Option<String>,
+    /// A database client's settings (sslmode, ssl-mode, tls=…): what it checks.
+    pub policy: Option<crate::runtimes::Policy>,
 }
 
 impl TrustStore {
@@ -132,6 +134,9 @@ impl TrustStore {
 pub struct TrustOptions {
     /// `--openssldir`: override the detected OPENSSLDIR.
     pub openssldir: Option<PathBuf>,
+    /// The target URL's query parameters (`sslrootcert=…`): database clients read their
+    /// CA file from there before their variables and defaults.
+    pub dsn: Vec<(String, String)>,
 }
 
 pub mod auxtrust;
@@ -204,6 +209,16 @@ pub fn relevant_runtimes(world: &World) -> Vec<Runtime> {
     Runtime::ALL
         .into_iter()
         .filter(|r| crate::runtimes::presence(world, *r).is_some())
+        .collect()
+}
+
+/// The runtimes `connect` (to a target that is not a database) and `verify` evaluate by
+/// default: [`relevant_runtimes`] without the database clients, which judge the targets of
+/// their own protocols ([`crate::runtimes::clients_of`]) or are named with `--runtime`.
+pub fn default_runtimes(world: &World) -> Vec<Runtime> {
+    relevant_runtimes(world)
+        .into_iter()
+        .filter(|r| r.unit().client.is_none())
         .collect()
 }
 
@@ -449,6 +464,7 @@ impl TrustStore {
             assumptions: Vec::new(),
             explicit: false,
             error: None,
+            policy: None,
         }
     }
 
