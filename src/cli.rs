@@ -76,6 +76,14 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PID")]
     pub pid: Option<u32>,
 
+    /// Every process of this machine (with `store`, `store --find CA` and `verify`):
+    /// processes grouped by root filesystem, the variables the runtimes read and the
+    /// detected runtime (a Go program's build info, the libssl mapped into it), each group
+    /// answered as --pid would. Processes that exit meanwhile or cannot be read are listed.
+    /// With --format jsonl: one line per group, then a summary line.
+    #[arg(long, global = true, conflicts_with_all = ["pid", "root", "image", "manifest", "exe"])]
+    pub all_processes: bool,
+
     /// The program to answer for: a Go executable, as a path inside the World (--root,
     /// --pid, or this machine). Its build info sets the Go version, the GODEBUG defaults
     /// (go.mod `go` line, `//go:debug`) and whether it carries Go's fallback roots.

@@ -42,6 +42,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("dialogue_ftp", dialogue_ftp),
     ("dialogue_ldap", dialogue_ldap),
     ("dialogue_xmpp", dialogue_xmpp),
+    ("dialogue_tds", dialogue_tds),
 ];
 
 /// A PEM bundle as the trust loader reads it (Go's skip-and-resume block scanner), and the
@@ -186,6 +187,11 @@ pub fn dialogue_ldap(data: &[u8]) {
 pub fn dialogue_xmpp(data: &[u8]) {
     dialogue("xmpp", data)
 }
+/// TDS: the PRELOGIN answer, then — past the go-ahead — what the server sends as TLS
+/// records inside PRELOGIN packets, read through the TDS transport as the handshake would.
+pub fn dialogue_tds(data: &[u8]) {
+    dialogue("tds", data)
+}
 
 /// Drive one pre-TLS dialogue against a peer whose whole flight is `data`: a loopback
 /// socket (the dialogues speak to a `TcpStream`, as in production) whose server side
@@ -227,8 +233,23 @@ pub fn dialogue(code: &str, data: &[u8]) {
     };
     let res = which.unit().negotiate(&mut conn, &cx);
     if let Ok(d) = &res {
-        let _ = conn.leftover();
         let _ = d.greeting.as_deref().map(crate::report::sanitize::sanitize);
+        if which.unit().tls_first() || d.refused.is_some() {
+            let _ = conn.leftover();
+        } else {
+            // Past the go-ahead: the rest of the flight through the protocol's transport
+            // (TLS records bare, or inside its packets), as the handshake reads it.
+            conn.start_tls_phase();
+            let mut wire = which.unit().wire(&mut conn, d);
+            let mut buf = [0u8; 4096];
+            for _ in 0..256 {
+                match wire.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+            wire.handshake_done();
+        }
     }
     conn.shutdown();
     drop(conn);

@@ -4,6 +4,7 @@ pub mod check;
 pub mod connect;
 pub mod docs;
 pub mod inspect;
+pub mod processes;
 pub mod store;
 pub mod verify;
 
@@ -80,30 +81,42 @@ impl StoreCache {
     }
 }
 
+/// The World the global flags describe: the host, `--root`, `--pid`, `--image`, with
+/// `--manifest` applied on top (`--env` and `--exe` come in [`Ctx::new`]).
+pub fn world_from_global(g: &GlobalArgs) -> anyhow::Result<World> {
+    let mut world = match (&g.root, g.pid) {
+        _ if g.image.is_some() => {
+            let path = g.image.as_deref().unwrap_or(std::path::Path::new(""));
+            World::from_image(path, g.platform.as_deref())?
+        }
+        (Some(root), _) => {
+            let md = std::fs::metadata(root).with_context(|| format!("--root {}", root.display()))?;
+            anyhow::ensure!(md.is_dir(), "--root {}: not a directory", root.display());
+            // An unpacked image's ENV is not known here, and this shell's variables
+            // (SSL_CERT_FILE …) belong to the host: start empty, add with --env.
+            World::with_root(root.clone(), Default::default())
+        }
+        (None, Some(pid)) => World::from_pid(pid)?,
+        (None, None) => World::host(),
+    };
+    if !g.manifest.is_empty() {
+        anyhow::ensure!(
+            g.image.is_some() || g.root.is_some(),
+            "--manifest needs the container's filesystem: --image PATH (or --root DIR)"
+        );
+        world = crate::world::manifest::apply(world, &g.manifest, g.container.as_deref())?;
+    }
+    Ok(world)
+}
+
 impl Ctx {
     pub fn from_global(g: &GlobalArgs) -> anyhow::Result<Ctx> {
-        let mut world = match (&g.root, g.pid) {
-            _ if g.image.is_some() => {
-                let path = g.image.as_deref().unwrap_or(std::path::Path::new(""));
-                World::from_image(path, g.platform.as_deref())?
-            }
-            (Some(root), _) => {
-                let md = std::fs::metadata(root).with_context(|| format!("--root {}", root.display()))?;
-                anyhow::ensure!(md.is_dir(), "--root {}: not a directory", root.display());
-                // An unpacked image's ENV is not known here, and this shell's variables
-                // (SSL_CERT_FILE …) belong to the host: start empty, add with --env.
-                World::with_root(root.clone(), Default::default())
-            }
-            (None, Some(pid)) => World::from_pid(pid)?,
-            (None, None) => World::host(),
-        };
-        if !g.manifest.is_empty() {
-            anyhow::ensure!(
-                g.image.is_some() || g.root.is_some(),
-                "--manifest needs the container's filesystem: --image PATH (or --root DIR)"
-            );
-            world = crate::world::manifest::apply(world, &g.manifest, g.container.as_deref())?;
-        }
+        let world = world_from_global(g)?;
+        Ctx::new(g, world)
+    }
+
+    /// A context for `world` with the rest of the global flags (`--env` on top of it).
+    pub fn new(g: &GlobalArgs, mut world: World) -> anyhow::Result<Ctx> {
         for kv in &g.env {
             world = match kv.split_once('=') {
                 Some((k, v)) => {
@@ -280,6 +293,14 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 /// Run the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    if cli.global.all_processes {
+        return match &cli.command {
+            None => processes::run(processes::Question::Store(&Default::default()), &cli.global),
+            Some(Command::Store(a)) => processes::run(processes::Question::Store(a), &cli.global),
+            Some(Command::Verify(a)) => processes::run(processes::Question::Verify(a), &cli.global),
+            Some(_) => anyhow::bail!("--all-processes works with `store` (and `store --find`) and `verify`"),
+        };
+    }
     match cli.command {
         Some(Command::Completions(a)) => {
             docs::completions(a.shell, &mut std::io::stdout().lock())?;

@@ -16,33 +16,35 @@ use crate::x509::rfc3339;
 
 pub fn run(args: &StoreArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let (doc, code) = examine(args, ctx)?;
-    match ctx.format {
-        Format::Json | Format::Jsonl => {
-            let s = if ctx.format == Format::Json {
-                serde_json::to_string_pretty(&doc)?
-            } else {
-                serde_json::to_string(&doc)?
-            };
-            super::emit(format!("{s}\n"))?;
-        }
-        Format::Human => {
-            let text = render_human(
-                &doc,
-                &HumanOpts {
-                    color: ctx.color,
-                    verbose: ctx.verbose,
-                    quiet: ctx.quiet,
-                    list: args.list,
-                },
-            );
-            super::emit(text)?;
-        }
-    }
+    super::emit(render(&doc, args, ctx)?)?;
     Ok(code)
 }
 
+/// The document in the context's format, ending with a newline.
+pub fn render(doc: &StoreDoc, args: &StoreArgs, ctx: &Ctx) -> anyhow::Result<String> {
+    Ok(match ctx.format {
+        Format::Json => serde_json::to_string_pretty(doc)? + "\n",
+        Format::Jsonl => serde_json::to_string(doc)? + "\n",
+        Format::Human => render_human(
+            doc,
+            &HumanOpts {
+                color: ctx.color,
+                verbose: ctx.verbose,
+                quiet: ctx.quiet,
+                list: args.list,
+            },
+        ),
+    })
+}
+
 /// Build the store document and the exit code.
-fn examine(args: &StoreArgs, ctx: &Ctx) -> anyhow::Result<(StoreDoc, u8)> {
+pub fn examine(args: &StoreArgs, ctx: &Ctx) -> anyhow::Result<(StoreDoc, u8)> {
+    examine_opts(args, ctx, true)
+}
+
+/// [`examine`]; with `one_shot` false the parsed stores are freed as usual (several Worlds
+/// examined in one run, `--all-processes`).
+pub fn examine_opts(args: &StoreArgs, ctx: &Ctx, one_shot: bool) -> anyhow::Result<(StoreDoc, u8)> {
     let runtimes = RuntimeArg::expand(&args.runtimes, &Runtime::ALL);
     let query = args.find.as_deref().map(find::parse_query).transpose()?;
     // Listing does not need the self-signature checks; --find reports on specific certs.
@@ -55,8 +57,10 @@ fn examine(args: &StoreArgs, ctx: &Ctx) -> anyhow::Result<(StoreDoc, u8)> {
     // `store` is a one-shot command: the process ends right after printing. Freeing every
     // parsed certificate of a 10,000-certificate bundle one by one cost ~15% of the run,
     // so the caches are handed to the operating system instead (`examine` runs once).
-    std::mem::forget(stores);
-    std::mem::forget(cx);
+    if one_shot {
+        std::mem::forget(stores);
+        std::mem::forget(cx);
+    }
     let mut code = if doc.runtimes.iter().all(|r| r.ok) {
         crate::exit::OK
     } else {

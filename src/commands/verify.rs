@@ -99,13 +99,19 @@ pub fn document(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<Document> {
 
 pub fn run(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let doc = document(args, ctx)?;
-    match ctx.format {
-        Format::Json => super::emit(serde_json::to_string_pretty(&doc)? + "\n")?,
+    super::emit(render(&doc, args, ctx)?)?;
+    Ok(super::connect::exit_code(&doc))
+}
+
+/// The document in the context's format, ending with a newline.
+pub fn render(doc: &Document, args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<String> {
+    Ok(match ctx.format {
+        Format::Json => serde_json::to_string_pretty(doc)? + "\n",
         // One document on one line, as `connect` and `store` print it.
-        Format::Jsonl => super::emit(serde_json::to_string(&doc)? + "\n")?,
-        _ => {
+        Format::Jsonl => serde_json::to_string(doc)? + "\n",
+        Format::Human => {
             let mut text = crate::report::human::render(
-                &doc,
+                doc,
                 &crate::report::human::HumanOpts {
                     color: ctx.color,
                     verbose: ctx.verbose,
@@ -124,8 +130,7 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                     "  name not checked (no --name): only the path and the dates decide\n",
                 );
             }
-            super::emit(text)?
+            text
         }
-    }
-    Ok(super::connect::exit_code(&doc))
+    })
 }

@@ -190,7 +190,7 @@ pub fn run(target: &Target, opts: &ProbeOptions, world: &World) -> anyhow::Resul
         let candidates: Vec<(Starttls, bool)> = match std::mem::take(&mut probe.detected) {
             Detected::Recognised(d) => vec![(d, false)],
             Detected::SilentClose => Starttls::guesses().into_iter().map(|g| (g, true)).collect(),
-            Detected::Nothing => Vec::new(),
+            Detected::Nothing | Detected::TlsFirst(_) => Vec::new(),
         };
         let mut tried = Vec::new();
         for (candidate, guess) in candidates {
@@ -230,7 +230,12 @@ pub fn run(target: &Target, opts: &ProbeOptions, world: &World) -> anyhow::Resul
                 )
             } else {
                 format!(
-                    "The server spoke {} first, not TLS ({}); tlsdoctor retried with --starttls {}.",
+                    "The server {} {}, not TLS ({}); tlsdoctor retried with --starttls {}.",
+                    if candidate.server_speaks_first() {
+                        "spoke first in"
+                    } else {
+                        "answered the ClientHello in"
+                    },
                     candidate.label(),
                     first_error.map(|e| e.message).unwrap_or_default(),
                     candidate.code()
@@ -258,6 +263,39 @@ pub fn run(target: &Target, opts: &ProbeOptions, world: &World) -> anyhow::Resul
             }
         }
     }
+    // `auto` with a dialogue that got no answer: the TLS-first variant, kept only when a
+    // TLS server answered it.
+    if let Detected::TlsFirst(variant) = probe.detected {
+        if target.starttls == Starttls::Auto && deadline.remaining("retry").is_ok() {
+            let mut retry = Probe {
+                addresses: probe.addresses.clone(),
+                ..Probe::default()
+            };
+            attempt(target, variant, opts, world, &client, &deadline, &mut retry);
+            if retry.handshake.is_some() {
+                let first = probe.error.take().map(|e| e.message).unwrap_or_default();
+                retry.findings.insert(
+                    0,
+                    Finding::new(
+                        "dialogue-detected",
+                        Severity::Warning,
+                        format!(
+                            "The {} dialogue got no answer ({first}); the server speaks TLS first: \
+                             tlsdoctor retried with --starttls {}.",
+                            dialogue.label(),
+                            variant.code()
+                        ),
+                    )
+                    .fix(format!(
+                        "Clients must use {} on this port (--starttls {}).",
+                        variant.label(),
+                        variant.code()
+                    )),
+                );
+                probe = retry;
+            }
+        }
+    }
     probe.elapsed = start.elapsed();
     Ok(probe)
 }
@@ -274,6 +312,9 @@ pub enum Detected {
     Recognised(Starttls),
     /// The server closed on the ClientHello without a word.
     SilentClose,
+    /// The dialogue got no answer (or a TLS one) from a server that may speak only the
+    /// protocol's TLS-first variant.
+    TlsFirst(Starttls),
 }
 
 fn attempt(
@@ -349,6 +390,15 @@ fn attempt_inner(
     let mut dlg = match unit.negotiate(&mut conn, &cx) {
         Ok(d) => d,
         Err(e) => {
+            // Closed without a word, or answered with TLS: a server that speaks only the
+            // protocol's TLS-first variant (TDS 8 strict, PostgreSQL direct TLS).
+            let tls_answer = conn.captured_nonempty().is_some_and(sniff::looks_like_tls);
+            let silent = conn.captured().is_empty() && e.cause == Cause::HandshakeFailure;
+            if tls_answer || silent {
+                if let Some(v) = unit.tls_first_variant().and_then(Starttls::from_code) {
+                    probe.detected = Detected::TlsFirst(v);
+                }
+            }
             if let Some(first) = conn.captured_nonempty() {
                 if let Some(s) = sniff::sniff(first) {
                     if s.dialogue != Some(dialogue) {
@@ -416,7 +466,9 @@ fn attempt_inner(
                             probe.server_greeting.get_or_insert_with(|| s.summary.clone());
                         }
                         if dialogue == Starttls::None {
-                            if let Some(d) = s.dialogue.filter(|d| d.server_speaks_first()) {
+                            // A greeting, or a client-first protocol's answer to the
+                            // ClientHello (an XMPP stream error, an LDAP notice): retry.
+                            if let Some(d) = s.dialogue.filter(|d| *d != Starttls::None) {
                                 probe.detected = Detected::Recognised(d);
                             }
                         }

@@ -27,7 +27,7 @@ fn parse_environ(raw: &[u8]) -> BTreeMap<String, String> {
 pub(super) fn world(pid: u32) -> anyhow::Result<World> {
     let environ = format!("/proc/{pid}/environ");
     let raw = fs::read(&environ).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => {
+        _ if gone(&e) => {
             anyhow::anyhow!("no process with PID {pid} ({environ} does not exist)")
         }
         io::ErrorKind::PermissionDenied => anyhow::anyhow!(
@@ -61,21 +61,47 @@ pub struct Process {
     /// Device and inode of its root directory: processes with the same pair see the same
     /// filesystem (the host, or one container).
     pub root: (u64, u64),
+    /// `/proc/N/root` as the kernel names it from here (a chroot's directory; `/` for the
+    /// host and for a container in another mount namespace).
+    pub root_path: PathBuf,
     /// The program (`/proc/N/exe`, as a path inside its root), when readable.
     pub exe: Option<PathBuf>,
+    /// Device and inode of the program file (the same program in any root).
+    pub exe_id: Option<(u64, u64)>,
     /// The variables that decide trust in some runtime, as set in its environment.
     pub tls_env: BTreeMap<String, String>,
+    /// Its cgroup (`0::/kubepods.slice/…/cri-containerd-….scope` names a container).
+    pub cgroup: Option<String>,
 }
 
 /// Why a process could not be examined (`--all-processes` reports these too).
 #[derive(Debug, Clone)]
 pub struct Skipped {
     pub pid: u32,
+    pub name: String,
     pub why: String,
 }
 
-/// Every process of this machine (kernel threads, which have no environment and no
-/// program, are left out), sorted by PID.
+/// Is this a kernel thread (no program, no environment, nothing to ask)? `PF_KTHREAD` in
+/// the flags of `/proc/N/stat` (the ninth field; the command name before it may hold
+/// spaces and parentheses, so the fields are counted after its closing parenthesis).
+fn is_kernel_thread(pid: u32) -> Option<bool> {
+    const PF_KTHREAD: u64 = 0x0020_0000;
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    let flags: u64 = after.split_whitespace().nth(6)?.parse().ok()?;
+    Some(flags & PF_KTHREAD != 0)
+}
+
+/// The hint for a process we may not read.
+pub const PERMISSION_HINT: &str = "reading another user's process needs CAP_SYS_PTRACE \
+    (the kernel's ptrace read check on /proc/N/environ, root, exe, maps) and \
+    CAP_DAC_READ_SEARCH (/proc/N/environ is readable by its owner only, and so may be \
+    files inside its root)";
+
+/// Every process of this machine but this one (kernel threads are left out), sorted by
+/// PID, and the ones that could not be read with why. A process that exits while it is
+/// being read is simply not listed.
 pub fn processes(is_tls_var: impl Fn(&str) -> bool) -> (Vec<Process>, Vec<Skipped>) {
     let mut out = Vec::new();
     let mut skipped = Vec::new();
@@ -91,46 +117,78 @@ pub fn processes(is_tls_var: impl Fn(&str) -> bool) -> (Vec<Process>, Vec<Skippe
         if pid == me {
             continue;
         }
+        match is_kernel_thread(pid) {
+            None => continue, // exited
+            Some(true) => continue,
+            Some(false) => {}
+        }
         let name = fs::read_to_string(format!("/proc/{pid}/comm"))
             .map(|s| s.trim_end().to_string())
             .unwrap_or_default();
+        let unreadable = |what: &str, e: &io::Error| Skipped {
+            pid,
+            name: name.clone(),
+            why: if e.kind() == io::ErrorKind::PermissionDenied {
+                format!("{what}: permission denied ({PERMISSION_HINT})")
+            } else {
+                format!("{what}: {}", describe_io(e))
+            },
+        };
         let environ = match fs::read(format!("/proc/{pid}/environ")) {
             Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue, // exited
+            Err(e) if gone(&e) => continue,
             Err(e) => {
-                skipped.push(Skipped {
-                    pid,
-                    why: format!("{name}: environment: {}", describe_io(&e)),
-                });
+                skipped.push(unreadable(&format!("/proc/{pid}/environ"), &e));
+                continue;
+            }
+        };
+        let (root, root_path) = match (
+            fs::metadata(format!("/proc/{pid}/root")),
+            fs::read_link(format!("/proc/{pid}/root")),
+        ) {
+            (Ok(md), Ok(p)) => ((md.dev(), md.ino()), p),
+            (Err(e), _) | (_, Err(e)) if gone(&e) => continue,
+            (Err(e), _) | (_, Err(e)) => {
+                skipped.push(unreadable(&format!("/proc/{pid}/root"), &e));
                 continue;
             }
         };
         let exe = fs::read_link(format!("/proc/{pid}/exe")).ok();
-        if environ.is_empty() && exe.is_none() {
-            continue; // a kernel thread
-        }
-        let root = match fs::metadata(format!("/proc/{pid}/root")) {
-            Ok(md) => (md.dev(), md.ino()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => {
-                skipped.push(Skipped {
-                    pid,
-                    why: format!("{name}: root: {}", describe_io(&e)),
-                });
-                continue;
-            }
-        };
+        let exe_id = fs::metadata(format!("/proc/{pid}/exe"))
+            .ok()
+            .map(|md| (md.dev(), md.ino()));
         let tls_env = parse_environ(&environ)
             .into_iter()
             .filter(|(k, _)| is_tls_var(k))
             .collect();
+        let cgroup = fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .ok()
+            .and_then(|c| {
+                c.lines()
+                    .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+                    .or_else(|| c.lines().next().map(str::to_string))
+            });
         out.push(Process {
             pid,
             name,
             root,
-            exe: exe.filter(|p| !p.to_string_lossy().ends_with(" (deleted)")),
+            root_path,
+            exe: exe.map(|p| {
+                let s = p.to_string_lossy();
+                match s.strip_suffix(" (deleted)") {
+                    Some(t) => PathBuf::from(t),
+                    None => p,
+                }
+            }),
+            exe_id,
             tls_env,
+            cgroup,
         });
     }
     (out, skipped)
+}
+
+/// The process is gone (`ENOENT`, or `ESRCH` from a half-reaped one).
+fn gone(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(3)
 }

@@ -255,7 +255,7 @@ pub fn s_server(args: &[&str]) -> Option<Server> {
 /// in a static that is never dropped.
 type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
 
-fn spawn_forever(mut cmd: Command) -> std::io::Result<Child> {
+pub fn spawn_forever(mut cmd: Command) -> std::io::Result<Child> {
     static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
     let tx = SPAWNER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<SpawnRequest>();
@@ -298,7 +298,7 @@ impl Scratch {
     }
 }
 
-fn scratch(kind: &str) -> Scratch {
+pub fn scratch(kind: &str) -> Scratch {
     let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("connect-servers");
     std::fs::create_dir_all(&base).expect("scratch base");
     if let Ok(rd) = std::fs::read_dir(&base) {

@@ -20,6 +20,7 @@ pub mod plain;
 pub mod pop3;
 pub mod postgres;
 pub mod smtp;
+pub mod tds;
 pub mod xmpp;
 
 use std::io::{Read, Write};
@@ -47,6 +48,8 @@ pub static REGISTRY: &[&dyn Protocol] = &[
     &pop3::Pop3,
     &ldap::Ldap,
     &xmpp::Xmpp,
+    &tds::Tds,
+    &tds::TdsStrict,
 ];
 
 /// A URL scheme a protocol owns.
