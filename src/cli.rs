@@ -11,6 +11,11 @@ use crate::trust::Runtime;
 /// presents, and exactly why Go, OpenSSL or rustls would reject it — with the fix.
 ///
 /// With no command, prints the effective trust stores of this machine (`tlsdoctor store`).
+///
+/// The World is the system being evaluated: a root filesystem (where CA files, OpenSSL's
+/// directory and the programs are looked up) and an environment (SSL_CERT_FILE, proxies…).
+/// It is this machine unless --root, --image, --pid or --manifest names another; --env
+/// changes its variables.
 #[derive(Debug, Parser)]
 #[command(name = "tlsdoctor", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
@@ -84,8 +89,9 @@ pub struct GlobalArgs {
     #[arg(long, global = true, conflicts_with_all = ["pid", "root", "image", "manifest", "exe"])]
     pub all_processes: bool,
 
-    /// The program to answer for: a Go executable, as a path inside the World (--root,
-    /// --pid, or this machine). Its build info sets the Go version, the GODEBUG defaults
+    /// The program to answer for: a Go executable, as a path inside the World (the
+    /// evaluated system: --root, --image, --pid, or this machine). Its build info sets
+    /// the Go version, the GODEBUG defaults
     /// (go.mod `go` line, `//go:debug`) and whether it carries Go's fallback roots.
     #[arg(long, global = true, value_name = "PATH")]
     pub exe: Option<PathBuf>,
@@ -94,7 +100,8 @@ pub struct GlobalArgs {
     #[arg(long = "env", global = true, value_name = "KEY=VALUE")]
     pub env: Vec<String>,
 
-    /// OpenSSL's OPENSSLDIR inside the World (default: detected from the distribution).
+    /// OpenSSL's OPENSSLDIR inside the World, the evaluated system (default: detected from
+    /// its distribution).
     #[arg(long, global = true, value_name = "DIR")]
     pub openssldir: Option<PathBuf>,
 }

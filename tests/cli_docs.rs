@@ -223,3 +223,35 @@ fn check_help_states_the_real_jobs_default() {
         .join(" ");
     assert!(line.contains(&want), "--jobs help {line:?} lacks {want:?}");
 }
+
+/// "World" is the project's word for the evaluated system; wherever help text uses it, the
+/// same help says what it is (the top-level --help defines it, flags gloss it).
+#[test]
+fn help_explains_world_wherever_it_uses_the_word() {
+    let long = stdout_of(&["--help"]);
+    assert!(
+        long.contains("The World is the system being evaluated"),
+        "--help does not define the World"
+    );
+    for sub in SUBCOMMANDS {
+        for flag in ["-h", "--help"] {
+            let help = stdout_of(&[sub, flag]);
+            let top = stdout_of(&[flag]);
+            for (what, text) in [(format!("{sub} {flag}"), help), (flag.to_string(), top)] {
+                // Help is wrapped: look at the words, not the lines.
+                let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                if flat.contains("The World is the system being evaluated") {
+                    continue;
+                }
+                for (at, _) in flat.match_indices("World") {
+                    let end = (at + 80).min(flat.len());
+                    let window = flat.get(at..end).unwrap_or(&flat[at..]);
+                    assert!(
+                        window.contains("evaluated system"),
+                        "{what}: \"{window}\" uses \"World\" without saying what it is"
+                    );
+                }
+            }
+        }
+    }
+}

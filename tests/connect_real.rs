@@ -322,63 +322,56 @@ fn bench_protocols() {
         for ep in eps.iter().filter(|e| e.chain.is_some()) {
             let target = format!("{}://127.0.0.1:{}", ep.scheme, ep.port);
             let connect = format!("127.0.0.1:{}", ep.port);
-            let time = |c: &mut std::process::Command| {
-                let t = std::time::Instant::now();
-                let st = c.status().expect("run");
-                (t.elapsed().as_secs_f64() * 1000.0, st.success())
-            };
-            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-            for i in 0..runs + 2 {
-                let mut td = servers::clean(&bin);
-                td.args([
-                    "--json", "--root", &world, "connect", &target, "--name", NAME, "--ca", &root, "--at", AT,
-                ])
-                .stdout(std::process::Stdio::null());
-                let mut sc = servers::clean("openssl");
-                sc.args([
-                    "s_client",
-                    "-connect",
-                    &connect,
-                    "-servername",
-                    NAME,
-                    "-CAfile",
-                    &root,
-                ])
-                .args([
-                    "-verify_return_error",
-                    "-verify_hostname",
-                    NAME,
-                    "-attime",
-                    AT_EPOCH,
-                ])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null());
-                if let Some(p) = ep.s_client {
-                    sc.args(["-starttls", p]);
-                    if p == "xmpp" {
-                        sc.args(["-xmpphost", NAME]);
-                    }
-                }
-                // Alternate which goes first; the first two rounds warm up.
-                let (a, b) = if i % 2 == 0 {
-                    let a = time(&mut td);
-                    (a, time(&mut sc))
-                } else {
-                    let b = time(&mut sc);
-                    (time(&mut td), b)
-                };
-                assert!(
-                    a.1 && b.1,
-                    "{}: a run failed (tlsdoctor {}, s_client {})",
-                    ep.what,
-                    a.1,
-                    b.1
-                );
-                if i >= 2 {
-                    ours.push(a.0);
-                    theirs.push(b.0);
+            let td =
+                format!("{bin} --json --root {world} connect {target} --name {NAME} --ca {root} --at {AT}");
+            let mut sc = format!(
+                "openssl s_client -connect {connect} -servername {NAME} -CAfile {root} -verify_return_error \
+                 -verify_hostname {NAME} -attime {AT_EPOCH}"
+            );
+            if let Some(p) = ep.s_client {
+                sc.push_str(&format!(" -starttls {p}"));
+                if p == "xmpp" {
+                    sc.push_str(&format!(" -xmpphost {NAME}"));
                 }
             }
+            // Process times as hyperfine measures them (-N: no shell), one sample of each
+            // per round, the order flipped every round so that a load spike hits both;
+            // the first two rounds warm up.
+            let hf = servers::need("hyperfine").expect("hyperfine");
+            let json = std::env::temp_dir().join(format!("bench-protocols-{}.json", std::process::id()));
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            for i in 0..runs + 2 {
+                let order = if i % 2 == 0 {
+                    [("td", &td), ("sc", &sc)]
+                } else {
+                    [("sc", &sc), ("td", &td)]
+                };
+                let mut c = servers::clean(hf.to_str().unwrap());
+                c.args(["-N", "--runs", "1", "--style", "none", "--export-json"])
+                    .arg(&json);
+                for (n, cmd) in order {
+                    c.args(["-n", n, cmd.as_str()]);
+                }
+                let out = c.output().expect("run hyperfine");
+                assert!(
+                    out.status.success(),
+                    "{}: {}",
+                    ep.what,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+                if i < 2 {
+                    continue;
+                }
+                for r in doc["results"].as_array().unwrap() {
+                    let ms = r["times"][0].as_f64().unwrap() * 1000.0;
+                    match r["command"].as_str() {
+                        Some("td") => ours.push(ms),
+                        _ => theirs.push(ms),
+                    }
+                }
+            }
+            let _ = std::fs::remove_file(&json);
             let median = |v: &mut Vec<f64>| {
                 v.sort_by(|a, b| a.partial_cmp(b).unwrap());
                 v[v.len() / 2]

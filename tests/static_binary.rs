@@ -22,24 +22,7 @@ const SIZE_GOAL: u64 = 6 * 1024 * 1024;
 
 /// Build (or reuse) the static binary through the shipped script.
 fn build_static() -> Option<PathBuf> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut cmd = Command::new(manifest.join("scripts/build-static"));
-    cmd.env_clear()
-        .env("CARGO_TARGET_DIR", manifest.join("target/static"))
-        .stdin(Stdio::null());
-    // What cargo/rustup themselves need, nothing else.
-    for k in [
-        "PATH",
-        "HOME",
-        "CARGO_HOME",
-        "RUSTUP_HOME",
-        "RUSTUP_TOOLCHAIN",
-        "CARGO",
-    ] {
-        if let Ok(v) = std::env::var(k) {
-            cmd.env(k, v);
-        }
-    }
+    let mut cmd = ship::repo_script("build-static");
     let out = cmd.output().expect("run scripts/build-static");
     let stderr = String::from_utf8_lossy(&out.stderr);
     if out.status.code() == Some(2) && !ci() {

@@ -113,7 +113,8 @@ tlsdoctor check ci/endpoints.toml \-\-junit report.xml
 .fi
 .SH "SEE ALSO"
 \fBopenssl\-verify\fR(1), \fBupdate\-ca\-certificates\fR(8), \fBupdate\-ca\-trust\fR(8);
-README.md (the check spec schema, use in CI, debugging inside Kubernetes).
+the project's docs/: check.md (the check spec, use in CI), kubernetes.md (debugging
+inside Kubernetes), json.md (the JSON documents and their schemas).
 "#;
 
 #[cfg(test)]

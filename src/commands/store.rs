@@ -262,6 +262,7 @@ pub fn document(
                         kind: l.kind.into(),
                     })
                     .collect(),
+                fix: find_fix(cx, stores, &hidden, c),
             })
             .collect(),
         more: f.more,
@@ -288,4 +289,49 @@ pub fn document(
         findings: merge_findings(stores.iter().zip(&hidden).filter(|(_, h)| !**h).map(|(s, _)| s)),
         find,
     }
+}
+
+/// The fix for a found CA that some runtimes do not trust: the step each of them needs,
+/// worded from where the certificate lies (staged, the service-account CA, an unhashed
+/// directory), then the Kubernetes form.
+fn find_fix(cx: &Cx, stores: &[TrustStore], hidden: &[bool], c: &find::Found) -> Vec<String> {
+    use crate::diagnose::fix;
+    if !c.cert.is_ca() && !c.cert.self_signed {
+        return vec![];
+    }
+    let failing: Vec<&TrustStore> = stores
+        .iter()
+        .zip(hidden)
+        .filter(|(s, h)| !**h && c.runtimes.iter().any(|r| r.runtime == s.runtime && !r.trusted))
+        .map(|(s, _)| s)
+        .collect();
+    if failing.is_empty() {
+        return vec![];
+    }
+    let mut ca = fix::CaFacts {
+        name: c.cert.short_name(),
+        subject_hash: crate::trust::openssl::subject_hash(&c.cert.subject_der).map(|h| format!("{h:08x}")),
+        ..Default::default()
+    };
+    let pick = |kind: &str| c.locations.iter().find(|l| l.kind == kind);
+    if let Some(l) = pick("staging") {
+        ca.file = Some(l.path.to_string_lossy().into_owned());
+        ca.staged = true;
+    } else if let Some(l) = pick("kubernetes") {
+        ca.file = Some(l.path.to_string_lossy().into_owned());
+        ca.in_sa_ca = true;
+    } else if let Some(l) = c.locations.first() {
+        ca.file = Some(l.path.to_string_lossy().into_owned());
+        // In a directory a runtime reads, without a hash link for OpenSSL.
+        if l.kind == "cert-dir" {
+            ca.unhashed_dir = l.path.parent().map(|d| d.display().to_string());
+        }
+    }
+    let mut lines = vec![format!("trust \"{}\":", ca.name)];
+    lines.extend(fix::trust_ca_lines(&failing, cx.distro, &ca));
+    if !failing.iter().any(|s| s.explicit) {
+        let rts: Vec<Runtime> = failing.iter().map(|s| s.runtime).collect();
+        lines.extend(fix::kubernetes_mount(&rts, &ca, cx.distro));
+    }
+    lines
 }

@@ -215,7 +215,8 @@ pub fn gather(
             .canonical(&d)
             .ok()
             .map(|c| crate::trust::loader::disp(&c))
-            .or_else(|| Some(crate::trust::loader::disp(&d)))
+        // Absent here (no OpenSSL in this World): the fix names the distribution's
+        // directory, which Go and rustls-native-certs read too.
     };
     let mut ev = IssuerEvidence {
         cert: None,
@@ -245,8 +246,39 @@ pub fn gather(
         }
     }
     for (p, rts) in by_store {
+        // A file some runtimes read from a directory (Go reads every file of SSL_CERT_DIR)
+        // that OpenSSL-based clients miss because it has no hash link.
+        let unhashed = found.as_ref().and_then(|cert| {
+            let path = Path::new(&p);
+            let dir = path.parent()?;
+            let base = path.file_name()?.to_str()?;
+            let hashed = base.len() > 9
+                && base.as_bytes()[8] == b'.'
+                && base[..8].bytes().all(|b| b.is_ascii_hexdigit())
+                && base[9..].bytes().all(|b| b.is_ascii_digit());
+            // A bundle some runtime reads as a file is no directory entry.
+            let a_file_source = stores.iter().any(|s| s.sources().contains(&p));
+            if hashed || a_file_source || cx.world().file_type(dir).ok() != Some(crate::world::FileType::Dir) {
+                return None;
+            }
+            let h = crate::trust::openssl::subject_hash(&cert.subject_der)?;
+            let linked = (0..10).any(|n| {
+                let link = dir.join(format!("{h:08x}.{n}"));
+                matches!(&*cx.loader.file(&link), Ok(c) if c.pem_certificates().any(|(_, x)| x.sha256 == cert.sha256))
+            });
+            (!linked).then(|| {
+                format!(
+                    "; in {} without the hash link {h:08x}.0 that OpenSSL-based clients need",
+                    dir.display()
+                )
+            })
+        });
         ev.sightings.push(Sighting {
-            note: format!("trusted by {} from {p}", rts.join(", ")),
+            note: format!(
+                "trusted by {} from {p}{}",
+                rts.join(", "),
+                unhashed.unwrap_or_default()
+            ),
             path: p,
             kind: "store".into(),
             trusted_by: rts,
@@ -312,10 +344,7 @@ fn sighting(
                 format!("staged at {p}, but {tool} never ran")
             }
         }
-        "kubernetes" => format!(
-            "in the Kubernetes service-account CA {p}, which no runtime reads (it is mounted for clients of \
-             the API server)"
-        ),
+        "kubernetes" => format!("in the Kubernetes service-account CA {p}, which no runtime reads"),
         "cert-dir" => {
             let dir = l.path.parent().unwrap_or(Path::new("/"));
             let hash = crate::trust::openssl::subject_hash(&cert.subject_der);

@@ -156,8 +156,8 @@ pub fn fix_for(cause: Cause, runtime: Runtime, distro: Distro, ctx: &FixCtx) -> 
             install_ca(distro, "it"),
             kubernetes_for(if ctx.runtimes.is_empty() { std::slice::from_ref(&runtime) } else { &ctx.runtimes })
         ),
-        Cause::Expired => "Renew the certificate on the server (and reload the server so it serves the new one); \
-             check automation (certbot/cert-manager) logs. If only an old intermediate expired, update the chain file."
+        Cause::Expired => "Renew the certificate on the server and reload it (check certbot/cert-manager); if \
+             only an old intermediate expired, update the chain file."
             .into(),
         Cause::NotYetValid => {
             if ctx.clock_skew {
@@ -310,8 +310,14 @@ pub fn trust_ca_for(
                 .unwrap_or_else(|| format!("the PEM of \"{name}\""));
             return format!("append {what} to {b}, the bundle SSL_CERT_FILE names");
         }
+        if ca.in_sa_ca && ca.file.is_some() {
+            // Mounted by the kubelet at run time: nothing at image build can copy it.
+            return "mount it into the store (the Kubernetes line: the service-account CA exists only in \
+                    the running pod)"
+                .into();
+        }
         if let (Some(d), true) = (&ca.unhashed_dir, openssl_family) {
-            return format!("`openssl rehash {d}` (or `c_rehash {d}`): OpenSSL opens only hash-named files");
+            return format!("`openssl rehash {d}` (or `c_rehash {d}`)");
         }
         if ca.staged {
             return match distro {
@@ -334,10 +340,7 @@ pub fn trust_ca_for(
         }
     };
     match runtime {
-        Runtime::WebpkiRoots => format!(
-            "a compiled-in list: the program must add \"{name}\" in code \
-             (RootCertStore::add) or use rustls-native-certs"
-        ),
+        Runtime::WebpkiRoots => format!("add \"{name}\" in the program's code (RootCertStore::add)"),
         Runtime::Node => match set_by(store, "NODE_EXTRA_CA_CERTS") {
             Some(f) => format!("append \"{name}\" to {f}, the file NODE_EXTRA_CA_CERTS names"),
             None if store.steps.iter().any(|s| s.source == "builtin:node") => {
@@ -405,7 +408,7 @@ pub fn kubernetes_mount(runtimes: &[Runtime], ca: &CaFacts, distro: Distro) -> O
     if distro == Distro::Scratch {
         return Some(
             "Kubernetes: a scratch image has no store: mount a bundle (system CAs plus this CA) from a \
-             Secret or ConfigMap with subPath at mountPath /etc/ssl/certs/ca-certificates.crt"
+             ConfigMap or Secret (subPath) at /etc/ssl/certs/ca-certificates.crt"
                 .into(),
         );
     }
@@ -417,9 +420,9 @@ pub fn kubernetes_mount(runtimes: &[Runtime], ca: &CaFacts, distro: Distro) -> O
     let hash = ca.subject_hash.as_ref()?;
     let path = format!("{}/{hash}.0", dir.trim_end_matches('/'));
     let source = if ca.in_sa_ca {
-        "the ConfigMap kube-root-ca.crt (every namespace has it)".to_string()
+        "ConfigMap kube-root-ca.crt (in every namespace)".to_string()
     } else {
-        format!("a Secret or ConfigMap {} holding it", ca.slug())
+        format!("a ConfigMap or Secret {}", ca.slug())
     };
     let mut env = vec![];
     if runtimes.contains(&Runtime::Node) {
@@ -429,7 +432,7 @@ pub fn kubernetes_mount(runtimes: &[Runtime], ca: &CaFacts, distro: Distro) -> O
         env.push(format!("REQUESTS_CA_BUNDLE={dir}"));
     }
     Some(format!(
-        "Kubernetes: mount key ca.crt of {source} with subPath ca.crt at mountPath {path}{}{}",
+        "Kubernetes: mount key ca.crt of {source} (subPath ca.crt) at {path}{}{}",
         if env.is_empty() {
             String::new()
         } else {

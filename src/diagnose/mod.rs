@@ -326,10 +326,25 @@ impl Env<'_> {
             } else {
                 ""
             };
+            // Why this runtime does not see it: where the others take it from.
+            let why = self
+                .evidence
+                .and_then(|ev| {
+                    ev.sightings.iter().find(|s| {
+                        matches!(s.kind.as_str(), "staging" | "kubernetes")
+                            || s.note.contains("without the hash link")
+                            || s.note.contains("without a hash link")
+                    })
+                })
+                .map(|s| match s.note.split_once("; in ") {
+                    Some((_, rest)) if s.kind == "store" => format!(": in {rest}"),
+                    _ => format!(": {}", s.note),
+                })
+                .unwrap_or_default();
             return (
                 Cause::UnknownAuthority,
                 format!(
-                    "the issuer \"{}\" of {} is only in the {} store{}{note}",
+                    "the issuer \"{}\" of {} is only in the {} store{}{note}{why}",
                     issuer_short(c),
                     self.label(top),
                     names.join(", "),
@@ -404,8 +419,7 @@ impl Env<'_> {
                         Cause::UnknownAuthority,
                         format!(
                             "{sent}; its issuer \"{issuer}\" is in no store and nowhere else here{aia_note}: most \
-                             likely a private root CA that this host does not trust (the server is fine; the trust \
-                             store is not)"
+                             likely a private root CA that this host does not trust"
                         ),
                     )
                 }
@@ -418,8 +432,7 @@ impl Env<'_> {
                 Cause::MissingIntermediate,
                 format!(
                     "{sent}; its issuer \"{issuer}\" is in no store and nowhere else here{}: most likely an \
-                     intermediate the server should send (low confidence: if \"{issuer}\" is a root CA, trust it \
-                     instead)",
+                     intermediate the server should send (low confidence: it may be a root CA)",
                     if aia_url.is_none() {
                         format!(", and {} has no AIA caIssuers URL", self.label(top))
                     } else {
@@ -1162,13 +1175,18 @@ fn ca_facts(env: &Env, cause: Cause) -> fix::CaFacts {
             ca.in_sa_ca = true;
         } else if let Some(s) = pick("cert-dir") {
             ca.file = Some(s.path.clone());
-            if s.note.contains("without a hash link") {
+            if s.note.contains("hash link") {
                 ca.unhashed_dir = std::path::Path::new(&s.path)
                     .parent()
                     .map(|p| p.display().to_string());
             }
         } else if let Some(s) = pick("bundle").or_else(|| pick("store")) {
             ca.file = Some(s.path.clone());
+            if s.note.contains("hash link") {
+                ca.unhashed_dir = std::path::Path::new(&s.path)
+                    .parent()
+                    .map(|p| p.display().to_string());
+            }
         }
     }
     ca
@@ -1199,7 +1217,15 @@ fn trust_fix(env: &Env, stores: &[TrustStore], verdicts: &[Verdict], cause: Caus
     }
     paras.extend(fix::trust_ca_lines(&failing, distro, &ca));
     if !failing.iter().any(|s| s.explicit) {
-        let rts: Vec<Runtime> = failing.iter().map(|s| s.runtime).collect();
+        // requests that reads the system bundle (Debian's certifi) needs no variable.
+        let rts: Vec<Runtime> = failing
+            .iter()
+            .filter(|s| {
+                s.runtime != Runtime::PythonRequests
+                    || !s.sources().iter().any(|x| x == distro.system_bundle())
+            })
+            .map(|s| s.runtime)
+            .collect();
         if let Some(k) = fix::kubernetes_mount(&rts, &ca, distro) {
             paras.push(k);
         }
@@ -1231,8 +1257,8 @@ fn server_chain_fix(env: &Env) -> String {
         }
     }
     let mut s = format!(
-        "Configure the server to send the intermediate \"{issuer}\" after {} (nginx: ssl_certificate \
-         with the full chain; Apache: SSLCertificateFile with the chain appended){}.",
+        "Have the server send the intermediate \"{issuer}\" after {} (nginx: ssl_certificate with the \
+         full chain; Apache: SSLCertificateFile with it appended){}.",
         if leaf_only {
             "its certificate".to_string()
         } else {
@@ -1246,8 +1272,7 @@ fn server_chain_fix(env: &Env) -> String {
     );
     if kind != Some(evidence::IssuerKind::Intermediate) {
         s.push_str(&format!(
-            " If \"{issuer}\" is in fact a root CA, the trust store needs it instead (tlsdoctor store \
-             --find '{issuer}')."
+            " If it is a root CA, trust it instead (tlsdoctor store --find '{issuer}')."
         ));
     }
     s

@@ -16,6 +16,12 @@ pub struct HumanOpts {
 
 pub const WIDTH: usize = 80;
 
+/// The doctor's note: the common failures fit this many lines by default.
+pub const NOTE_LINES: usize = 25;
+
+/// Lines `connect` puts above the note (target, TLS, blank).
+const CONNECT_HEADER_LINES: usize = 3;
+
 use crate::report::style::Painter as Pen;
 
 /// Word-wrap `text` to `WIDTH`, first line prefixed by `first`, the rest by `indent`.
@@ -260,23 +266,25 @@ pub fn render(doc: &Document, opts: &HumanOpts) -> String {
             out.push_str(&verdict_line(&p, v, opts));
         }
     } else {
+        // The doctor's note: one line per group of runtimes with the same verdict and
+        // words (the cause is said once, under "Why").
         let groups = verdict_groups(doc);
         let w = groups
             .iter()
             .map(|g| g.runtimes.join(", ").chars().count())
-            .filter(|&n| n <= 28)
+            .filter(|&n| n <= 16)
             .max()
             .unwrap_or(0)
             .max(13);
         for g in groups {
-            out.push_str(&group_line(&p, &g, opts, w));
+            out.push_str(&note_line(&p, &g, w));
         }
     }
     if opts.quiet {
         // Verdicts and what to do.
         for f in doc.findings.iter().filter(|f| f.severity == Severity::Error) {
             if let Some(fix) = &f.fix {
-                out.push_str(&fix_text(fix));
+                out.push_str(&fix_text(fix, "  fix: "));
             }
         }
         return out;
@@ -322,7 +330,19 @@ pub fn render(doc: &Document, opts: &HumanOpts) -> String {
         }
     }
     let why = why_entries(doc, opts.verbose > 0);
-    if !why.is_empty() {
+    if !why.is_empty() && opts.verbose == 0 {
+        out.push('\n');
+        for (i, e) in why.iter().enumerate() {
+            let head = if i == 0 { "Why: " } else { "  and " };
+            let text = format!("{} ({}): {}", e.cause, e.label, sanitize(e.detail));
+            let plain = wrap(&text, head, "  ");
+            out.push_str(&if i == 0 {
+                plain.replacen("Why:", &p.bold("Why:"), 1)
+            } else {
+                plain
+            });
+        }
+    } else if !why.is_empty() {
         out.push('\n');
         out.push_str(&p.bold("Why"));
         out.push('\n');
@@ -355,7 +375,36 @@ pub fn render(doc: &Document, opts: &HumanOpts) -> String {
         .findings
         .iter()
         .filter(|f| opts.verbose > 0 || f.severity > Severity::Info)
+        // A cause that only points at the interception fix adds nothing to the note.
+        .filter(|f| {
+            opts.verbose > 0
+                || !f
+                    .fix
+                    .as_deref()
+                    .is_some_and(|x| x.ends_with("see the tls-interception fix."))
+        })
         .collect();
+    // By default the fix of a cause already explained under "Why" comes first, on its own.
+    let (fixes, shown): (Vec<&crate::finding::Finding>, Vec<&crate::finding::Finding>) =
+        shown.into_iter().partition(|f| {
+            opts.verbose == 0
+                && f.severity == Severity::Error
+                && f.fix.is_some()
+                && (why_details.contains(&f.message.as_str())
+                    // The interception finding is the untrusted-intercept cause's.
+                    || (f.code == "tls-interception" && why.iter().any(|e| e.cause == "untrusted-intercept")))
+        });
+    // Straight after "Why" (its bold heading is the separator), to keep the note short.
+    if !fixes.is_empty() && why.is_empty() {
+        out.push('\n');
+    }
+    for (i, f) in fixes.iter().enumerate() {
+        let t = fix_text(
+            f.fix.as_deref().unwrap_or_default(),
+            if i == 0 { "Fix: " } else { "and: " },
+        );
+        out.push_str(&t.replacen("Fix:", &p.bold("Fix:"), 1));
+    }
     if !shown.is_empty() {
         out.push('\n');
         out.push_str(&p.bold("Findings"));
@@ -378,7 +427,7 @@ pub fn render(doc: &Document, opts: &HumanOpts) -> String {
                 out.push_str(&wrap(&sanitize(&f.message), "        ", "        "));
             }
             if let Some(fix) = &f.fix {
-                out.push_str(&fix_text(fix));
+                out.push_str(&fix_text(fix, "    fix: "));
             }
         }
     }
@@ -403,20 +452,69 @@ pub fn render(doc: &Document, opts: &HumanOpts) -> String {
                 &" ".repeat(18),
             ));
         }
-    } else if !doc.chain.is_empty() {
-        out.push('\n');
-        out.push_str(&p.dim("(-v: the chain as presented, every cause, the stores)\n"));
+    } else if !doc.chain.is_empty() && out.lines().count() + CONNECT_HEADER_LINES < NOTE_LINES {
+        // The hint only where the note has room for it (-v is in --help).
+        out.push_str(&p.dim("(-v: the chain, every cause and the runtimes' whole words)\n"));
     }
     out
 }
 
 /// A fix: its paragraphs (the step, one line per group of runtimes, the Kubernetes form)
 /// each start a line; continuation lines are indented under them.
-fn fix_text(fix: &str) -> String {
+fn fix_text(fix: &str, first: &str) -> String {
     let mut out = String::new();
+    // Later paragraphs (one per group of runtimes) two columns in from the first's margin.
+    let margin = first.len() - first.trim_start().len();
+    let next = " ".repeat(margin + 2);
     for (i, para) in fix.split("\n\n").filter(|x| !x.trim().is_empty()).enumerate() {
-        let first = if i == 0 { "    fix: " } else { "      " };
-        out.push_str(&wrap(&sanitize(para), first, "        "));
+        let head = if i == 0 { first } else { next.as_str() };
+        out.push_str(&wrap(&sanitize(para), head, &format!("{next}  ")));
+    }
+    out
+}
+
+/// A default-report verdict line: the mark, the runtimes padded to `w`, then the
+/// runtime's own words on at most two lines (the rest, and every word, with -v and in
+/// JSON); a trusted group names its anchor.
+fn note_line(p: &Pen, g: &Group, w: usize) -> String {
+    let v = g.v;
+    let label = g.runtimes.join(", ");
+    let words = if v.trusted {
+        match &v.anchor {
+            Some(a) => format!("ok — anchor {}", short_dn(&a.subject)),
+            None => "ok".to_string(),
+        }
+    } else if v.message.is_empty() {
+        v.cause.clone()
+    } else {
+        sanitize(&v.message)
+    };
+    let plain_head = format!("x {label:<w$} ");
+    let indent = " ".repeat(w.min(16) + 3);
+    let wrapped = wrap(&words, &plain_head, &indent);
+    let mut lines: Vec<String> = wrapped.lines().map(str::to_string).collect();
+    if lines.len() > 2 {
+        // Longer than two lines: its beginning and its end, where runtimes put the reason
+        // (requests wraps Python's words: "… unable to get local issuer certificate").
+        lines.truncate(1);
+        let room = WIDTH - indent.chars().count() - 1;
+        let chars: Vec<char> = words.chars().collect();
+        let mut start = chars.len().saturating_sub(room);
+        while start < chars.len() && start > 0 && chars[start - 1] != ' ' {
+            start += 1;
+        }
+        let tail: String = chars[start..].iter().collect();
+        lines.push(format!("{indent}…{tail}"));
+    }
+    let mark = if v.trusted { p.green("✔") } else { p.red("✘") };
+    let mut out = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        if i == 0 {
+            out.push_str(&l.replacen("x ", &format!("{mark} "), 1));
+        } else {
+            out.push_str(&p.dim(l));
+        }
+        out.push('\n');
     }
     out
 }
@@ -445,20 +543,6 @@ fn verdict_groups(doc: &Document) -> Vec<Group<'_>> {
         }
     }
     groups
-}
-
-/// One group's verdict line: the runtimes padded to `w` columns (a longer list on its own
-/// wrapped line), then the cause; the runtime's words under it.
-fn group_line(p: &Pen, g: &Group, opts: &HumanOpts, w: usize) -> String {
-    let label = g.runtimes.join(", ");
-    let s = verdict_line(p, g.v, opts);
-    let one = format!("{:<15} ", g.v.runtime);
-    let head = if label.chars().count() <= 28 {
-        format!("{label:<w$} ")
-    } else {
-        format!("{}\n    ", wrap(&label, "", "  ").trim_end())
-    };
-    s.replacen(&one, &head, 1)
 }
 
 #[cfg(test)]

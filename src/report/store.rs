@@ -118,6 +118,11 @@ pub struct FoundCertDoc {
     pub runtimes: Vec<FoundRuntimeDoc>,
     /// Where this certificate exists in the World.
     pub locations: Vec<LocationDoc>,
+    /// How to make the runtimes that do not trust it trust it (one line per group of
+    /// runtimes, then the Kubernetes form); empty when every runtime trusts it or it is no
+    /// CA.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fix: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -181,6 +186,17 @@ fn sev_mark(s: Severity, color: bool) -> String {
 pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
     let c = o.color;
     let mut out = String::new();
+    // `--find` asks one question: its answer (and fix) is the report; -v adds the stores.
+    if let Some(find) = doc.find.as_ref().filter(|_| o.verbose == 0) {
+        render_find(&mut out, find, c);
+        if !o.quiet {
+            out.push_str(&format!(
+                "\n({} · -v: the stores and every step · --json)\n",
+                sanitize(&doc.world.label)
+            ));
+        }
+        return out;
+    }
     let distro = match doc.distro.as_str() {
         "debian" => "Debian/Ubuntu",
         "alpine" => "Alpine",
@@ -311,7 +327,10 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
         .iter()
         .filter(|f| !o.quiet || f.severity == Severity::Error)
         .filter(|f| {
-            let show = o.verbose > 0 || f.severity == Severity::Error || !extra_only(f);
+            // A note that asks nothing of anyone (Debian's snakeoil certificate) is not a
+            // problem on a healthy host: -v shows it.
+            let idle = f.severity == Severity::Info && f.code == "not-a-ca-anchor";
+            let show = o.verbose > 0 || f.severity == Severity::Error || !(extra_only(f) || idle);
             if !show {
                 hidden += 1;
             }
@@ -348,12 +367,12 @@ pub fn render_human(doc: &StoreDoc, o: &HumanOpts) -> String {
 
     if hidden > 0 && !o.quiet {
         out.push_str(&format!(
-            "  ({hidden} more note{} for node/python/curl/java: -v)\n",
+            "  ({hidden} more note{}: -v)\n",
             if hidden == 1 { "" } else { "s" }
         ));
     }
 
-    if let Some(find) = &doc.find {
+    if let Some(find) = doc.find.as_ref().filter(|_| o.verbose > 0) {
         out.push('\n');
         render_find(&mut out, find, c);
     }
@@ -452,23 +471,53 @@ fn render_find(out: &mut String, f: &FindDoc, c: bool) {
             "  ",
             "    ",
         ));
+        // The answer first: who trusts it.
+        let (yes, no): (Vec<&FoundRuntimeDoc>, Vec<&FoundRuntimeDoc>) =
+            cert.runtimes.iter().partition(|r| r.trusted);
+        let names = |v: &[&FoundRuntimeDoc]| {
+            v.iter()
+                .map(|r| r.runtime.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let answer = match (yes.is_empty(), no.is_empty()) {
+            (true, _) => "trusted by no runtime here".to_string(),
+            (false, true) => "trusted by every runtime here".to_string(),
+            (false, false) => format!("trusted by {}; not by {}", names(&yes), names(&no)),
+        };
+        out.push_str(&wrap(&answer, "  → ", "    "));
+        // Runtimes with the same answer on one line.
+        let mut groups: Vec<(Vec<&str>, &FoundRuntimeDoc)> = vec![];
         for r in &cert.runtimes {
+            match groups
+                .iter_mut()
+                .find(|(_, g)| g.trusted == r.trusted && g.from == r.from && g.why_not == r.why_not)
+            {
+                Some((rts, _)) => rts.push(&r.runtime),
+                None => groups.push((vec![&r.runtime], r)),
+            }
+        }
+        for (rts, r) in groups {
             let text = if r.trusted {
                 format!(
                     "{} {}: trusted, from {}",
                     paint("✔", super::style::GREEN, c),
-                    r.runtime,
+                    rts.join(", "),
                     sanitize(r.from.as_deref().unwrap_or("?"))
                 )
             } else {
                 format!(
                     "{} {}: not trusted — {}",
                     paint("✘", super::style::RED, c),
-                    r.runtime,
+                    rts.join(", "),
                     sanitize(r.why_not.as_deref().unwrap_or(""))
                 )
             };
             out.push_str(&wrap(&text, "    ", "        "));
+        }
+        for (i, line) in cert.fix.iter().enumerate() {
+            let head = if i == 0 { "    fix: " } else { "      " };
+            out.push_str(&wrap(&sanitize(line), head, "          "));
         }
         if !cert.locations.is_empty() {
             out.push_str("    found at:\n");

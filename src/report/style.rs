@@ -63,7 +63,7 @@ pub fn duration(d: Duration) -> String {
     if ms > 0 && ms < 1000 {
         format!("{ms}ms")
     } else if s < 120 {
-        if ms % 1000 == 0 {
+        if ms.is_multiple_of(1000) {
             format!("{s}s")
         } else {
             format!("{:.1}s", d.as_secs_f64())

@@ -80,7 +80,7 @@ fn canon_value(tag: u8, content: &[u8]) -> Option<Vec<u8>> {
             v
         }
         BMP => {
-            if content.len() % 2 != 0 {
+            if !content.len().is_multiple_of(2) {
                 return None;
             }
             let mut v = Vec::with_capacity(content.len() * 2);
@@ -90,7 +90,7 @@ fn canon_value(tag: u8, content: &[u8]) -> Option<Vec<u8>> {
             v
         }
         UNIVERSAL => {
-            if content.len() % 4 != 0 {
+            if !content.len().is_multiple_of(4) {
                 return None;
             }
             let mut v = Vec::with_capacity(content.len());

@@ -475,6 +475,12 @@ fn certifi(world: &World) -> Option<(PathBuf, String)> {
             }
         }
         let pem = d.join("cacert.pem");
+        // A distribution's certifi may link its bundle to the system one.
+        if let Ok(real) = world.canonical(&pem) {
+            if real != pem && world.exists(&real) {
+                return Some((real, format!("certifi.where() ({} links to it)", disp(&pem))));
+            }
+        }
         if world.exists(&pem) {
             return Some((
                 pem,

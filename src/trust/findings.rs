@@ -67,6 +67,11 @@ pub const CODES: &[&str] = &[
     "java-truststore-password",
 ];
 
+/// "1 anchor is" / "2 anchors are".
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn var_code(var: &str) -> String {
     var.to_ascii_lowercase().replace('_', "-")
 }
@@ -389,7 +394,7 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
     let absent = store.runtime.is_extra() && super::extra::relevance(cx.world(), store.runtime).is_none();
     if absent {
         store.assumptions.push(
-            "no sign of this runtime in the World (binary on PATH, home, variables): shown for completeness"
+            "no sign of this runtime in the evaluated system (binary on PATH, home, variables): shown for completeness"
                 .into(),
         );
         return;
@@ -433,9 +438,9 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
                 "expired-anchor",
                 Severity::Info,
                 format!(
-                    "{} anchor(s) have expired ({}{}): harmless unless a server still chains to them, \
+                    "{} expired ({}{}): harmless unless a server still chains to them, \
                      and then every runtime rejects it.",
-                    expired.len(),
+                    count(expired.len(), "anchor has", "anchors have"),
                     names.join(", "),
                     if expired.len() > 3 { ", …" } else { "" }
                 ),
@@ -446,31 +451,67 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
         );
     }
     if store.runtime != Runtime::WebpkiRoots {
-        let non_ca: Vec<&super::Anchor> = store.anchors.iter().filter(|a| !a.cert.is_ca()).collect();
-        if !non_ca.is_empty() {
-            let names: Vec<String> = non_ca
-                .iter()
-                .take(3)
-                .map(|a| {
-                    let b = a.provenance.block.map(|b| format!("#{b}")).unwrap_or_default();
-                    format!("{} in {}{b}", a.cert.short_name(), a.provenance.path)
-                })
-                .collect();
-            store.findings.push(
-                Finding::new(
-                    "not-a-ca-anchor",
-                    Severity::Warning,
-                    format!(
-                        "{} anchor(s) are not CA certificates ({}{}): a leaf in a CA bundle is trusted only for itself.",
-                        non_ca.len(),
-                        names.join(", "),
-                        if non_ca.len() > 3 { ", …" } else { "" }
-                    ),
+        // A leaf in a store is trusted only for itself. Self-signed, that is harmless and
+        // usually deliberate (Debian's ssl-cert snakeoil certificate sits in /etc/ssl/certs
+        // with a hash link): information only. Issued by a CA, it is most likely a mistake
+        // for that CA. Each is named once, by its real file, whatever link reached it, so
+        // the runtimes' findings merge.
+        let mut seen = HashSet::new();
+        let non_ca: Vec<&super::Anchor> = store
+            .anchors
+            .iter()
+            .filter(|a| !a.cert.is_ca() && seen.insert(a.cert.sha256.clone()))
+            .collect();
+        let real = |a: &super::Anchor| -> String {
+            let p = Path::new(&a.provenance.path);
+            let shown = cx
+                .world()
+                .canonical(p)
+                .map(|c| disp(&c))
+                .unwrap_or_else(|_| a.provenance.path.clone());
+            let b = a
+                .provenance
+                .block
+                .filter(|b| *b > 0)
+                .map(|b| format!("#{b}"))
+                .unwrap_or_default();
+            format!("{} in {shown}{b}", a.cert.short_name())
+        };
+        let (own, issued): (Vec<&super::Anchor>, Vec<&super::Anchor>) =
+            non_ca.into_iter().partition(|a| a.cert.self_signed);
+        for (group, severity) in [(own, Severity::Info), (issued, Severity::Warning)] {
+            if group.is_empty() {
+                continue;
+            }
+            let names: Vec<String> = group.iter().take(3).map(|a| real(a)).collect();
+            let more = if group.len() > 3 { ", …" } else { "" };
+            let (what, fix) = if severity == Severity::Info {
+                (
+                    "self-signed and trusted only for itself (such as Debian's ssl-cert snakeoil certificate): \
+                     harmless",
+                    None,
                 )
-                .fix("put the issuing CA certificate in the bundle instead of the server certificate")
-                .runtimes(&rt)
-                .path(non_ca[0].provenance.path.clone()),
-            );
+            } else {
+                (
+                    "a leaf in a CA bundle is trusted only for itself, not for what its CA issues",
+                    Some("put the issuing CA certificate in the bundle instead of the server certificate"),
+                )
+            };
+            let mut f = Finding::new(
+                "not-a-ca-anchor",
+                severity,
+                format!(
+                    "{} not a CA certificate ({}{more}): {what}.",
+                    count(group.len(), "anchor is", "anchors are"),
+                    names.join(", ")
+                ),
+            )
+            .runtimes(&rt)
+            .path(group[0].provenance.path.clone());
+            if let Some(fix) = fix {
+                f = f.fix(fix);
+            }
+            store.findings.push(f);
         }
     }
     if store.runtime == Runtime::Go {
@@ -486,9 +527,9 @@ pub fn common(cx: &Cx, store: &mut TrustStore) {
                     "negative-serial-anchor",
                     Severity::Warning,
                     format!(
-                        "{} anchor(s) have a negative serial number ({}): Go 1.23+ cannot parse them and drops \
+                        "{} a negative serial number ({}): Go 1.23+ cannot parse them and drops \
                          them from the pool (older Go keeps them).",
-                        neg.len(),
+                        count(neg.len(), "anchor has", "anchors have"),
                         neg.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
                     ),
                 )

@@ -82,6 +82,19 @@ pub fn ca(dir: &Path, name: &str, cn: &str) -> Issued {
     write(dir, name, cert, key)
 }
 
+/// An intermediate CA valid 2025..2039, issued by `ca`.
+pub fn intermediate(dir: &Path, name: &str, cn: &str, ca: &Issued) -> Issued {
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name = dn(cn);
+    p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    p.not_before = date_time_ymd(2025, 1, 1);
+    p.not_after = date_time_ymd(2039, 1, 1);
+    let key = KeyPair::generate().unwrap();
+    let cert = p.signed_by(&key, &ca.cert, &ca.key).unwrap();
+    write(dir, name, cert, key)
+}
+
 /// A server certificate for `names`, valid `from..until` ((y, m, d) dates), issued by `ca`.
 pub fn leaf(
     dir: &Path,
@@ -215,4 +228,29 @@ pub fn tlsdoctor_cmd() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tlsdoctor"));
     c.env_clear().env("PATH", "/usr/bin:/bin").stdin(Stdio::null());
     c
+}
+
+/// A script of the repository (`scripts/NAME`) with a cleared environment plus what
+/// cargo and rustup need; the static build is cached in target/static (shared by every
+/// test that builds it).
+pub fn repo_script(name: &str) -> Command {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut cmd = Command::new(manifest.join("scripts").join(name));
+    cmd.env_clear()
+        .env("CARGO_TARGET_DIR", manifest.join("target/static"))
+        .current_dir(manifest)
+        .stdin(Stdio::null());
+    for k in [
+        "PATH",
+        "HOME",
+        "CARGO_HOME",
+        "RUSTUP_HOME",
+        "RUSTUP_TOOLCHAIN",
+        "CARGO",
+    ] {
+        if let Ok(v) = std::env::var(k) {
+            cmd.env(k, v);
+        }
+    }
+    cmd
 }

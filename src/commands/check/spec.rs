@@ -14,7 +14,7 @@
 //!
 //! Every key is documented on [`Settings`]; unknown keys are an error (a typo must not
 //! silently disable an expectation). Relative paths (`ca`, `client_cert`, `client_key`)
-//! are relative to the spec file's directory. The schema is also in README.md.
+//! are relative to the spec file's directory. The schema is also in docs/check.md.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
