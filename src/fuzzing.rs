@@ -42,6 +42,9 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("dialogue_ftp", dialogue_ftp),
     ("dialogue_ldap", dialogue_ldap),
     ("dialogue_xmpp", dialogue_xmpp),
+    ("gobuildinfo", gobuildinfo),
+    ("image", image),
+    ("manifest", manifest),
     ("dialogue_tds", dialogue_tds),
 ];
 
@@ -254,4 +257,173 @@ pub fn dialogue(code: &str, data: &[u8]) {
     conn.shutdown();
     drop(conn);
     let _ = peer.join();
+}
+
+/// A Go executable's build information: the ELF reader (sections, segments, virtual
+/// addresses), the `.go.buildinfo` blob (both layouts) and the module text, and what
+/// detection derives from it. The input is the whole file; its text part alone is also
+/// read as module text.
+pub fn gobuildinfo(data: &[u8]) {
+    use crate::detect::{elf, gobuildinfo as gbi};
+    if let Ok(e) = elf::Elf::parse(data) {
+        for sec in &e.sections {
+            let _ = e.section_data(sec);
+        }
+        for seg in &e.segments {
+            let _ = e.read_vaddr(seg.vaddr, seg.memsz.min(4096));
+        }
+        let _ = e.section(".go.buildinfo");
+    }
+    let show = |bi: &gbi::BuildInfo| {
+        let _ = bi.mod_text();
+        let _ = bi.go_version_m("fuzz");
+        let _ = bi.default_godebug();
+        let _ = bi.setting("GOOS");
+        let _ = bi.dep("golang.org/x/crypto");
+    };
+    if let Ok(bi) = gbi::parse(data) {
+        show(&bi);
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(bi) = gbi::parse_mod_text(text) {
+            show(&bi);
+        }
+        let _ = gbi::parse_godebug(text);
+    }
+}
+
+/// A scratch file for harnesses whose parser reads a path, one per process and name.
+fn scratch(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let dir = if Path::new("/dev/shm").is_dir() {
+        std::path::PathBuf::from("/dev/shm")
+    } else {
+        std::env::temp_dir()
+    };
+    let p = dir.join(format!("tlsdoctor-fuzz-{}-{name}", std::process::id()));
+    std::fs::write(&p, bytes).expect("write the scratch file");
+    p
+}
+
+/// Members of an archive described by the input: `\n\0\n` separates members, the first
+/// line of each is its name, the rest its bytes. A member whose bytes start with `TAR\n`
+/// (or `TGZ\n`) is itself a tar (gzip-compressed tar) built the same way from the rest,
+/// members separated by `\n\x01\n` — image layers, with their whiteouts. Names ending in
+/// `/` are directories, `NAME -> TARGET` symlinks. Checksums and sizes are right by
+/// construction, so the fuzzer spends its time in the readers, not on tar headers.
+fn build_tar(spec: &[u8], sep: &[u8], depth: usize) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for m in split_on(spec, sep) {
+        let (name, body) = match m.iter().position(|c| *c == b'\n') {
+            Some(i) => (&m[..i], &m[i + 1..]),
+            None => (m, &[][..]),
+        };
+        let name = String::from_utf8_lossy(name).into_owned();
+        if name.is_empty() || name.len() > 90 {
+            continue;
+        }
+        let mut h = tar::Header::new_ustar();
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        if let Some((link, target)) = name.split_once(" -> ") {
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            if h.set_path(link).is_err() || h.set_link_name(target).is_err() {
+                continue;
+            }
+            h.set_cksum();
+            let _ = b.append(&h, &[][..]);
+            continue;
+        }
+        let body: std::borrow::Cow<[u8]> = match (depth, body.get(..4)) {
+            (0, Some(b"TAR\n")) => build_tar(&body[4..], b"\n\x01\n", 1).into(),
+            (0, Some(b"TGZ\n")) => {
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                let _ = gz.write_all(&build_tar(&body[4..], b"\n\x01\n", 1));
+                gz.finish().unwrap_or_default().into()
+            }
+            _ => body.into(),
+        };
+        if name.ends_with('/') {
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_mode(0o755);
+            h.set_size(0);
+        } else {
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(body.len() as u64);
+        }
+        if h.set_path(&name).is_err() {
+            continue;
+        }
+        h.set_cksum();
+        let data: &[u8] = if name.ends_with('/') { &[] } else { &body };
+        let _ = b.append(&h, data);
+    }
+    b.into_inner().unwrap_or_default()
+}
+
+fn split_on<'a>(mut data: &'a [u8], sep: &[u8]) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    while let Some(i) = crate::trust::pem::memfind(data, sep) {
+        out.push(&data[..i]);
+        data = &data[i + sep.len()..];
+    }
+    out.push(data);
+    out
+}
+
+/// A container image archive (OCI layout in a tar, or `docker save`): the index, manifest
+/// and config JSON, the layers (plain or gzip tars) with their whiteouts, and the World
+/// built from them, read where the trust loader reads.
+pub fn image(data: &[u8]) {
+    let tar = build_tar(data, b"\n\0\n", 0);
+    let path = scratch("image.tar", &tar);
+    for platform in [None, Some("linux/amd64")] {
+        let Ok(w) = crate::world::World::from_image(&path, platform) else {
+            continue;
+        };
+        let _ = w.env();
+        for d in ["/", "/etc/ssl/certs", "/etc/ssl", "/etc"] {
+            if let Ok(entries) = w.read_dir(Path::new(d)) {
+                for e in entries.iter().take(64) {
+                    let _ = w.read_capped(&e.path, 1 << 20);
+                    let _ = w.read_link(&e.path);
+                }
+            }
+        }
+        for f in [
+            "/etc/ssl/certs/ca-certificates.crt",
+            "/etc/os-release",
+            "/etc/ssl/cert.pem",
+        ] {
+            let _ = w.read_capped(Path::new(f), 1 << 20);
+        }
+    }
+}
+
+/// Kubernetes manifests (multi-document YAML or JSON): workloads, ConfigMaps, Secrets,
+/// env, envFrom, volumes and projections applied over an empty World, for the only
+/// container and for one named `app`.
+pub fn manifest(data: &[u8]) {
+    let path = scratch("manifest.yaml", data);
+    for container in [None, Some("app")] {
+        let base = crate::world::World::fixture("/nonexistent-fuzz-root", &[]);
+        let Ok(w) = crate::world::manifest::apply(base, std::slice::from_ref(&path), container) else {
+            continue;
+        };
+        let _ = w.env();
+        for d in [
+            "/var/run/secrets/kubernetes.io/serviceaccount",
+            "/etc/ssl/certs",
+            "/etc/ssl",
+            "/certs",
+            "/",
+        ] {
+            if let Ok(entries) = w.read_dir(Path::new(d)) {
+                for e in entries.iter().take(64) {
+                    let _ = w.read_capped(&e.path, 1 << 20);
+                    let _ = w.read_link(&e.path);
+                }
+            }
+        }
+    }
 }

@@ -14,6 +14,7 @@ pub mod commands;
 pub mod detect;
 pub mod diagnose;
 pub mod finding;
+pub mod fsio;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod probe;

@@ -637,7 +637,14 @@ fn private_root_staged_but_never_installed() {
     let Some(tree) = Tree::debian(&c.public) else {
         return;
     };
-    tree.write("usr/local/share/ca-certificates/corp-root.crt", &c.root.pem());
+    // A Secret mounted there (DevLake's story), laid out as the kubelet's atomic writer
+    // does: the visible name links through `..data` into a timestamped directory, which is
+    // not a second location.
+    let stamp = "..2026_12_01_10_00_00.123456789";
+    let staged = "usr/local/share/ca-certificates";
+    tree.write(&format!("{staged}/{stamp}/corp-root.crt"), &c.root.pem());
+    tree.link(stamp, &format!("{staged}/..data"));
+    tree.link("..data/corp-root.crt", &format!("{staged}/corp-root.crt"));
     let Some(srv) = serve(tree.dir.path(), &[&c.leaf, &c.int], &c.leaf) else {
         return;
     };

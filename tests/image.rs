@@ -5,58 +5,18 @@
 
 #[path = "common/store.rs"]
 mod common;
+#[path = "common/pod.rs"]
+mod pod;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
+use pod::{layout_from_tree, run, umoci};
 use serde_json::Value;
 
-/// Is `tool` installed? With CI=true a missing tool is a failure.
-fn need_tool(tool: &str) -> bool {
-    have_with(tool, "--version")
-}
-
 fn tools() -> bool {
-    need_tool("umoci") && need_tool("skopeo")
-}
-
-fn run(cmd: &mut Command) {
-    let o = cmd
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", std::env::temp_dir())
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-fn umoci(args: &[&str]) {
-    run(Command::new("umoci").args(args));
-}
-
-/// `umoci` builds an OCI layout `DIR/layout` with tag `t` from `tree` (one layer), with
-/// `env` in its config and `entrypoint` as its program.
-fn layout_from_tree(dir: &Path, tree: &Path, env: &[(&str, &str)], entrypoint: Option<&str>) -> PathBuf {
-    let l = dir.join("layout");
-    let li = format!("{}:t", l.display());
-    umoci(&["init", "--layout", l.to_str().unwrap()]);
-    umoci(&["new", "--image", &li]);
-    umoci(&["insert", "--image", &li, tree.to_str().unwrap(), "/"]);
-    let mut cfg: Vec<String> = vec!["config".into(), "--image".into(), li.clone()];
-    for (k, v) in env {
-        cfg.push(format!("--config.env={k}={v}"));
-    }
-    if let Some(e) = entrypoint {
-        cfg.push(format!("--config.entrypoint={e}"));
-    }
-    umoci(&cfg.iter().map(String::as_str).collect::<Vec<_>>());
-    l
+    pod::image_tools()
 }
 
 fn skopeo_copy(extra: &[&str], from: &str, to: &str) {

@@ -184,6 +184,7 @@ fn limbo_agreement() {
         let d = evaluate_precise(&input, &stores, nanos);
         // Every testcase also renders: 80 columns, no raw control characters.
         let doc = tlsdoctor::report::json::Document {
+            patch: None,
             schema: "tlsdoctor.verify/v1".into(),
             target: None,
             network: None,

@@ -3,6 +3,8 @@
 
 #[path = "common/store.rs"]
 mod common;
+#[path = "common/pod.rs"]
+mod pod;
 
 use std::path::Path;
 
@@ -278,84 +280,6 @@ fn service_account_ca_init_containers_and_missing_objects_are_reported() {
 // directory (every link read through, as a process in the pod would see the bytes), then
 // a static Go verifier runs chrooted there and OpenSSL reads its default locations there.
 
-fn materialise(w: &tlsdoctor::world::World, at: &Path, out: &Path) {
-    std::fs::create_dir_all(out).unwrap();
-    for e in w.read_dir(at).unwrap() {
-        if e.name.starts_with("..") {
-            continue;
-        }
-        let dst = out.join(&e.name);
-        match w.file_type(&e.path) {
-            Ok(tlsdoctor::world::FileType::Dir) => materialise(w, &e.path, &dst),
-            Ok(tlsdoctor::world::FileType::File) => {
-                if let Ok(b) = w.read(&e.path) {
-                    std::fs::write(dst, b).unwrap();
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-static GO_VERIFY: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
-
-fn go_verifier() -> Option<std::path::PathBuf> {
-    GO_VERIFY
-        .get_or_init(|| {
-            if !have("go") {
-                return None;
-            }
-            let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-podverify");
-            let src = base.join("src");
-            std::fs::create_dir_all(&src).unwrap();
-            std::fs::write(src.join("go.mod"), "module podverify\n\ngo 1.19\n").unwrap();
-            std::fs::write(
-                src.join("main.go"),
-                "package main\n\nimport (\n\t\"crypto/x509\"\n\t\"encoding/pem\"\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() {\n\tdata, _ := os.ReadFile(os.Args[1])\n\tb, _ := pem.Decode(data)\n\tc, err := x509.ParseCertificate(b.Bytes)\n\tif err != nil {\n\t\tfmt.Println(err)\n\t\treturn\n\t}\n\tpool, err := x509.SystemCertPool()\n\tif err != nil {\n\t\tfmt.Println(err)\n\t\treturn\n\t}\n\tif _, err := c.Verify(x509.VerifyOptions{Roots: pool, DNSName: os.Args[2]}); err != nil {\n\t\tfmt.Println(err)\n\t\treturn\n\t}\n\tfmt.Println(\"ok\")\n}\n",
-            )
-            .unwrap();
-            let out = base.join("podverify");
-            let o = std::process::Command::new("go")
-                .env_clear()
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .env("HOME", base.join("home"))
-                .env("GOCACHE", base.join("cache"))
-                .env("GOPATH", base.join("gopath"))
-                .env("GOTOOLCHAIN", "local")
-                .env("CGO_ENABLED", "0")
-                .current_dir(&src)
-                .args(["build", "-o"])
-                .arg(&out)
-                .arg(".")
-                .output()
-                .unwrap();
-            assert!(o.status.success(), "go build: {}", String::from_utf8_lossy(&o.stderr));
-            Some(out)
-        })
-        .clone()
-}
-
-/// Real Go, chrooted into the materialised pod filesystem, with the pod's environment.
-fn real_go(tree: &Path, env: &std::collections::BTreeMap<String, String>, chain: &str) -> String {
-    let bin = go_verifier().unwrap();
-    std::fs::copy(&bin, tree.join("podverify")).unwrap();
-    std::fs::write(tree.join("chain.pem"), chain).unwrap();
-    let mut c = std::process::Command::new("/usr/sbin/chroot");
-    c.env_clear()
-        .arg(tree)
-        .args(["/podverify", "/chain.pem", "repo.test"]);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let o = c.output().unwrap();
-    assert!(
-        o.status.success(),
-        "chroot: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
 /// Real OpenSSL's default locations (OPENSSLDIR /usr/lib/ssl: cert.pem and certs/), read
 /// in the materialised pod filesystem.
 fn real_openssl(tree: &Path, chain: &str) -> bool {
@@ -400,8 +324,8 @@ fn flux_subpath_verdicts_match_real_go_and_openssl_in_the_pod() {
     )
     .unwrap();
     let tree = c.dir.path().join("pod-root");
-    materialise(&w, Path::new("/"), &tree);
-    let go = real_go(&tree, w.env(), &srv.pem());
+    pod::materialise(&w, Path::new("/"), &tree);
+    let go = pod::real_go(&tree, w.env(), &srv.pem(), "repo.test");
     let ossl = real_openssl(&tree, &srv.pem());
     let (code_go, out) = verify(fs.root(), &[&all], &chain, "go", &[]);
     assert_eq!(code_go == 0, go == "ok", "go says {go:?}; tlsdoctor: {out}");

@@ -304,6 +304,74 @@ fn connect_and_check_output_match_their_schemas() {
     }
 }
 
+/// `--all-processes` on this machine: every group line and the summary, for `store --find`
+/// and `verify`.
+#[test]
+fn all_processes_lines_match_their_schema() {
+    let lab = Lab::new();
+    for args in [
+        vec![
+            "--all-processes",
+            "--format",
+            "jsonl",
+            "store",
+            "--find",
+            Lab::p(&lab.ca.cert_path),
+        ],
+        vec!["--all-processes", "--json", "verify", Lab::p(&lab.leaf.cert_path)],
+    ] {
+        let out = run(&args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.lines().count() >= 2, "{text}");
+        for line in text.lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            validate(&format!("a line of tlsdoctor {}", args.join(" ")), &v);
+        }
+    }
+}
+
+/// A pod whose CA is staged but not installed: `verify` proposes a patch, and the document
+/// with it matches the schema.
+#[test]
+fn a_proposed_patch_matches_the_verify_schema() {
+    let lab = Lab::new();
+    let corp = ship::ca(lab.dir.path(), "corp", "Schema Corp Root");
+    let leaf = ship::leaf(
+        lab.dir.path(),
+        "corp-leaf",
+        &["localhost"],
+        (2025, 1, 1),
+        (2035, 1, 1),
+        &corp,
+    );
+    let pem = std::fs::read_to_string(&corp.cert_path).unwrap();
+    let indented: String = pem.lines().map(|l| format!("    {l}\n")).collect();
+    let manifest = lab.dir.path().join("pod.yaml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\nspec:\n  containers:\n  - name: app\n    volumeMounts:\n    - name: ca\n      mountPath: /usr/local/share/ca-certificates\n  volumes:\n  - name: ca\n    configMap:\n      name: corp\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: corp\ndata:\n  corp.crt: |\n{indented}"
+        ),
+    )
+    .unwrap();
+    let out = run(&[
+        "--root",
+        &lab.root(),
+        "--manifest",
+        Lab::p(&manifest),
+        "verify",
+        Lab::p(&leaf.cert_path),
+        "--name",
+        "localhost",
+        "--runtime",
+        "go",
+        "--json",
+    ]);
+    let doc = json_of("verify with a patch", &out);
+    assert_eq!(doc["patch"]["proven"], true, "{doc}");
+    validate("tlsdoctor verify with a proposed patch", &doc);
+}
+
 /// The schemas themselves: valid JSON Schema (2020-12), one per documented `schema` value,
 /// and a violation is reported with its path (the message other engineers will read).
 #[test]
@@ -326,6 +394,7 @@ fn schemas_are_valid_and_violations_name_their_path() {
         "tlsdoctor.inspect/v1",
         "tlsdoctor.check/v1",
         "tlsdoctor.check-report/v1",
+        "tlsdoctor.processes/v1",
     ] {
         assert!(schema_dir().join(schema_file(id)).is_file(), "{id}");
     }

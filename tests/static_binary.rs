@@ -10,7 +10,7 @@
 mod ship;
 
 use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -19,30 +19,6 @@ use std::time::Duration;
 use ship::{ca, ci, leaf, need, SServer};
 
 const SIZE_GOAL: u64 = 6 * 1024 * 1024;
-
-/// Build (or reuse) the static binary through the shipped script.
-fn build_static() -> Option<PathBuf> {
-    let mut cmd = ship::repo_script("build-static");
-    let out = cmd.output().expect("run scripts/build-static");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.code() == Some(2) && !ci() {
-        eprintln!("SKIPPED: the static build prerequisites are missing:\n{stderr}");
-        return None;
-    }
-    assert!(out.status.success(), "scripts/build-static failed:\n{stderr}");
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let bin = PathBuf::from(stdout.lines().last().expect("the binary path").trim());
-    assert!(bin.is_file(), "{}", bin.display());
-    eprintln!(
-        "{}",
-        stderr
-            .lines()
-            .filter(|l| l.starts_with("size:"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    Some(bin)
-}
 
 // --- ELF: no interpreter, no needed libraries ------------------------------------------
 
@@ -236,7 +212,7 @@ fn text(o: &Output) -> String {
 
 #[test]
 fn static_binary_runs_in_a_minimal_read_only_root() {
-    let Some(bin) = build_static() else { return };
+    let Some(bin) = ship::build_static() else { return };
     let bytes = std::fs::read(&bin).unwrap();
 
     // Statically linked: no program interpreter, no shared libraries.

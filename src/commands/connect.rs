@@ -284,6 +284,7 @@ fn build_document(
         ));
     }
     Document {
+        patch: None,
         schema: CONNECT_SCHEMA.to_string(),
         target: Some(TargetDoc {
             host: target.host.clone(),

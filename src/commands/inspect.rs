@@ -23,61 +23,68 @@ pub struct Block {
 
 /// Decode a PEM bundle (any number of blocks) or a single DER certificate.
 pub fn decode_bundle(data: &[u8]) -> Vec<Block> {
-    let text = String::from_utf8_lossy(data);
-    if !text.contains("-----BEGIN ") {
-        if data.is_empty() {
-            return vec![];
-        }
-        // No PEM block: it should be one DER certificate. Say both, so a text file or a
-        // key does not read as a broken certificate.
-        let result = if data[0] != 0x30 {
-            // Every DER certificate is a SEQUENCE (first byte 0x30): this is something else.
-            Err("no PEM block (-----BEGIN …) and not a DER certificate (which starts with byte 0x30)".into())
-        } else {
-            CertInfo::from_der(data)
-                .map(Arc::new)
-                .map_err(|e| format!("no PEM block (-----BEGIN …) and not a DER certificate ({e})"))
-        };
-        return vec![Block {
-            label: "DER".into(),
-            line: None,
-            result,
-        }];
-    }
     let mut out = vec![];
-    let mut cur: Option<(String, usize, String)> = None;
-    for (ln, line) in text.lines().enumerate() {
-        let l = line.trim();
-        if let Some(rest) = l.strip_prefix("-----BEGIN ") {
-            let label = rest.trim_end_matches('-').to_string();
-            cur = Some((label, ln + 1, String::new()));
-        } else if l.starts_with("-----END ") {
-            if let Some((label, line, b64)) = cur.take() {
-                let result = decode_block(&label, &b64);
-                out.push(Block {
-                    label,
-                    line: Some(line),
-                    result,
-                });
-            }
-        } else if let Some((_, _, b64)) = cur.as_mut() {
-            if !l.contains(':') {
-                b64.push_str(l);
-            }
-        }
-    }
+    for_each_block(data, |_, b| out.push(b));
     out
 }
 
-fn decode_block(label: &str, b64: &str) -> Result<Arc<CertInfo>, String> {
-    use base64::Engine;
-    if label != "CERTIFICATE" && label != "TRUSTED CERTIFICATE" && label != "X509 CERTIFICATE" {
-        return Err(format!("not a certificate ({label})"));
+/// The blocks of a bundle one at a time, with their index among all blocks: the PEM
+/// reader every command shares (`trust::pem`, Go's scanner), holding one block at a time.
+/// No PEM block at all: the data should be one DER certificate.
+///
+/// A certificate repeated in the bundle (a system bundle concatenated many times) is
+/// decoded once: the first [`MAX_CACHED`] distinct certificates are remembered.
+pub fn for_each_block(data: &[u8], mut f: impl FnMut(usize, Block)) {
+    let mut any = false;
+    let mut cache: crate::trust::fasthash::FastMap<Vec<u8>, Arc<CertInfo>> = Default::default();
+    for b in crate::trust::pem::blocks(data) {
+        any = true;
+        let result = if !crate::trust::pem::is_openssl_cert_label(&b.label) {
+            Err(format!("not a certificate ({})", b.label))
+        } else {
+            b.data.map_err(|e| format!("bad PEM block: {e}")).and_then(|der| {
+                if let Some(c) = cache.get(&der) {
+                    return Ok(c.clone());
+                }
+                let c = CertInfo::from_der(&der)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())?;
+                if cache.len() < MAX_CACHED {
+                    cache.insert(der, c.clone());
+                }
+                Ok(c)
+            })
+        };
+        f(
+            b.index,
+            Block {
+                label: b.label,
+                line: Some(b.line),
+                result,
+            },
+        );
     }
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64.as_bytes())
-        .map_err(|e| format!("bad base64: {e}"))?;
-    CertInfo::from_der(&der).map(Arc::new).map_err(|e| e.to_string())
+    if any || data.is_empty() {
+        return;
+    }
+    // No PEM block: it should be one DER certificate. Say both, so a text file or a key
+    // does not read as a broken certificate.
+    let result = if data[0] != 0x30 {
+        // Every DER certificate is a SEQUENCE (first byte 0x30): this is something else.
+        Err("no PEM block (-----BEGIN …) and not a DER certificate (which starts with byte 0x30)".into())
+    } else {
+        CertInfo::from_der(data)
+            .map(Arc::new)
+            .map_err(|e| format!("no PEM block (-----BEGIN …) and not a DER certificate ({e})"))
+    };
+    f(
+        0,
+        Block {
+            label: "DER".into(),
+            line: None,
+            result,
+        },
+    );
 }
 
 /// Read a file of certificates (host path), failing on no certificate or a broken block.
@@ -102,22 +109,6 @@ pub fn read_certs(path: &std::path::Path) -> anyhow::Result<Vec<Arc<CertInfo>>> 
         path.display()
     );
     Ok(certs)
-}
-
-#[derive(Serialize)]
-struct InspectDoc {
-    schema: &'static str,
-    files: Vec<FileDoc>,
-}
-
-#[derive(Serialize)]
-struct FileDoc {
-    path: String,
-    certificates: Vec<InspectCert>,
-    /// Certificate blocks that could not be decoded (exit code 2).
-    errors: Vec<String>,
-    /// Other PEM blocks (keys, CRLs, requests): listed, not decoded.
-    skipped: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -194,108 +185,333 @@ fn colon_hex(h: &str) -> String {
     out
 }
 
-pub fn run(args: &InspectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
-    let mut files = vec![];
+/// Errors and notes listed per file; past these, one line counts the rest (a bundle can
+/// hold millions of broken blocks, and memory must follow the certificates).
+const MAX_LISTED: usize = 1000;
+
+/// Distinct certificates remembered while a bundle is walked (decoded once each).
+const MAX_CACHED: usize = 4096;
+
+/// One input: its name and bytes.
+struct Input {
+    name: String,
+    data: Vec<u8>,
+}
+
+/// What one file yields, one certificate at a time: `cert` is called per certificate as
+/// it is decoded (and dropped after), errors and notes are gathered (capped).
+#[derive(Default)]
+struct Tally {
+    certs: usize,
+    errors: Vec<String>,
+    errors_more: usize,
+    skipped: Vec<String>,
+    skipped_more: usize,
+}
+
+impl Tally {
+    fn push(list: &mut Vec<String>, more: &mut usize, s: impl FnOnce() -> String) {
+        if list.len() < MAX_LISTED {
+            list.push(s());
+        } else {
+            *more += 1;
+        }
+    }
+
+    fn errors(&self) -> Vec<String> {
+        let mut v = self.errors.clone();
+        if self.errors_more > 0 {
+            v.push(format!("… and {} more undecodable block(s)", self.errors_more));
+        }
+        v
+    }
+
+    fn skipped(&self) -> Vec<String> {
+        let mut v = self.skipped.clone();
+        if self.skipped_more > 0 {
+            v.push(format!(
+                "… and {} more block(s) that are not certificates",
+                self.skipped_more
+            ));
+        }
+        v
+    }
+}
+
+fn at_line(b: &Block) -> String {
+    b.line.map(|l| format!(", line {l}")).unwrap_or_default()
+}
+
+/// Walk one file's blocks: each certificate to `cert` (then dropped), the rest tallied.
+fn walk(data: &[u8], mut cert: impl FnMut(InspectCert)) -> Tally {
+    let mut t = Tally::default();
+    // What costs a second parse (CRL points) or a scan, per distinct certificate.
+    type Extra = (Vec<String>, Option<String>);
+    let mut extra: std::collections::HashMap<*const CertInfo, (Arc<CertInfo>, Extra)> = Default::default();
+    for_each_block(data, |i, b| match &b.result {
+        Ok(c) => {
+            t.certs += 1;
+            let key = Arc::as_ptr(c);
+            let (crl, product) = match extra.get(&key) {
+                Some((_, e)) => e.clone(),
+                None => {
+                    let e = (
+                        crl_distribution_points(&c.der),
+                        crate::diagnose::intercept::detect(std::slice::from_ref(c))
+                            .map(|p| p.0.name.to_string()),
+                    );
+                    if extra.len() < MAX_CACHED {
+                        // The Arc is kept with its pointer, so the key cannot be reused.
+                        extra.insert(key, (c.clone(), e.clone()));
+                    }
+                    e
+                }
+            };
+            cert(inspect_cert(i, &b, c, crl, product));
+        }
+        Err(e) if e.starts_with("not a certificate") => {
+            Tally::push(&mut t.skipped, &mut t.skipped_more, || {
+                format!(
+                    "block {i} ({}{}): skipped, not a certificate",
+                    b.label,
+                    at_line(&b)
+                )
+            })
+        }
+        Err(e) => Tally::push(&mut t.errors, &mut t.errors_more, || {
+            format!("block {i} ({}{}): {e}", b.label, at_line(&b))
+        }),
+    });
+    t
+}
+
+fn inspect_cert(
+    i: usize,
+    b: &Block,
+    c: &Arc<CertInfo>,
+    crl_distribution_points: Vec<String>,
+    product: Option<String>,
+) -> InspectCert {
+    InspectCert {
+        doc: crate::report::json::CertDoc::from_cert(i, c),
+        label: b.label.clone(),
+        line: b.line,
+        version: c.version,
+        self_issued: c.self_issued,
+        key_usage: c.key_usage.clone(),
+        ext_key_usage: c.ext_key_usage.clone(),
+        path_len: c.basic_constraints.as_ref().and_then(|b| b.path_len),
+        subject_key_id: c.subject_key_id.clone(),
+        authority_key_id: c.authority_key_id.clone(),
+        aia_ca_issuers: c.aia_ca_issuers.clone(),
+        ocsp_urls: c.ocsp_urls.clone(),
+        crl_distribution_points,
+        basic_constraints: c.basic_constraints.clone(),
+        key_bits: c.key_bits,
+        interception_product: product,
+    }
+}
+
+/// The JSON document, serialized while the certificates are decoded: one certificate in
+/// memory at a time, whatever the bundle holds.
+struct StreamDoc<'a> {
+    inputs: &'a [Input],
+    bad: &'a std::cell::Cell<bool>,
+}
+
+struct StreamFile<'a> {
+    input: &'a Input,
+    bad: &'a std::cell::Cell<bool>,
+}
+
+struct StreamCerts<'a> {
+    data: &'a [u8],
+    tally: &'a std::cell::RefCell<Tally>,
+}
+
+impl Serialize for StreamDoc<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeSeq as _, SerializeStruct as _};
+        struct Files<'a>(&'a StreamDoc<'a>);
+        impl Serialize for Files<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut seq = s.serialize_seq(Some(self.0.inputs.len()))?;
+                for input in self.0.inputs {
+                    seq.serialize_element(&StreamFile {
+                        input,
+                        bad: self.0.bad,
+                    })?;
+                }
+                seq.end()
+            }
+        }
+        let mut st = s.serialize_struct("InspectDoc", 2)?;
+        st.serialize_field("schema", crate::report::json::INSPECT_SCHEMA)?;
+        st.serialize_field("files", &Files(self))?;
+        st.end()
+    }
+}
+
+impl Serialize for StreamFile<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let tally = std::cell::RefCell::new(Tally::default());
+        let mut st = s.serialize_struct("FileDoc", 4)?;
+        st.serialize_field("path", &self.input.name)?;
+        // Certificates first: serializing them fills the tally the next fields print.
+        st.serialize_field(
+            "certificates",
+            &StreamCerts {
+                data: &self.input.data,
+                tally: &tally,
+            },
+        )?;
+        let t = tally.into_inner();
+        if !t.errors.is_empty() {
+            self.bad.set(true);
+        }
+        st.serialize_field("errors", &t.errors())?;
+        st.serialize_field("skipped", &t.skipped())?;
+        st.end()
+    }
+}
+
+impl Serialize for StreamCerts<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq as _;
+        let mut seq = s.serialize_seq(None)?;
+        let mut err = None;
+        let t = walk(self.data, |c| {
+            if err.is_none() {
+                if let Err(e) = seq.serialize_element(&c) {
+                    err = Some(e);
+                }
+            }
+        });
+        if let Some(e) = err {
+            return Err(e);
+        }
+        *self.tally.borrow_mut() = t;
+        seq.end()
+    }
+}
+
+/// Read every input and check each holds a certificate block before anything is printed
+/// (an unreadable or certificate-less file is a usage error with no partial output).
+fn read_inputs(args: &InspectArgs) -> anyhow::Result<Vec<Input>> {
+    let mut inputs = vec![];
     for p in &args.files {
         let name = input_name(p);
         let data = crate::world::read_host_file(p)
             .map_err(|e| anyhow::anyhow!("cannot read {name}: {}", crate::world::describe_io(&e)))?;
-        let blocks = decode_bundle(&data);
-        let mut certs = vec![];
-        let mut errors = vec![];
-        let mut skipped = vec![];
-        for (i, b) in blocks.iter().enumerate() {
-            match &b.result {
-                Ok(c) => {
-                    let product = crate::diagnose::intercept::detect(std::slice::from_ref(c))
-                        .map(|p| p.0.name.to_string());
-                    certs.push(InspectCert {
-                        doc: crate::report::json::CertDoc::from_cert(i, c),
-                        label: b.label.clone(),
-                        line: b.line,
-                        version: c.version,
-                        self_issued: c.self_issued,
-                        key_usage: c.key_usage.clone(),
-                        ext_key_usage: c.ext_key_usage.clone(),
-                        path_len: c.basic_constraints.as_ref().and_then(|b| b.path_len),
-                        subject_key_id: c.subject_key_id.clone(),
-                        authority_key_id: c.authority_key_id.clone(),
-                        aia_ca_issuers: c.aia_ca_issuers.clone(),
-                        ocsp_urls: c.ocsp_urls.clone(),
-                        crl_distribution_points: crl_distribution_points(&c.der),
-                        basic_constraints: c.basic_constraints.clone(),
-                        key_bits: c.key_bits,
-                        interception_product: product,
-                    })
-                }
-                Err(e) if e.starts_with("not a certificate") => skipped.push(format!(
-                    "block {} ({}{}): skipped, not a certificate",
-                    i,
-                    b.label,
-                    b.line.map(|l| format!(", line {l}")).unwrap_or_default()
-                )),
-                Err(e) => errors.push(format!(
-                    "block {} ({}{}): {e}",
-                    i,
-                    b.label,
-                    b.line.map(|l| format!(", line {l}")).unwrap_or_default()
-                )),
+        // Labels only (no certificate decoded): does the file hold a certificate block?
+        let mut labels: Vec<String> = vec![];
+        let mut cert_block = false;
+        let mut any = false;
+        for b in crate::trust::pem::blocks(&data) {
+            any = true;
+            if crate::trust::pem::is_openssl_cert_label(&b.label) {
+                cert_block = true;
+                break;
+            }
+            if labels.len() < 20 && !labels.contains(&b.label) {
+                labels.push(b.label);
             }
         }
-        if certs.is_empty() && errors.is_empty() {
-            let held: Vec<&str> = blocks.iter().map(|b| b.label.as_str()).collect();
-            if held.is_empty() {
-                anyhow::bail!("{name}: no certificate in it (expected PEM or DER; the input is empty)");
-            }
+        // No PEM block at all: a DER attempt (a certificate or an error) is printed.
+        if !cert_block && any {
             anyhow::bail!(
                 "{name}: no certificate in it, only {} (inspect decodes certificates)",
-                held.join(", ")
+                labels.join(", ")
             );
         }
-        files.push(FileDoc {
-            path: name,
-            certificates: certs,
-            errors,
-            skipped,
-        });
+        if data.is_empty() {
+            anyhow::bail!("{name}: no certificate in it (expected PEM or DER; the input is empty)");
+        }
+        inputs.push(Input { name, data });
     }
-    let bad = files.iter().any(|f| !f.errors.is_empty());
+    Ok(inputs)
+}
+
+pub fn run(args: &InspectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    use std::io::Write as _;
+    let inputs = read_inputs(args)?;
+    let bad = std::cell::Cell::new(false);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     match ctx.format {
         Format::Json | Format::Jsonl => {
-            let doc = InspectDoc {
-                schema: crate::report::json::INSPECT_SCHEMA,
-                files,
+            let doc = StreamDoc {
+                inputs: &inputs,
+                bad: &bad,
             };
-            let s = if ctx.format == Format::Json {
-                serde_json::to_string_pretty(&doc)?
+            if ctx.format == Format::Json {
+                serde_json::to_writer_pretty(&mut out, &doc)?;
             } else {
-                serde_json::to_string(&doc)?
-            };
-            super::emit(format!("{s}\n"))?;
+                serde_json::to_writer(&mut out, &doc)?;
+            }
+            out.write_all(b"\n")?;
         }
         _ => {
-            let mut s = String::new();
-            for f in &files {
-                s.push_str(&format!(
-                    "{}: {} certificate(s)\n",
-                    sanitize(&f.path),
-                    f.certificates.len()
-                ));
-                for c in &f.certificates {
-                    s.push('\n');
-                    s.push_str(&human_cert(c));
+            for f in &inputs {
+                // The count heads the file: one cheap pass counts, the second prints.
+                let n = count_certs(&f.data);
+                writeln!(out, "{}: {} certificate(s)", sanitize(&f.name), n)?;
+                let mut res = Ok(());
+                let t = walk(&f.data, |c| {
+                    if res.is_ok() {
+                        res = out
+                            .write_all(b"\n")
+                            .and_then(|_| out.write_all(human_cert(&c).as_bytes()));
+                    }
+                });
+                res?;
+                if !t.errors.is_empty() {
+                    bad.set(true);
                 }
-                for e in &f.errors {
-                    s.push_str(&wrap(&sanitize(e), "  error: ", "      "));
+                for e in &t.errors() {
+                    out.write_all(wrap(&sanitize(e), "  error: ", "      ").as_bytes())?;
                 }
-                for e in &f.skipped {
-                    s.push_str(&wrap(&sanitize(e), "  note: ", "      "));
+                for e in &t.skipped() {
+                    out.write_all(wrap(&sanitize(e), "  note: ", "      ").as_bytes())?;
                 }
             }
-            super::emit(s)?;
         }
     }
-    Ok(if bad { crate::exit::USAGE } else { crate::exit::OK })
+    out.flush()?;
+    Ok(if bad.get() {
+        crate::exit::USAGE
+    } else {
+        crate::exit::OK
+    })
+}
+
+/// How many certificates a file holds: what [`for_each_block`] would decode, without the
+/// self-signature checks and descriptions (the same success: the check only sets a flag).
+fn count_certs(data: &[u8]) -> usize {
+    let mut n = 0;
+    let mut any = false;
+    let mut seen: crate::trust::fasthash::FastMap<Vec<u8>, bool> = Default::default();
+    for b in crate::trust::pem::blocks(data) {
+        any = true;
+        if let (true, Ok(der)) = (crate::trust::pem::is_openssl_cert_label(&b.label), b.data) {
+            let ok = match seen.get(&der) {
+                Some(&ok) => ok,
+                None => {
+                    let ok = CertInfo::from_der_opts(&der, false).is_ok();
+                    if seen.len() < MAX_CACHED {
+                        seen.insert(der, ok);
+                    }
+                    ok
+                }
+            };
+            n += usize::from(ok);
+        }
+    }
+    if !any && !data.is_empty() && data[0] == 0x30 {
+        n += usize::from(CertInfo::from_der_opts(data, false).is_ok());
+    }
+    n
 }
 
 /// One certificate for a person: every fact chain debugging needs, one labelled line each.

@@ -4,6 +4,7 @@ pub mod check;
 pub mod connect;
 pub mod docs;
 pub mod inspect;
+pub mod patch;
 pub mod processes;
 pub mod store;
 pub mod verify;
@@ -35,6 +36,8 @@ pub struct Ctx {
     /// Trust stores resolved once per run and shared (`check` examines many targets
     /// against the same World; resolving per target would re-read every store).
     pub stores: StoreCache,
+    /// `--manifest`: what the pod was built from (a proposed patch builds it again).
+    pub pod: Option<patch::PodSource>,
 }
 
 /// What a set of trust stores was resolved from.
@@ -82,9 +85,10 @@ impl StoreCache {
 }
 
 /// The World the global flags describe: the host, `--root`, `--pid`, `--image`, with
-/// `--manifest` applied on top (`--env` and `--exe` come in [`Ctx::new`]).
-pub fn world_from_global(g: &GlobalArgs) -> anyhow::Result<World> {
-    let mut world = match (&g.root, g.pid) {
+/// `--manifest` applied on top (`--env` and `--exe` come in [`Ctx::new`]); and for
+/// `--manifest`, what the pod was built from.
+pub fn world_from_global(g: &GlobalArgs) -> anyhow::Result<(World, Option<patch::PodSource>)> {
+    let world = match (&g.root, g.pid) {
         _ if g.image.is_some() => {
             let path = g.image.as_deref().unwrap_or(std::path::Path::new(""));
             World::from_image(path, g.platform.as_deref())?
@@ -99,33 +103,51 @@ pub fn world_from_global(g: &GlobalArgs) -> anyhow::Result<World> {
         (None, Some(pid)) => World::from_pid(pid)?,
         (None, None) => World::host(),
     };
-    if !g.manifest.is_empty() {
-        anyhow::ensure!(
-            g.image.is_some() || g.root.is_some(),
-            "--manifest needs the container's filesystem: --image PATH (or --root DIR)"
-        );
-        world = crate::world::manifest::apply(world, &g.manifest, g.container.as_deref())?;
+    if g.manifest.is_empty() {
+        return Ok((world, None));
+    }
+    anyhow::ensure!(
+        g.image.is_some() || g.root.is_some(),
+        "--manifest needs the container's filesystem: --image PATH (or --root DIR)"
+    );
+    let m = crate::world::manifest::Manifests::load(&g.manifest)?;
+    let pod = crate::world::manifest::apply_loaded(world.clone(), &m, g.container.as_deref())?;
+    Ok((
+        pod,
+        Some(patch::PodSource {
+            base: world,
+            manifests: Arc::new(m),
+            container: g.container.clone(),
+            env: g.env.clone(),
+        }),
+    ))
+}
+
+/// `--env KEY=VALUE` (set) and `--env KEY` (unset), in order.
+pub fn apply_env(mut world: World, env: &[String]) -> anyhow::Result<World> {
+    for kv in env {
+        world = match kv.split_once('=') {
+            Some((k, v)) => {
+                anyhow::ensure!(!k.is_empty(), "--env {kv:?}: expected KEY=VALUE");
+                world.with_overrides([(k.to_string(), v.to_string())])
+            }
+            None => world.without(kv),
+        };
     }
     Ok(world)
 }
 
 impl Ctx {
     pub fn from_global(g: &GlobalArgs) -> anyhow::Result<Ctx> {
-        let world = world_from_global(g)?;
-        Ctx::new(g, world)
+        let (world, pod) = world_from_global(g)?;
+        let mut ctx = Ctx::new(g, world)?;
+        ctx.pod = pod;
+        Ok(ctx)
     }
 
     /// A context for `world` with the rest of the global flags (`--env` on top of it).
-    pub fn new(g: &GlobalArgs, mut world: World) -> anyhow::Result<Ctx> {
-        for kv in &g.env {
-            world = match kv.split_once('=') {
-                Some((k, v)) => {
-                    anyhow::ensure!(!k.is_empty(), "--env {kv:?}: expected KEY=VALUE");
-                    world.with_overrides([(k.to_string(), v.to_string())])
-                }
-                None => world.without(kv),
-            };
-        }
+    pub fn new(g: &GlobalArgs, world: World) -> anyhow::Result<Ctx> {
+        let mut world = apply_env(world, &g.env)?;
         if !g.quiet {
             for n in world.notes() {
                 eprintln!("tlsdoctor: note: {}: {n}", world.label());
@@ -159,6 +181,7 @@ impl Ctx {
             },
             now: now_unix(),
             stores: StoreCache::default(),
+            pod: None,
         })
     }
 }

@@ -80,6 +80,12 @@ pub fn document(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<Document> {
         },
     );
     let d = evaluate_with(&input, &stores, 0, ev.as_ref());
+    // A pod (--manifest) whose runtimes lack the CA: the smallest manifest change, proven.
+    let patch = if args.ca.is_empty() {
+        super::patch::propose(ctx, &input, &stores, &d.verdicts, ev.as_ref())
+    } else {
+        None
+    };
     let mut findings = d.findings;
     super::store_findings(&stores, &d.verdicts, &mut findings);
     Ok(Document {
@@ -94,6 +100,7 @@ pub fn document(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<Document> {
         evaluated_at: Some(crate::x509::rfc3339(at)),
         server: None,
         issuer: d.issuer,
+        patch,
     })
 }
 
@@ -129,6 +136,9 @@ pub fn render(doc: &Document, args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<St
                     at,
                     "  name not checked (no --name): only the path and the dates decide\n",
                 );
+            }
+            if let Some(p) = &doc.patch {
+                text.push_str(&super::patch::render_human(p));
             }
             text
         }

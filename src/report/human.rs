@@ -590,6 +590,7 @@ mod tests {
         let mut verdicts: Vec<VerdictDoc> = rts.iter().map(|r| verdict(r, "missing-intermediate")).collect();
         verdicts[0] = verdict("go", "name-mismatch");
         let doc = Document {
+            patch: None,
             schema: crate::report::json::VERIFY_SCHEMA.into(),
             target: None,
             network: None,

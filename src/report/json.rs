@@ -37,6 +37,10 @@ pub struct Document {
     /// in the World and why it is not used there, and what its AIA caIssuers URL served.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<crate::diagnose::evidence::IssuerDoc>,
+    /// `--manifest`: the smallest manifest change that makes the runtimes that lack the CA
+    /// trust the chain, and the verdicts with it applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch: Option<crate::commands::patch::PatchDoc>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

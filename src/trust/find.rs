@@ -203,6 +203,15 @@ pub(crate) fn inventory(cx: &Cx) -> BTreeMap<String, (Arc<CertInfo>, Vec<Locatio
             let listing = cx.loader.dir(&d);
             let Ok(entries) = &*listing else { continue };
             for e in entries {
+                // The kubelet's atomic-writer internals (`..data`, `..2026_01_01_…`): the
+                // visible names of a Secret or ConfigMap volume link into them, so each
+                // certificate is named once, by the path the pod sees.
+                if e.path
+                    .file_name()
+                    .is_some_and(|n| n.as_encoded_bytes().starts_with(b".."))
+                {
+                    continue;
+                }
                 match cx.loader.kind(&e.path) {
                     Ok(md) if md.is_dir() && recursive && depth < 8 => {
                         stack.push((e.path.clone(), depth + 1));

@@ -65,6 +65,7 @@ pub const CODES: &[&str] = &[
     "java-pkcs12-not-trusted-entries",
     "java-truststore-invalid",
     "java-truststore-password",
+    "java-truststore-kdf-budget",
 ];
 
 /// "1 anchor is" / "2 anchors are".

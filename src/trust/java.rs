@@ -237,7 +237,35 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                         ks.decrypted_parts
                     ));
                 }
-                if ks.encrypted_parts > 0 && !bad_password {
+                if ks.kdf_budget_parts > 0 {
+                    notes.push(format!(
+                        "{} encrypted part(s) not decrypted: the store's key derivations would pass {} PBKDF2 \
+                         iterations in total",
+                        ks.kdf_budget_parts,
+                        keystore::KDF_BUDGET
+                    ));
+                    store.findings.push(
+                        Finding::new(
+                            "java-truststore-kdf-budget",
+                            Severity::Warning,
+                            format!(
+                                "{name}: {} of its encrypted PKCS#12 parts were not decrypted, because deriving their \
+                                 keys would cost more than {} PBKDF2 iterations in total (keytool uses 10,000 per \
+                                 part); the certificates in them are not shown. Java may still read them, slowly: \
+                                 every JVM start pays the same cost.",
+                                ks.kdf_budget_parts,
+                                keystore::KDF_BUDGET
+                            ),
+                        )
+                        .fix("rewrite the store with keytool's defaults (keytool -importkeystore -srckeystore OLD \
+                              -destkeystore NEW -deststoretype PKCS12), or without certificate encryption: keytool \
+                              -J-Dkeystore.pkcs12.certProtectionAlgorithm=NONE -J-Dkeystore.pkcs12.macAlgorithm=NONE")
+                        .runtimes(&rt)
+                        .path(name.clone()),
+                    );
+                }
+                let budget_only = ks.kdf_budget_parts == ks.encrypted_parts;
+                if ks.encrypted_parts > 0 && !bad_password && !budget_only {
                     let wrong = bad_password;
                     notes.push(format!(
                         "{} encrypted part(s) {}",

@@ -48,7 +48,17 @@ pub struct Parsed {
     pub decrypt_error: Option<String>,
     /// PKCS#12: certificate bags without the trusted attribute or a key (not trusted by Java).
     pub ignored_certs: usize,
+    /// PKCS#12: encrypted parts not decrypted because their key derivation would pass
+    /// [`KDF_BUDGET`] (also counted in `encrypted_parts`).
+    pub kdf_budget_parts: usize,
 }
+
+/// The most PBKDF2 iterations one store may cost, over all its encrypted parts: 100 parts
+/// at keytool's 10,000 (about half a second of CPU). Without it, a 67 KB store of parts at
+/// 2,000,000 iterations each costs a minute, and a 64 MiB one most of a day.
+pub const KDF_BUDGET: u64 = 1_000_000;
+/// Why a part was not decrypted when the budget ran out.
+pub const KDF_BUDGET_ERROR: &str = "key derivation budget exhausted";
 
 /// Sniff and parse; `password` (javax.net.ssl.trustStorePassword) decrypts PKCS#12
 /// parts encrypted with PBES2 (PBKDF2 + AES-CBC), as keytool writes them since JDK 17.
@@ -176,6 +186,7 @@ fn parse_jks(data: &[u8], kind: Kind) -> Result<Parsed, String> {
         decrypted_parts: 0,
         decrypt_error: None,
         ignored_certs: 0,
+        kdf_budget_parts: 0,
     })
 }
 
@@ -253,7 +264,9 @@ fn parse_p12(data: &[u8], password: Option<&str>) -> Result<Parsed, String> {
         decrypted_parts: 0,
         decrypt_error: None,
         ignored_certs: 0,
+        kdf_budget_parts: 0,
     };
+    let mut budget = KDF_BUDGET;
     for ci in seq_items(safe.content)? {
         let parts = seq_items(ci.content)?;
         let Some(ct) = parts.first() else { continue };
@@ -267,7 +280,7 @@ fn parse_p12(data: &[u8], password: Option<&str>) -> Result<Parsed, String> {
                 }
             }
             ENCRYPTED_DATA => match (password, parts.get(1)) {
-                (Some(pw), Some(wrapped)) => match decrypt(one(wrapped.content)?.content, pw) {
+                (Some(pw), Some(wrapped)) => match decrypt(one(wrapped.content)?.content, pw, &mut budget) {
                     Ok(plain) => {
                         // A wrong key passes the padding check 1 time in 256: then the
                         // plaintext is no SafeContents, and the password was wrong.
@@ -289,6 +302,10 @@ fn parse_p12(data: &[u8], password: Option<&str>) -> Result<Parsed, String> {
                                 out.decrypt_error = Some("keystore password was incorrect".into());
                             }
                         }
+                    }
+                    Err(e) if e == KDF_BUDGET_ERROR => {
+                        out.encrypted_parts += 1;
+                        out.kdf_budget_parts += 1;
                     }
                     Err(e) => {
                         out.encrypted_parts += 1;
@@ -314,7 +331,8 @@ const AES192_CBC: &str = "2.16.840.1.101.3.4.1.22";
 const AES256_CBC: &str = "2.16.840.1.101.3.4.1.42";
 
 /// EncryptedData (PKCS#7) -> the plaintext SafeContents. PBES2 only.
-fn decrypt(encrypted_data: &[u8], password: &str) -> Result<Vec<u8>, String> {
+/// `budget`: PBKDF2 iterations left for the store; a part costing more is not derived.
+fn decrypt(encrypted_data: &[u8], password: &str, budget: &mut u64) -> Result<Vec<u8>, String> {
     use cbc::cipher::block_padding::Pkcs7;
     use cbc::cipher::{BlockDecryptMut, KeyIvInit};
     let f = seq_items(encrypted_data)?;
@@ -380,6 +398,10 @@ fn decrypt(encrypted_data: &[u8], password: &str) -> Result<Vec<u8>, String> {
         AES256_CBC => 32,
         o => return Err(format!("PBES2 with cipher {o}, not supported")),
     };
+    if u64::from(iter.get()) > *budget {
+        return Err(KDF_BUDGET_ERROR.into());
+    }
+    *budget -= u64::from(iter.get());
     let mut key = vec![0u8; key_len];
     ring::pbkdf2::derive(prf, iter, salt, password.as_bytes(), &mut key);
     let mut buf = ciphertext;

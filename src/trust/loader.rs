@@ -2,7 +2,7 @@
 //! certificate is decoded once, however many runtimes look at it (Go, OpenSSL and rustls
 //! usually read the same bundle).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -24,6 +24,8 @@ pub enum ReadErr {
     /// A FIFO, socket or device: never opened (it could block).
     NotRegular,
     TooBig(u64),
+    /// Reading it would pass [`MAX_TOTAL_BYTES`] for the run.
+    Budget(u64),
     Loop,
     Denied,
     Other(String),
@@ -40,6 +42,11 @@ impl ReadErr {
                 "{} MB, larger than the {} MiB limit: not read",
                 n / 1_000_000,
                 MAX_FILE_BYTES / (1024 * 1024)
+            ),
+            ReadErr::Budget(n) => format!(
+                "not read: its {} MB would take the trust files read in this run past {} MiB",
+                n / 1_000_000,
+                MAX_TOTAL_BYTES / (1024 * 1024)
             ),
             ReadErr::Loop => "too many levels of symbolic links (a symlink loop)".into(),
             ReadErr::Denied => "permission denied".into(),
@@ -95,8 +102,11 @@ pub struct FileContent {
     pub resolved: PathBuf,
     pub size: usize,
     pub shape: Shape,
-    /// PEM blocks; for a DER certificate file, one block labelled `DER`.
+    /// PEM blocks; for a DER certificate file, one block labelled `DER`. Every block
+    /// holding a certificate, and the first [`MAX_OTHER_BLOCKS`] others.
     pub blocks: Vec<Block>,
+    /// Blocks without a certificate past the first [`MAX_OTHER_BLOCKS`]: counted, not kept.
+    pub omitted_blocks: usize,
 }
 
 impl FileContent {
@@ -129,6 +139,15 @@ impl FileContent {
     }
 }
 
+/// Blocks without a certificate (keys, broken blocks, other labels) kept per file; the
+/// rest are counted in [`FileContent::omitted_blocks`].
+pub const MAX_OTHER_BLOCKS: usize = 1000;
+/// Failed certificate decodings remembered (the cache keeps every good certificate).
+const MAX_CACHED_ERRORS: usize = 1000;
+/// The most one run reads from a World's trust files in total (each file is also capped
+/// at [`MAX_FILE_BYTES`]): a directory or image of many big files is bounded as a whole.
+pub const MAX_TOTAL_BYTES: u64 = 2 * MAX_FILE_BYTES;
+
 pub type Loaded = Rc<Result<FileContent, ReadErr>>;
 /// A cached directory listing.
 pub type Listing = Rc<Result<Vec<Entry>, ReadErr>>;
@@ -144,6 +163,9 @@ pub struct Loader<'w> {
     dirs: RefCell<HashMap<PathBuf, Listing>>,
     certs: RefCell<super::fasthash::FastMap<Vec<u8>, CertResult>>,
     parents: RefCell<HashMap<PathBuf, Resolved>>,
+    cached_errors: Cell<usize>,
+    /// Bytes read so far, against [`MAX_TOTAL_BYTES`].
+    read_bytes: Cell<u64>,
 }
 
 impl<'w> Loader<'w> {
@@ -155,6 +177,8 @@ impl<'w> Loader<'w> {
             dirs: RefCell::new(HashMap::new()),
             certs: RefCell::new(Default::default()),
             parents: RefCell::new(HashMap::new()),
+            cached_errors: Cell::new(0),
+            read_bytes: Cell::new(0),
         }
     }
 
@@ -167,7 +191,11 @@ impl<'w> Loader<'w> {
         let r = CertInfo::from_der_opts(der, self.check_self_signature)
             .map(Arc::new)
             .map_err(|e| e.to_string());
-        self.certs.borrow_mut().insert(der.to_vec(), r.clone());
+        if r.is_ok() || self.cached_errors.get() < MAX_CACHED_ERRORS {
+            self.cached_errors
+                .set(self.cached_errors.get() + usize::from(r.is_err()));
+            self.certs.borrow_mut().insert(der.to_vec(), r.clone());
+        }
         r
     }
 
@@ -275,6 +303,11 @@ impl<'w> Loader<'w> {
         if md.len() > MAX_FILE_BYTES {
             return Err(ReadErr::TooBig(md.len()));
         }
+        let total = self.read_bytes.get() + md.len();
+        if total > MAX_TOTAL_BYTES {
+            return Err(ReadErr::Budget(md.len()));
+        }
+        self.read_bytes.set(total);
         let data = self
             .world
             .read_canonical(&canon, MAX_FILE_BYTES)
@@ -283,11 +316,17 @@ impl<'w> Loader<'w> {
     }
 
     /// Parse bytes already in memory (explicit files, `--find`).
+    ///
+    /// Memory follows the certificates found: every block holding a certificate is kept,
+    /// but of the others (keys, broken or empty blocks, unknown labels: a file can hold
+    /// millions) only the first [`MAX_OTHER_BLOCKS`]; the rest are counted.
     pub fn parse_content(&self, resolved: PathBuf, data: &[u8]) -> FileContent {
-        let pem_blocks = pem::parse(data);
-        let shape = pem::shape(data, &pem_blocks);
-        let mut blocks = Vec::with_capacity(pem_blocks.len());
-        for b in pem_blocks {
+        let mut blocks = Vec::new();
+        let mut any = false;
+        let mut others = 0usize;
+        let mut omitted = 0usize;
+        for b in pem::blocks(data) {
+            any = true;
             let mut aux_trust = None;
             let cert = if pem::is_openssl_cert_label(&b.label) {
                 Some(match &b.data {
@@ -311,6 +350,13 @@ impl<'w> Loader<'w> {
                     Ok(_) => None,
                 }
             };
+            if !matches!(cert, Some(Ok(_))) {
+                if others >= MAX_OTHER_BLOCKS {
+                    omitted += 1;
+                    continue;
+                }
+                others += 1;
+            }
             blocks.push(Block {
                 index: Some(b.index),
                 line: Some(b.line),
@@ -320,6 +366,7 @@ impl<'w> Loader<'w> {
                 aux_trust,
             });
         }
+        let shape = pem::shape_of(data, any);
         if shape == Shape::Der {
             blocks.push(Block {
                 index: None,
@@ -330,11 +377,13 @@ impl<'w> Loader<'w> {
                 aux_trust: None,
             });
         }
+        blocks.shrink_to_fit();
         FileContent {
             resolved,
             size: data.len(),
             shape,
             blocks,
+            omitted_blocks: omitted,
         }
     }
 

@@ -48,7 +48,12 @@ pub enum Shape {
 
 /// Classify a file's bytes.
 pub fn shape(data: &[u8], blocks: &[PemBlock]) -> Shape {
-    if !blocks.is_empty() {
+    shape_of(data, !blocks.is_empty())
+}
+
+/// Classify a file's bytes, knowing whether it had any PEM block.
+pub fn shape_of(data: &[u8], has_blocks: bool) -> Shape {
+    if has_blocks {
         return Shape::Pem;
     }
     if data.iter().all(|b| b.is_ascii_whitespace()) {
@@ -93,73 +98,186 @@ fn end_label(l: &[u8]) -> Option<&[u8]> {
     rest.strip_suffix(b"-----")
 }
 
-/// Every PEM block of a file, in order.
+/// The longest label kept (a BEGIN line can be as long as the file).
+const MAX_LABEL: usize = 128;
+/// The most base64 one block may hold (a certificate is a few KiB; the biggest honest
+/// blocks, CRLs, a few MiB). A bigger block is reported, not decoded.
+pub const MAX_BLOCK_BASE64: usize = 16 << 20;
+
+/// Every PEM block of a file, in order (all of them: for callers that keep only some, use
+/// [`blocks`], which holds one block at a time).
 pub fn parse(data: &[u8]) -> Vec<PemBlock> {
+    blocks(data).collect()
+}
+
+/// The PEM blocks of a file, one at a time: the memory in use is one block's, whatever
+/// the file holds (millions of lines or of BEGIN markers).
+pub fn blocks(data: &[u8]) -> Blocks<'_> {
     // Fast reject: no BEGIN marker anywhere (binary files, DER, junk).
-    if memfind(data, b"-----BEGIN ").is_none() {
-        return Vec::new();
+    let pos = if memfind(data, b"-----BEGIN ").is_none() {
+        data.len() + 1
+    } else {
+        0
+    };
+    Blocks {
+        data,
+        pos,
+        line: 1,
+        index: 0,
     }
-    let lines: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
-    let mut blocks = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        let Some(label) = begin_label(lines[i]) else {
-            i += 1;
-            continue;
+}
+
+/// The iterator behind [`blocks`]: the scanner of Go's `encoding/pem` over a byte slice,
+/// by byte offsets (a line is what `data.split('\n')` yields).
+pub struct Blocks<'a> {
+    data: &'a [u8],
+    /// Start of the next line to examine; `data.len() + 1` once past the last line.
+    pos: usize,
+    /// 1-based number of the line at `pos`.
+    line: usize,
+    index: usize,
+}
+
+impl<'a> Blocks<'a> {
+    /// The line starting at `at` (without its '\n') and the start of the next one.
+    fn line_at(&self, at: usize) -> (&'a [u8], usize) {
+        let rest = &self.data[at..];
+        match rest.iter().position(|b| *b == b'\n') {
+            Some(n) => (&rest[..n], at + n + 1),
+            None => (rest, self.data.len() + 1),
+        }
+    }
+
+    fn newlines(&self, from: usize, to: usize) -> usize {
+        self.data[from..to].iter().filter(|b| **b == b'\n').count()
+    }
+
+    /// Move to the next line starting with a valid BEGIN line: its (start, label).
+    fn seek_begin(&mut self) -> Option<&'a [u8]> {
+        let data = self.data;
+        while self.pos <= data.len() {
+            let at = self.pos + memfind(&data[self.pos..], b"-----BEGIN ")?;
+            // The line holding the marker.
+            let ls = data[..at].iter().rposition(|b| *b == b'\n').map_or(0, |n| n + 1);
+            let ls = ls.max(self.pos);
+            self.line += self.newlines(self.pos, ls);
+            self.pos = ls;
+            let (l, next) = self.line_at(ls);
+            if ls == at {
+                if let Some(label) = begin_label(l) {
+                    return Some(label);
+                }
+            }
+            self.pos = next;
+            self.line += 1;
+        }
+        None
+    }
+}
+
+fn short_label(l: &[u8]) -> String {
+    if l.len() <= MAX_LABEL {
+        String::from_utf8_lossy(l).into_owned()
+    } else {
+        format!("{}…", String::from_utf8_lossy(&l[..MAX_LABEL]))
+    }
+}
+
+impl Iterator for Blocks<'_> {
+    type Item = PemBlock;
+
+    fn next(&mut self) -> Option<PemBlock> {
+        if self.pos > self.data.len() {
+            return None;
+        }
+        let Some(raw_label) = self.seek_begin() else {
+            self.pos = self.data.len() + 1;
+            return None;
         };
-        let label = String::from_utf8_lossy(label).into_owned();
-        let begin = i;
-        let mut j = i + 1;
+        let data = self.data;
+        let begin_line = self.line;
+        let label = short_label(raw_label);
+        let (_, after_begin) = self.line_at(self.pos);
+        let mut j = after_begin;
+        let mut jline = begin_line + 1;
         let mut has_headers = false;
         // Headers: "Key: value" lines directly after BEGIN, ended by a blank line.
-        if j < lines.len() && lines[j].contains(&b':') && begin_label(lines[j]).is_none() {
-            has_headers = true;
-            while j < lines.len() && !trim_line(lines[j]).is_empty() && end_label(lines[j]).is_none() {
-                j += 1;
+        if j <= data.len() {
+            let (l, _) = self.line_at(j);
+            if l.contains(&b':') && begin_label(l).is_none() {
+                has_headers = true;
+                while j <= data.len() {
+                    let (l, next) = self.line_at(j);
+                    if trim_line(l).is_empty() || end_label(l).is_some() {
+                        break;
+                    }
+                    j = next;
+                    jline += 1;
+                }
             }
         }
-        let mut body: Vec<u8> = Vec::with_capacity(64 * 32);
+        // Grown as the base64 comes: a file of millions of empty blocks allocates nothing here.
+        let mut body: Vec<u8> = Vec::new();
+        let mut too_big = false;
         let mut result: Option<Result<Vec<u8>, String>> = None;
-        let mut resume = begin + 1;
-        while j < lines.len() {
-            let l = lines[j];
+        // Where scanning resumes: after the BEGIN line unless the block says otherwise.
+        let mut resume = (after_begin, begin_line + 1);
+        while j <= data.len() {
+            // Runs of empty lines: one tight loop, not one line at a time.
+            while j < data.len() && data[j] == b'\n' {
+                j += 1;
+                jline += 1;
+            }
+            let (l, next) = self.line_at(j);
             if let Some(end) = end_label(l) {
-                if end == label.as_bytes() {
-                    result = Some(
-                        B64.decode(&body)
-                            .map_err(|e| format!("base64 does not decode ({e})")),
-                    );
-                } else {
-                    result = Some(Err(format!(
+                result = Some(if end != raw_label {
+                    Err(format!(
                         "END line says {:?}, BEGIN said {label:?}",
-                        String::from_utf8_lossy(end)
-                    )));
-                }
-                resume = j + 1;
+                        short_label(end)
+                    ))
+                } else if too_big {
+                    Err(format!(
+                        "a block of more than {} MiB of base64: not decoded",
+                        MAX_BLOCK_BASE64 >> 20
+                    ))
+                } else {
+                    B64.decode(&body)
+                        .map_err(|e| format!("base64 does not decode ({e})"))
+                });
+                resume = (next, jline + 1);
                 break;
             }
             if begin_label(l).is_some() {
                 result = Some(Err("no END line before the next BEGIN".into()));
-                resume = j;
+                resume = (j, jline);
                 break;
             }
-            body.extend(l.iter().filter(|b| !b.is_ascii_whitespace()));
-            j += 1;
+            if !too_big {
+                body.extend(l.iter().filter(|b| !b.is_ascii_whitespace()));
+                if body.len() > MAX_BLOCK_BASE64 {
+                    too_big = true;
+                    body = Vec::new();
+                }
+            }
+            j = next;
+            jline += 1;
         }
-        let data = result.unwrap_or_else(|| Err("no END line".into()));
-        if result_is_truncated(&data) {
-            resume = lines.len();
+        drop(body);
+        let out = result.unwrap_or_else(|| Err("no END line".into()));
+        if result_is_truncated(&out) {
+            resume = (data.len() + 1, jline);
         }
-        blocks.push(PemBlock {
-            index: blocks.len(),
-            line: begin + 1,
+        let block = PemBlock {
+            index: self.index,
+            line: begin_line,
             label,
             has_headers,
-            data,
-        });
-        i = resume.max(begin + 1);
+            data: out,
+        };
+        self.index += 1;
+        (self.pos, self.line) = resume;
+        Some(block)
     }
-    blocks
 }
 
 fn result_is_truncated(r: &Result<Vec<u8>, String>) -> bool {
@@ -242,5 +360,139 @@ mod tests {
         assert_eq!(shape(b"\x30\x82\x01\x00abcd", &[]), Shape::Der);
         assert_eq!(shape(b"hello", &[]), Shape::Text);
         assert_eq!(shape(b"\x00\x01\x02\x03\x04", &[]), Shape::Binary);
+    }
+
+    /// The line-by-line scanner this streaming one replaced (it held every line and every
+    /// block in memory), kept as the reference: both must find the same blocks.
+    fn reference_parse(data: &[u8]) -> Vec<PemBlock> {
+        // Fast reject: no BEGIN marker anywhere (binary files, DER, junk).
+        if memfind(data, b"-----BEGIN ").is_none() {
+            return Vec::new();
+        }
+        let lines: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
+        let mut blocks = Vec::new();
+        let mut i = 0;
+        while i < lines.len() {
+            let Some(label) = begin_label(lines[i]) else {
+                i += 1;
+                continue;
+            };
+            let label = String::from_utf8_lossy(label).into_owned();
+            let begin = i;
+            let mut j = i + 1;
+            let mut has_headers = false;
+            // Headers: "Key: value" lines directly after BEGIN, ended by a blank line.
+            if j < lines.len() && lines[j].contains(&b':') && begin_label(lines[j]).is_none() {
+                has_headers = true;
+                while j < lines.len() && !trim_line(lines[j]).is_empty() && end_label(lines[j]).is_none() {
+                    j += 1;
+                }
+            }
+            // Grown as the base64 comes: a file of millions of empty blocks allocates nothing here.
+            let mut body: Vec<u8> = Vec::new();
+            let mut result: Option<Result<Vec<u8>, String>> = None;
+            let mut resume = begin + 1;
+            while j < lines.len() {
+                let l = lines[j];
+                if let Some(end) = end_label(l) {
+                    if end == label.as_bytes() {
+                        result = Some(
+                            B64.decode(&body)
+                                .map_err(|e| format!("base64 does not decode ({e})")),
+                        );
+                    } else {
+                        result = Some(Err(format!(
+                            "END line says {:?}, BEGIN said {label:?}",
+                            String::from_utf8_lossy(end)
+                        )));
+                    }
+                    resume = j + 1;
+                    break;
+                }
+                if begin_label(l).is_some() {
+                    result = Some(Err("no END line before the next BEGIN".into()));
+                    resume = j;
+                    break;
+                }
+                body.extend(l.iter().filter(|b| !b.is_ascii_whitespace()));
+                j += 1;
+            }
+            let data = result.unwrap_or_else(|| Err("no END line".into()));
+            if result_is_truncated(&data) {
+                resume = lines.len();
+            }
+            blocks.push(PemBlock {
+                index: blocks.len(),
+                line: begin + 1,
+                label,
+                has_headers,
+                data,
+            });
+            i = resume.max(begin + 1);
+        }
+        blocks
+    }
+
+    #[test]
+    fn the_streaming_scanner_agrees_with_the_line_scanner() {
+        const PARTS: &[&[u8]] = &[
+            b"-----BEGIN CERTIFICATE-----",
+            b"-----END CERTIFICATE-----",
+            b"-----BEGIN TRUSTED CERTIFICATE-----",
+            b"-----END TRUSTED CERTIFICATE-----",
+            b"-----BEGIN X-----  ",
+            b"-----END X-----\r",
+            b"-----BEGIN ",
+            b"x-----BEGIN CERTIFICATE-----",
+            b"AAEC",
+            b"AwQ=",
+            b"!!",
+            b"Proc-Type: 4,ENCRYPTED",
+            b"",
+            b" \t",
+            b"\r",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let n = (next() % 12) as usize;
+            let mut text = Vec::new();
+            for k in 0..n {
+                text.extend_from_slice(PARTS[(next() % PARTS.len() as u64) as usize]);
+                if k + 1 < n || next() % 2 == 0 {
+                    text.push(b'\n');
+                }
+            }
+            let a = parse(&text);
+            let b = reference_parse(&text);
+            let key = |v: &[PemBlock]| {
+                v.iter()
+                    .map(|p| (p.index, p.line, p.label.clone(), p.has_headers, p.data.clone()))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(key(&a), key(&b), "{:?}", String::from_utf8_lossy(&text));
+        }
+    }
+
+    #[test]
+    fn memory_follows_blocks_not_lines() {
+        // One BEGIN line and a million empty lines: one block, found without a line table.
+        let mut text = b"-----BEGIN CERTIFICATE-----\n".to_vec();
+        text.resize(text.len() + 1_000_000, b'\n');
+        let b = parse(&text);
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].data.as_ref().unwrap_err(), "no END line");
+        // A huge label is kept short.
+        let mut long = b"-----BEGIN ".to_vec();
+        long.resize(long.len() + 100_000, b'A');
+        long.extend_from_slice(b"-----\n-----END X-----\n");
+        let b = parse(&long);
+        assert!(b[0].label.len() < 200);
+        assert!(b[0].data.is_err());
     }
 }

@@ -46,7 +46,7 @@ struct Blob {
 
 impl Blob {
     fn open(&self) -> io::Result<io::Take<fs::File>> {
-        let mut f = fs::File::open(&*self.file)?;
+        let mut f = crate::fsio::open_regular(&self.file)?;
         f.seek(SeekFrom::Start(self.offset))?;
         Ok(f.take(self.len))
     }
@@ -183,7 +183,7 @@ impl Store {
         if md.is_dir() {
             return Ok(Store::Dir(path.to_path_buf()));
         }
-        let mut f = fs::File::open(path).with_context(|| format!("--image {}", path.display()))?;
+        let mut f = crate::fsio::open_regular(path).with_context(|| format!("--image {}", path.display()))?;
         let mut head = [0u8; 512];
         let n = read_up_to(&mut f, &mut head)?;
         match sniff(&head[..n]) {

@@ -34,6 +34,7 @@ const DATA_DIR: &str = "..2026_01_01_00_00_00.000000000";
 const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /// Every document of the files.
+#[derive(Debug, Clone)]
 pub struct Manifests {
     docs: Vec<(String, Value)>,
 }
@@ -94,29 +95,117 @@ impl Manifests {
         Ok(object_data(kind, obj)?.remove(key))
     }
 
-    /// Every pod template: (workload label, pod spec).
-    fn pods(&self) -> Vec<(String, &Value)> {
+    /// Every pod template: (document index, `Kind/name`, JSON pointer of its pod spec).
+    fn templates(&self) -> Vec<(usize, String, &'static str)> {
         let mut out = Vec::new();
-        for (_, d) in &self.docs {
+        for (i, (_, d)) in self.docs.iter().enumerate() {
             let kind = s(d, "kind").unwrap_or("");
             let name = d.get("metadata").and_then(|m| s(m, "name")).unwrap_or("?");
-            let spec = match kind {
-                "Pod" => d.get("spec"),
+            let ptr = match kind {
+                "Pod" => "/spec",
                 "Deployment"
                 | "StatefulSet"
                 | "DaemonSet"
                 | "ReplicaSet"
                 | "Job"
-                | "ReplicationController" => d.pointer("/spec/template/spec"),
-                "CronJob" => d.pointer("/spec/jobTemplate/spec/template/spec"),
-                _ => None,
+                | "ReplicationController" => "/spec/template/spec",
+                "CronJob" => "/spec/jobTemplate/spec/template/spec",
+                _ => continue,
             };
-            if let Some(spec) = spec {
-                out.push((format!("{kind}/{name}"), spec));
+            if d.pointer(ptr).is_some() {
+                out.push((i, format!("{kind}/{name}"), ptr));
             }
         }
         out
     }
+
+    /// The container `--container` names (or the only one): where it is.
+    pub fn select(&self, container: Option<&str>) -> anyhow::Result<Selected> {
+        let tpls = self.templates();
+        if tpls.is_empty() {
+            bail!(
+                "--manifest: no Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or CronJob in the files"
+            );
+        }
+        let mut found = Vec::new();
+        let mut all = Vec::new();
+        for (i, label, ptr) in &tpls {
+            let spec = self.docs[*i].1.pointer(ptr).unwrap_or(&Value::Null);
+            for (ci, c) in arr(spec, "containers").iter().enumerate() {
+                let name = s(c, "name").unwrap_or("?");
+                all.push(format!("{label} container {name}"));
+                if container.is_none_or(|n| name == n) {
+                    found.push(Selected {
+                        doc: *i,
+                        spec: ptr,
+                        container: ci,
+                        workload: label.clone(),
+                        name: name.to_string(),
+                    });
+                }
+            }
+        }
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => bail!(
+                "--container {}: no such container (the manifests have: {})",
+                container.unwrap_or(""),
+                all.join(", ")
+            ),
+            _ => bail!(
+                "several containers match: {}; choose one with --container NAME",
+                all.join(", ")
+            ),
+        }
+    }
+
+    /// Document `i`.
+    pub fn doc(&self, i: usize) -> &Value {
+        &self.docs[i].1
+    }
+
+    /// Document `i`, to change (a proposed patch, applied to a copy).
+    pub fn doc_mut(&mut self, i: usize) -> &mut Value {
+        &mut self.docs[i].1
+    }
+
+    /// Add a document (a ConfigMap a proposed patch creates).
+    pub fn push(&mut self, source: &str, v: Value) {
+        self.docs.push((source.to_string(), v));
+    }
+
+    /// Every key of every ConfigMap and Secret: (kind, name, key, bytes).
+    pub fn object_keys(&self) -> Vec<(String, String, String, Vec<u8>)> {
+        let mut out = Vec::new();
+        for (_, d) in &self.docs {
+            let kind = s(d, "kind").unwrap_or("");
+            if kind != "ConfigMap" && kind != "Secret" {
+                continue;
+            }
+            let name = d.get("metadata").and_then(|m| s(m, "name")).unwrap_or("");
+            if let Ok(data) = object_data(kind, d) {
+                for (k, v) in data {
+                    out.push((kind.to_string(), name.to_string(), k, v));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Where the evaluated container is in the manifests.
+#[derive(Debug, Clone)]
+pub struct Selected {
+    /// Index of the workload document.
+    pub doc: usize,
+    /// JSON pointer of its pod spec (`/spec/template/spec`).
+    pub spec: &'static str,
+    /// Index of the container in the pod spec's `containers`.
+    pub container: usize,
+    /// `Deployment/name`.
+    pub workload: String,
+    /// The container's name.
+    pub name: String,
 }
 
 /// A ConfigMap's or Secret's keys and bytes (`data` base64 for a Secret, `stringData` and
@@ -357,56 +446,20 @@ impl Builder<'_> {
     }
 }
 
-/// The names of every container of every workload (for messages).
-fn container_names(spec: &Value) -> Vec<String> {
-    arr(spec, "containers")
-        .iter()
-        .filter_map(|c| s(c, "name").map(str::to_string))
-        .collect()
-}
-
 /// Apply container `container` (or the only one) of the workload in `files` over `base`.
 pub fn apply(base: World, files: &[PathBuf], container: Option<&str>) -> anyhow::Result<World> {
     let m = Manifests::load(files)?;
-    let pods = m.pods();
-    if pods.is_empty() {
-        bail!(
-            "--manifest: no Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or CronJob in the files"
-        );
-    }
-    let mut found: Vec<(String, &Value, &Value)> = Vec::new();
-    for (label, spec) in &pods {
-        for c in arr(spec, "containers") {
-            if container.is_none_or(|n| s(c, "name") == Some(n)) {
-                found.push((label.clone(), spec, c));
-            }
-        }
-    }
-    let all: Vec<String> = pods
-        .iter()
-        .flat_map(|(l, sp)| {
-            container_names(sp)
-                .into_iter()
-                .map(move |c| format!("{l} container {c}"))
-        })
-        .collect();
-    let (label, spec, c) = match found.len() {
-        1 => found.remove(0),
-        0 => bail!(
-            "--container {}: no such container (the manifests have: {})",
-            container.unwrap_or(""),
-            all.join(", ")
-        ),
-        _ => bail!(
-            "several containers match: {}; choose one with --container NAME",
-            all.join(", ")
-        ),
-    };
+    apply_loaded(base, &m, container)
+}
+
+/// [`apply`] with the manifests already read (a proposed patch re-evaluates a changed copy).
+pub fn apply_loaded(base: World, m: &Manifests, container: Option<&str>) -> anyhow::Result<World> {
+    let sel = m.select(container)?;
+    let label = sel.workload.clone();
+    let spec = m.doc(sel.doc).pointer(sel.spec).unwrap_or(&Value::Null);
+    let c = &arr(spec, "containers")[sel.container];
     let cname = s(c, "name").unwrap_or("?").to_string();
-    let mut b = Builder {
-        m: &m,
-        notes: Vec::new(),
-    };
+    let mut b = Builder { m, notes: Vec::new() };
 
     // Environment: image Env < envFrom < env.
     let mut env = base.env().clone();

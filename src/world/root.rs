@@ -87,32 +87,19 @@ pub fn read_host_file(path: &Path) -> io::Result<Vec<u8>> {
     if path == Path::new("-") {
         return read_stdin_once();
     }
-    let f = fs::File::open(path)?;
-    if f.metadata()?.is_dir() {
-        return Err(io::Error::from_raw_os_error(21));
-    }
-    read_all_capped(f)
+    // Opened non-blocking, type checked on the descriptor: a FIFO never blocks open(2).
+    crate::fsio::read_user_file(path, MAX_FILE_BYTES)
 }
 
 /// Standard input, read to its end once and kept for the rest of the run.
 fn read_stdin_once() -> io::Result<Vec<u8>> {
     static STDIN: std::sync::OnceLock<Result<Vec<u8>, String>> = std::sync::OnceLock::new();
     STDIN
-        .get_or_init(|| read_all_capped(io::stdin().lock()).map_err(|e| describe_io(&e)))
+        .get_or_init(|| {
+            crate::fsio::read_capped(io::stdin().lock(), MAX_FILE_BYTES, 0).map_err(|e| describe_io(&e))
+        })
         .clone()
         .map_err(|e| io::Error::other(format!("standard input: {e}")))
-}
-
-fn read_all_capped(f: impl Read) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    f.take(MAX_FILE_BYTES + 1).read_to_end(&mut buf)?;
-    if buf.len() as u64 > MAX_FILE_BYTES {
-        return Err(io::Error::other(format!(
-            "larger than {} MiB: not a certificate or spec file",
-            MAX_FILE_BYTES / (1024 * 1024)
-        )));
-    }
-    Ok(buf)
 }
 
 /// A short, stable description of an I/O error for reports ("no such file", …).

@@ -10,7 +10,7 @@
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use super::servers::{self, clean, free_port, need, Scratch};
@@ -67,6 +67,18 @@ fn spawn(bin: &Path, args: &[String], dir: &Path, name: &str) -> Daemon {
         .stdout(out.try_clone().unwrap())
         .stderr(out);
     let child = servers::spawn_forever(c).unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
+    // Belt and braces: Postfix's master outlives its parent-death signal (seen here: it
+    // stays with parent 1), so a watcher sends SIGTERM once this test process is gone.
+    let _ = clean("sh")
+        .arg("-c")
+        .arg(format!(
+            "while kill -0 {me} 2>/dev/null; do sleep 1; done; kill -TERM {pid} 2>/dev/null",
+            me = std::process::id(),
+            pid = child.id()
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
     Daemon {
         child,
         dir: dir.to_path_buf(),

@@ -254,3 +254,29 @@ pub fn repo_script(name: &str) -> Command {
     }
     cmd
 }
+
+/// Build (or reuse) the static release binary through the shipped script
+/// (scripts/build-static, cached in target/static): the artifact users run. None (skipped
+/// loudly) when its prerequisites are missing outside CI.
+pub fn build_static() -> Option<PathBuf> {
+    let mut cmd = repo_script("build-static");
+    let out = cmd.output().expect("run scripts/build-static");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(2) && !ci() {
+        eprintln!("SKIPPED: the static build prerequisites are missing:\n{stderr}");
+        return None;
+    }
+    assert!(out.status.success(), "scripts/build-static failed:\n{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let bin = PathBuf::from(stdout.lines().last().expect("the binary path").trim());
+    assert!(bin.is_file(), "{}", bin.display());
+    eprintln!(
+        "{}",
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("size:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    Some(bin)
+}

@@ -493,6 +493,7 @@ pub(crate) mod tests {
     /// A completed TLS 1.3 handshake with a two-certificate chain, trusted by go, not by openssl.
     pub fn doc() -> Document {
         Document {
+            patch: None,
             schema: CONNECT_SCHEMA.into(),
             target: Some(TargetDoc {
                 host: "db.test".into(),
@@ -540,6 +541,7 @@ pub(crate) mod tests {
 
     pub fn unreachable() -> Document {
         Document {
+            patch: None,
             schema: CONNECT_SCHEMA.into(),
             target: None,
             network: None,

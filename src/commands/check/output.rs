@@ -91,6 +91,7 @@ pub fn worst(codes: impl IntoIterator<Item = u8>) -> u8 {
 
 fn placeholder(cause: &str, message: String) -> Document {
     Document {
+        patch: None,
         schema: CONNECT_SCHEMA.to_string(),
         target: None,
         network: None,

@@ -427,7 +427,7 @@ fn input_file(base: &Path, p: &str, key: &str) -> anyhow::Result<PathBuf> {
     };
     match std::fs::metadata(&path) {
         Ok(m) if m.is_file() => {
-            std::fs::File::open(&path).with_context(|| format!("`{key}`: {}", path.display()))?;
+            crate::fsio::open_regular(&path).with_context(|| format!("`{key}`: {}", path.display()))?;
             Ok(path)
         }
         Ok(_) => bail!("`{key}`: {}: not a regular file", path.display()),
