@@ -226,6 +226,7 @@ pub fn dialogue(code: &str, data: &[u8]) {
         starttls: which,
         scheme: None,
         scheme_starttls: None,
+        params: Vec::new(),
     };
     let mut conn = Conn::new(client, Deadline::after(Duration::from_secs(3)));
     let cx = crate::probe::protocols::Context {

@@ -129,7 +129,13 @@ fn every_runtime_verifies_in_its_own_words() {
                     REGISTRY.iter().find(|u| u.id == x).unwrap(),
                     REGISTRY.iter().find(|u| u.id == y).unwrap(),
                 );
+                // A database client that reports its engine's error verbatim (a Go driver
+                // returning crypto/tls's error) says the engine's words.
+                let verbatim =
+                    |u: &tlsdoctor::runtimes::Unit| u.client.is_some_and(|c| (c.words)("x") == "x");
                 matches!((ux.engine, uy.engine), (Engine::Webpki, Engine::Webpki))
+                    || (matches!((ux.engine, uy.engine), (Engine::GoX509, Engine::GoX509))
+                        && (verbatim(ux) || verbatim(uy)))
             };
             if !same_engine(a, b) {
                 assert_ne!(ma, mb, "{a} and {b} say the same words");
@@ -210,4 +216,45 @@ fn every_runtime_is_in_completions_and_the_man_page() {
             );
         }
     }
+}
+
+#[test]
+fn database_clients_judge_their_own_protocols_only() {
+    use tlsdoctor::runtimes::{clients_of, Runtime};
+    // Every client's protocol selects it, with Go and OpenSSL; other protocols select none.
+    for u in REGISTRY {
+        let Some(c) = u.client else { continue };
+        assert!(!c.protocols.is_empty(), "{} speaks no protocol", u.id);
+        for p in c.protocols {
+            let v = clients_of(p).unwrap();
+            assert!(v.contains(&u.runtime) && v.contains(&Runtime::Go) && v.contains(&Runtime::Openssl));
+            assert!(v
+                .iter()
+                .all(|r| r.unit().client.is_some() || matches!(r, Runtime::Go | Runtime::Openssl)));
+        }
+    }
+    assert!(clients_of("smtp").is_none());
+    // Present in the World (psql on PATH) but not asked about an HTTPS server by default.
+    let dir = tempfile::tempdir().unwrap();
+    put(dir.path(), "bin/psql", "#!/bin/sh\n");
+    let w = tlsdoctor::world::World::with_root(
+        dir.path().to_path_buf(),
+        [("PATH".to_string(), "/bin".to_string())].into_iter().collect(),
+    );
+    assert!(tlsdoctor::trust::relevant_runtimes(&w).contains(&Runtime::Libpq));
+    assert!(!tlsdoctor::trust::default_runtimes(&w).contains(&Runtime::Libpq));
+}
+
+#[test]
+fn the_version_rules_table_in_the_docs_is_the_rows() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/TRUST-RULES.md")).unwrap();
+    let table = tlsdoctor::runtimes::version_rules_table();
+    assert!(
+        table.lines().count() > 2,
+        "no version rows in the registry's database clients"
+    );
+    assert!(
+        doc.contains(&table),
+        "docs/TRUST-RULES.md must hold the version rules table exactly as the rows say:\n{table}"
+    );
 }

@@ -128,12 +128,28 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
             verifier_roots.push(data); // a DER certificate
         }
     }
-    let ca_runtimes = if req.runtimes.is_empty() {
+    // A database target (postgres://, mysql://, --starttls postgres) is judged by its
+    // database clients plus Go and OpenSSL, not by HTTP libraries.
+    let dialogue = if target.starttls != Starttls::Auto {
+        Some(target.starttls)
+    } else {
+        target.scheme_starttls
+    };
+    let db_runtimes = dialogue.and_then(|d| crate::runtimes::clients_of(d.code()));
+    let runtimes = match (&db_runtimes, req.runtimes.is_empty()) {
+        (Some(db), true) => db.clone(),
+        _ => req.runtimes.clone(),
+    };
+    let ca_runtimes = if runtimes.is_empty() {
         // The core runtimes (node, python, curl, java: with --runtime).
         Runtime::core()
     } else {
-        req.runtimes.clone()
+        runtimes.clone()
     };
+    // The target URL's parameters: where the database clients read their CA file.
+    let mut trust_opts = ctx.trust.clone();
+    trust_opts.dsn = target.params.clone();
+    trust_opts.pins = req.pins.clone();
     let opts = ProbeOptions {
         servername: req.servername.clone().or_else(|| req.name.clone()),
         alpn: req.alpn.clone(),
@@ -152,9 +168,13 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
     let (probe, prepared) = std::thread::scope(|s| {
         let prepared = s.spawn(|| {
             let stores = if req.ca.is_empty() {
-                let key = super::StoreKey::World(req.runtimes.clone(), req.pins.clone());
+                let key = if target.params.is_empty() {
+                    super::StoreKey::World(runtimes.clone(), req.pins.clone())
+                } else {
+                    super::StoreKey::WorldWith(runtimes.clone(), target.params.clone(), req.pins.clone())
+                };
                 ctx.stores
-                    .get_or_resolve(key, || Ok(resolve_stores(&req.runtimes, &req.pins, ctx)))
+                    .get_or_resolve(key, || Ok(resolve_stores(&runtimes, ctx, &trust_opts)))
             } else {
                 let key = super::StoreKey::Explicit(ca_runtimes.clone(), req.ca.clone(), req.pins.clone());
                 ctx.stores
@@ -166,7 +186,8 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
         (probe, prepared.join())
     });
     let (stores, distro) = prepared.map_err(|_| anyhow::anyhow!("resolving the trust stores failed"))?;
-    let stores = stores?;
+    let mut stores: Vec<TrustStore> = stores?.as_ref().clone();
+    crate::runtimes::apply_clients(&mut stores, &ctx.world, &target.params, Some(&target.host));
     let probe = probe?;
     let sni = probe::tls::server_name_for(&target, &opts).1;
     let fetch = if req.fetch_aia {
@@ -531,19 +552,15 @@ fn stores_from_ca(
 
 /// Each runtime's store in the World. With no `--runtime`, every runtime whose store
 /// resolves here (has anchors); all of them when none does, so the report says why.
-fn resolve_stores(runtimes: &[Runtime], pins: &crate::profiles::Pins, ctx: &Ctx) -> Vec<TrustStore> {
+fn resolve_stores(runtimes: &[Runtime], ctx: &Ctx, opts: &crate::trust::TrustOptions) -> Vec<TrustStore> {
     let wanted = if runtimes.is_empty() {
         // The core runtimes plus node/python/requests/curl/java when evidently present.
-        crate::trust::relevant_runtimes(&ctx.world)
+        crate::trust::default_runtimes(&ctx.world)
     } else {
         runtimes.to_vec()
     };
     // Anchor self-signatures are not checked: no runtime checks them when verifying.
-    let opts = crate::trust::TrustOptions {
-        pins: pins.clone(),
-        ..ctx.trust.clone()
-    };
-    let stores = crate::trust::resolve_many_opts(&wanted, &ctx.world, &opts, false);
+    let stores = crate::trust::resolve_many_opts(&wanted, &ctx.world, opts, false);
     if runtimes.is_empty() {
         // As `verify`: Go stays even when empty ("failed to load system roots").
         stores

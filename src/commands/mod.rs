@@ -45,6 +45,9 @@ pub struct Ctx {
 pub enum StoreKey {
     /// Each runtime's store in the World, with the versions pinned.
     World(Vec<Runtime>, crate::profiles::Pins),
+    /// Each runtime's store in the World, with the versions pinned, database clients
+    /// reading the target URL's parameters (`sslrootcert=…`).
+    WorldWith(Vec<Runtime>, Vec<(String, String)>, crate::profiles::Pins),
     /// Explicit CA files (`--ca`, a spec's `ca`), as each runtime's CA option.
     Explicit(Vec<Runtime>, Vec<PathBuf>, crate::profiles::Pins),
 }
@@ -175,6 +178,7 @@ impl Ctx {
             trust: TrustOptions {
                 openssldir: g.openssldir.clone(),
                 pins: Vec::new(),
+                dsn: Vec::new(),
             },
             now: now_unix(),
             stores: StoreCache::default(),

@@ -17,6 +17,17 @@ pub fn stores(
     ca: &[std::path::PathBuf],
     ctx: &Ctx,
 ) -> anyhow::Result<Vec<TrustStore>> {
+    let mut v = resolve(args_runtimes, ca, ctx)?;
+    // Database clients: their settings from the World (offline: checked as verifying).
+    crate::runtimes::apply_clients(&mut v, &ctx.world, &[], None);
+    Ok(v)
+}
+
+fn resolve(
+    args_runtimes: &[RuntimeArg],
+    ca: &[std::path::PathBuf],
+    ctx: &Ctx,
+) -> anyhow::Result<Vec<TrustStore>> {
     if !ca.is_empty() {
         let rts = RuntimeArg::expand(args_runtimes, &CA_DEFAULT);
         let mut stores = trust::from_ca_files_many(&rts, ca)?;
@@ -25,7 +36,7 @@ pub fn stores(
     }
     let explicit = !args_runtimes.is_empty();
     // Default: the core runtimes plus the extra ones evidently relevant in the World.
-    let rts = RuntimeArg::expand(args_runtimes, &trust::relevant_runtimes(&ctx.world));
+    let rts = RuntimeArg::expand(args_runtimes, &trust::default_runtimes(&ctx.world));
     let all = trust::resolve_many(&rts, &ctx.world, &ctx.trust);
     if explicit {
         return Ok(all);

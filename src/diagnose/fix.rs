@@ -302,6 +302,10 @@ pub fn trust_ca_for(
     ca: &CaFacts,
 ) -> String {
     let name = &ca.name;
+    // A database client is given its CA in its own setting (sslrootcert, --ssl-ca, …).
+    if let Some(c) = runtime.unit().client {
+        return (c.ca_fix)(store, name, &ca.file_or_installed(distro));
+    }
     if store.explicit {
         return match runtime {
             Runtime::Openssl | Runtime::Python | Runtime::Curl => format!(

@@ -28,7 +28,7 @@ pub use fix::Distro;
 
 use crate::finding::{Finding, Severity};
 use crate::report::json::{AnchorDoc, CauseDetailDoc, CertDoc, ModelDoc, StoreSummaryDoc, VerdictDoc};
-use crate::runtimes::Engine;
+use crate::runtimes::{Check, Engine, Policy};
 use crate::trust::auxtrust::AuxDecision;
 use crate::trust::{Runtime, TrustStore};
 use crate::x509::CertInfo;
@@ -476,6 +476,120 @@ fn issuer_short(c: &CertInfo) -> String {
         .unwrap_or_else(|| c.issuer.clone())
 }
 
+/// The evaluation context: the presented chain and every store's anchors in one arena.
+fn build_env<'a>(
+    input: &'a Input,
+    stores: &'a [TrustStore],
+    nanos: u32,
+    evidence: Option<&'a evidence::IssuerEvidence>,
+) -> Env<'a> {
+    let mut arena = Arena::new();
+    let order = order_presented(&input.chain);
+    let mut pres = vec![];
+    let mut pres_pos = vec![];
+    for &i in &order {
+        let a = arena.add(&input.chain[i]);
+        pres.push(a);
+        pres_pos.push((a, i));
+    }
+    let mut store_idx = vec![];
+    for s in stores {
+        store_idx.push(s.anchors.iter().map(|a| arena.add(&a.cert)).collect::<Vec<_>>());
+    }
+    Env {
+        arena,
+        input,
+        pres,
+        pres_pos,
+        stores,
+        store_idx,
+        nanos,
+        webpki_memo: Default::default(),
+        evidence,
+    }
+}
+
+/// The engine's verdict for store `si`.
+fn eval_engine(env: &Env, si: usize) -> Verdict {
+    match env.stores[si].runtime.unit().engine {
+        Engine::GoX509 => eval_go(env, si),
+        Engine::Openssl => eval_openssl(env, si),
+        Engine::Webpki => eval_webpki(env, si),
+        Engine::OpensslApp(app) => runtimes::eval_ossl_app(env, si, app),
+        Engine::Pkix => runtimes::eval_java(env, si),
+    }
+}
+
+/// A database client's settings applied to its engine's verdict: a client that stops
+/// before verifying says so; one that checks nothing (or only the chain) connects where
+/// the full check would fail — said in a finding with what the full check would say; a
+/// name mismatch in the client's own words.
+fn client_outcome(v: &mut Verdict, p: &Policy, findings: &mut Vec<Finding>) {
+    let code = v.runtime.code();
+    if let Some(e) = &p.error {
+        v.trusted = false;
+        v.name_ok = true;
+        v.message = e.clone();
+        v.anchor = None;
+        v.failing = None;
+        v.causes = vec![(
+            Cause::UnknownAuthority,
+            format!("{code} stops before any verification ({}): {e}", p.setting),
+        )];
+        return;
+    }
+    let only_name = !v.trusted
+        && !v.causes.is_empty()
+        && v.causes
+            .iter()
+            .all(|(c, _)| matches!(c, Cause::NameMismatch | Cause::LegacyCommonName));
+    if p.check == Check::Full && only_name {
+        if let Some(m) = &p.name_message {
+            v.message = m.clone();
+        }
+    }
+    let accepted_because = match (p.check, &p.tolerated) {
+        (Check::Nothing, _) => Some(
+            p.note
+                .clone()
+                .unwrap_or_else(|| "the certificate is not checked".into()),
+        ),
+        (_, Some(t))
+            if !v.trusted
+                && p.tolerate_only
+                    .is_none_or(|only| v.causes.iter().all(|(c, _)| only.contains(c))) =>
+        {
+            Some(t.clone())
+        }
+        _ => None,
+    };
+    let Some(why) = accepted_because else {
+        return;
+    };
+    let would = if v.trusted {
+        String::new()
+    } else {
+        format!("; a verifying setup would fail here: {}", v.message)
+    };
+    findings.push(
+        Finding::new(
+            "client-unverified",
+            Severity::Warning,
+            format!(
+                "{code} connects without verifying the server certificate ({}: {why}): anyone on the                  path can stand in for the server{would}",
+                p.setting
+            ),
+        )
+        .fix(p.fix.clone())
+        .runtimes(&[code]),
+    );
+    v.trusted = true;
+    v.name_ok = true;
+    v.causes.clear();
+    v.message = format!("connects without verifying the certificate ({why})");
+    v.failing = None;
+}
+
 /// Evaluate a chain against each store.
 pub fn evaluate(input: &Input, stores: &[TrustStore]) -> Diagnosis {
     evaluate_precise(input, stores, 0)
@@ -495,30 +609,23 @@ pub fn evaluate_with(
     nanos: u32,
     evidence: Option<&evidence::IssuerEvidence>,
 ) -> Diagnosis {
-    let mut arena = Arena::new();
-    let order = order_presented(&input.chain);
-    let mut pres = vec![];
-    let mut pres_pos = vec![];
-    for &i in &order {
-        let a = arena.add(&input.chain[i]);
-        pres.push(a);
-        pres_pos.push((a, i));
-    }
-    let mut store_idx = vec![];
-    for s in stores {
-        store_idx.push(s.anchors.iter().map(|a| arena.add(&a.cert)).collect::<Vec<_>>());
-    }
-    let env = Env {
-        arena,
-        input,
-        pres,
-        pres_pos,
-        stores,
-        store_idx,
-        nanos,
-        webpki_memo: Default::default(),
-        evidence,
+    let env = build_env(input, stores, nanos, evidence);
+    // Database clients set to check the chain only (libpq verify-ca, pgx verify-ca, MySQL
+    // VERIFY_CA): their engine without the name. Same arena order, so the indices agree.
+    let chain_only_input;
+    let env_chain = if stores
+        .iter()
+        .any(|s| s.policy.as_ref().is_some_and(|p| p.check == Check::Chain))
+    {
+        chain_only_input = Input {
+            name: None,
+            ..input.clone()
+        };
+        Some(build_env(&chain_only_input, stores, nanos, evidence))
+    } else {
+        None
     };
+    let mut client_findings: Vec<Finding> = vec![];
     let chain_docs: Vec<CertDoc> = input
         .chain
         .iter()
@@ -541,13 +648,19 @@ pub fn evaluate_with(
     let mut verdicts = vec![];
     for (si, store) in stores.iter().enumerate() {
         // The engine and the words come from the runtime's unit (src/runtimes/).
-        let mut v = match store.runtime.unit().engine {
-            Engine::GoX509 => eval_go(&env, si),
-            Engine::Openssl => eval_openssl(&env, si),
-            Engine::Webpki => eval_webpki(&env, si),
-            Engine::OpensslApp(app) => runtimes::eval_ossl_app(&env, si, app),
-            Engine::Pkix => runtimes::eval_java(&env, si),
+        let e = match (&store.policy, &env_chain) {
+            (Some(p), Some(ec)) if p.check == Check::Chain => ec,
+            _ => &env,
         };
+        let mut v = eval_engine(e, si);
+        if let Some(c) = store.runtime.unit().client {
+            if !v.message.is_empty() {
+                v.message = (c.words)(&v.message);
+            }
+        }
+        if let Some(p) = &store.policy {
+            client_outcome(&mut v, p, &mut client_findings);
+        }
         if !v.trusted {
             if let Some((p, _)) = product {
                 let unknownish = v.causes.iter().any(|(c, _)| {
@@ -572,7 +685,8 @@ pub fn evaluate_with(
         }
         verdicts.push(v);
     }
-    let findings = findings(&env, stores, &verdicts, product.map(|p| p.0));
+    let mut findings = findings(&env, stores, &verdicts, product.map(|p| p.0));
+    findings.extend(client_findings);
     let docs: Vec<VerdictDoc> = verdicts
         .iter()
         .zip(stores)
@@ -692,7 +806,7 @@ fn eval_go(env: &Env, si: usize) -> Verdict {
         .iter()
         .any(|e| matches!(e.cause, Cause::NameMismatch | Cause::LegacyCommonName));
     let mut v = Verdict {
-        runtime: Runtime::Go,
+        runtime: store.runtime,
         trusted: out.error.is_none(),
         name_ok,
         causes: vec![],

@@ -23,6 +23,7 @@ pub static UNIT: Unit = Unit {
     engine: Engine::OpensslApp(&APP),
     profile: Some(crate::detect::Kind::Curl),
     own_ca_variable: Some("CURL_CA_BUNDLE for curl"),
+    client: None,
 };
 
 static APP: OsslApp = OsslApp {

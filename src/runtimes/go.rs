@@ -29,4 +29,5 @@ pub static UNIT: Unit = Unit {
     engine: Engine::GoX509,
     profile: Some(crate::detect::Kind::Go),
     own_ca_variable: None,
+    client: None,
 };

@@ -23,6 +23,7 @@ pub static UNIT: Unit = Unit {
     engine: Engine::Pkix,
     profile: None,
     own_ca_variable: Some("-Djavax.net.ssl.trustStore (a keytool-made store) in JAVA_TOOL_OPTIONS for Java"),
+    client: None,
 };
 
 /// What a Java TLS failure starts with.

@@ -65,6 +65,12 @@ registry! {
     Curl => curl,
     /// Java (JSSE PKIX): javax.net.ssl.trustStore, jssecacerts, cacerts (JKS / PKCS#12).
     Java => java,
+    /// libpq (psql and every libpq program): sslmode, sslrootcert, PGSSL* on OpenSSL.
+    Libpq => libpq,
+    /// The MariaDB/MySQL client library (Connector/C, the `mariadb` tool): --ssl-ca, OpenSSL.
+    MysqlClient => mysql_client,
+    /// pgx (Go's PostgreSQL driver): sslmode, sslrootcert, else Go's system pool.
+    Pgx => pgx,
 }
 
 /// Is a runtime always evaluated, or only when evidently present in the World?
@@ -204,6 +210,235 @@ pub struct Unit {
     /// For Kubernetes fixes: how this runtime is pointed at a mounted CA when
     /// `SSL_CERT_FILE` is not enough (None: `SSL_CERT_FILE` does it).
     pub own_ca_variable: Option<&'static str>,
+    /// A database client: its protocols, its connection settings and its words.
+    pub client: Option<&'static Client>,
+}
+
+/// How much of the server certificate a database client checks, as it is set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Nothing: encrypted (or not at all), any certificate accepted.
+    Nothing,
+    /// The chain up to a trusted root, not the name (libpq verify-ca, MySQL VERIFY_CA).
+    Chain,
+    /// The chain and the host name.
+    Full,
+}
+
+/// What a database client's settings make of a connection (sslmode, ssl-mode, tls=…).
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub check: Check,
+    /// The settings that decided it, in the client's own terms, with where each came from:
+    /// `sslmode=verify-full (PGSSLMODE), sslrootcert=/etc/pg/ca.crt (URL)`.
+    pub setting: String,
+    /// The client stops before any verification with this message (a missing root file,
+    /// a refused combination of settings).
+    pub error: Option<String>,
+    /// What the client says when only the host name fails (None: the engine's words).
+    pub name_message: Option<String>,
+    /// Said with a verdict that passes without checking (what a failure would fall back
+    /// to, what is not checked); None when the check is complete.
+    pub note: Option<String>,
+    /// The one change that makes this client verify (a DSN parameter, an option).
+    pub fix: String,
+    /// A failed verification is accepted anyway, and why (MariaDB 11 without an explicit
+    /// CA).
+    pub tolerated: Option<String>,
+    /// [`Policy::tolerated`] only when every cause is one of these (None: any failure).
+    pub tolerate_only: Option<&'static [crate::diagnose::Cause]>,
+}
+
+/// What a database client's settings are read from.
+pub struct ClientCx<'a> {
+    pub world: &'a World,
+    /// The target URL's query parameters, in order.
+    pub params: &'a [(String, String)],
+    /// `--ca` gave the CA file(s): the client's own CA option (sslrootcert, --ssl-ca).
+    pub explicit_ca: bool,
+    /// The host connected to (None: offline `verify`).
+    pub host: Option<&'a str>,
+    /// The client's store as resolved.
+    pub store: &'a TrustStore,
+}
+
+impl ClientCx<'_> {
+    /// A URL parameter (the last one wins, as in libpq and the Go drivers).
+    pub fn param(&self, k: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Is the host connected to a loopback address (or `localhost`)?
+    pub fn loopback(&self) -> bool {
+        self.host.is_some_and(|h| {
+            h.eq_ignore_ascii_case("localhost")
+                || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        })
+    }
+}
+
+/// One version rule of a runtime: the version it appears in, what it does, how a program
+/// gets the other behaviour (its escape hatch). Code asks the module's `has(version, Rule)`.
+#[derive(Debug, Clone, Copy)]
+pub struct VersionRow<R: 'static> {
+    pub since: crate::detect::Version,
+    pub rule: R,
+    pub behaviour: &'static str,
+    pub escape: &'static str,
+}
+
+impl<R: PartialEq> VersionRow<R> {
+    /// Does `v` have `rule`, per `rows`?
+    pub fn has(rows: &[VersionRow<R>], v: crate::detect::Version, rule: R) -> bool {
+        rows.iter().any(|r| r.rule == rule && v >= r.since)
+    }
+}
+
+/// A version rule as documented: (since, behaviour, escape hatch).
+pub type DocRow = (crate::detect::Version, &'static str, &'static str);
+
+/// A database client (libpq, the MySQL client library, the Go drivers).
+pub struct Client {
+    /// The protocol units (`probe::protocols`) it speaks: a target of one of them is
+    /// judged by it by default.
+    pub protocols: &'static [&'static str],
+    /// The URL parameters it reads from a target such as `postgres://h/db?sslmode=…`.
+    pub params: &'static [&'static str],
+    /// Its settings: what it checks, and what it says.
+    pub policy: fn(&ClientCx) -> Policy,
+    /// The engine's message as the client reports it.
+    pub words: fn(&str) -> String,
+    /// How this client, as set up in its store, is made to trust the CA `name` (whose
+    /// PEM is `file`): its own CA setting.
+    pub ca_fix: fn(&TrustStore, &str, &str) -> String,
+    /// Its version rules, for the documentation's table.
+    pub version_rules: fn() -> Vec<DocRow>,
+    /// How its version is detected in a World.
+    pub detection: &'static str,
+}
+
+/// The table of every database client's version rules (docs/TRUST-RULES.md holds it;
+/// `tests/registry.rs` keeps the two equal).
+pub fn version_rules_table() -> String {
+    let mut out =
+        String::from("| runtime | since | behaviour | escape hatch | detection |\n|---|---|---|---|---|\n");
+    for u in REGISTRY {
+        let Some(c) = u.client else { continue };
+        for (since, behaviour, escape) in (c.version_rules)() {
+            let v = match since.patch {
+                Some(p) => format!("{}.{}.{p}", since.major, since.minor),
+                None if since.minor == 0 => format!("{}", since.major),
+                None => format!("{}.{}", since.major, since.minor),
+            };
+            out.push_str(&format!(
+                "| `{}` | {v} | {behaviour} | {escape} | {} |\n",
+                u.id, c.detection
+            ));
+        }
+    }
+    out
+}
+
+/// The database clients' settings applied to their stores (after resolution, for the
+/// World as for `--ca`): a client that stops before verifying has its error and no
+/// anchors, every other carries its [`Policy`] for the diagnosis.
+pub fn apply_clients(
+    stores: &mut [TrustStore],
+    world: &World,
+    params: &[(String, String)],
+    host: Option<&str>,
+) {
+    for s in stores.iter_mut() {
+        let Some(c) = s.runtime.unit().client else {
+            continue;
+        };
+        let p = (c.policy)(&ClientCx {
+            world,
+            params,
+            explicit_ca: s.explicit,
+            host,
+            store: s,
+        });
+        if let Some(e) = &p.error {
+            s.error = Some(e.clone());
+            s.anchors.clear();
+        }
+        s.assumptions.push(format!("{}: {}", s.runtime.code(), p.setting));
+        s.policy = Some(p);
+    }
+}
+
+/// Go's system pool as a program using a Go driver has it (`x509.SystemCertPool`), named
+/// for that driver.
+pub(crate) fn go_pool(cx: &Cx, runtime: Runtime) -> TrustStore {
+    let mut s = crate::trust::go::resolve(cx);
+    s.runtime = runtime;
+    for f in &mut s.findings {
+        for r in &mut f.runtimes {
+            if r == "go" {
+                *r = runtime.code().to_string();
+            }
+        }
+    }
+    s
+}
+
+/// A CA file read as Go's `AppendCertsFromPEM` reads it (a Go driver's CA setting):
+/// `CERTIFICATE` blocks, undecodable ones skipped.
+pub(crate) fn go_pem_file(cx: &Cx, runtime: Runtime, path: &str, why: &str) -> TrustStore {
+    use crate::trust::{loader::ReadErr, Outcome, Pool, Step, StepKind};
+    let mut store = TrustStore::empty(runtime);
+    let p = std::path::Path::new(path);
+    let loaded = cx.loader.file(p);
+    let (outcome, n, reason) = match &*loaded {
+        Ok(c) => {
+            let mut pool = Pool::new();
+            let mut n = 0;
+            for (b, cert) in c.pem_certificates() {
+                n += 1;
+                pool.add(cert, p, &c.resolved, b);
+            }
+            store.anchors = pool.anchors;
+            (Outcome::Loaded, n, why.to_string())
+        }
+        Err(ReadErr::Missing) => (Outcome::Missing, 0, why.to_string()),
+        Err(e) => (Outcome::Error, 0, format!("{}; {why}", e.describe())),
+    };
+    store.steps.push(Step {
+        source: path.to_string(),
+        kind: StepKind::File,
+        outcome,
+        anchors: n,
+        reason: Some(reason),
+    });
+    store
+}
+
+/// The module path a Go program in the World links (`--exe`, `--pid`), when it does.
+pub(crate) fn go_program_links(world: &World, module: &str) -> Option<String> {
+    let d = crate::detect::go_program(world)?.ok()?;
+    let m = d.go()?.info.dep(module)?;
+    Some(format!("{} links {} {}", d.source, m.path, m.version))
+}
+
+/// The runtimes that judge a target of this protocol by default: its database clients
+/// plus Go and OpenSSL (None: not a database protocol — the usual set).
+pub fn clients_of(protocol: &str) -> Option<Vec<Runtime>> {
+    let clients: Vec<Runtime> = REGISTRY
+        .iter()
+        .filter(|u| u.client.is_some_and(|c| c.protocols.contains(&protocol)))
+        .map(|u| u.runtime)
+        .collect();
+    if clients.is_empty() {
+        return None;
+    }
+    let mut v = vec![Runtime::Go, Runtime::Openssl];
+    v.extend(clients);
+    Some(v)
 }
 
 impl fmt::Debug for Unit {

@@ -23,6 +23,7 @@ pub static UNIT: Unit = Unit {
     engine: Engine::OpensslApp(&APP),
     profile: Some(crate::detect::Kind::Node),
     own_ca_variable: Some("NODE_EXTRA_CA_CERTS for Node.js"),
+    client: None,
 };
 
 static APP: OsslApp = OsslApp {

@@ -16,4 +16,5 @@ pub static UNIT: Unit = Unit {
     engine: Engine::Openssl,
     profile: Some(crate::detect::Kind::Openssl),
     own_ca_variable: None,
+    client: None,
 };

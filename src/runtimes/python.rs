@@ -19,6 +19,7 @@ pub static UNIT: Unit = Unit {
     engine: Engine::OpensslApp(&APP),
     profile: Some(crate::detect::Kind::Python),
     own_ca_variable: None,
+    client: None,
 };
 
 pub(super) static APP: OsslApp = OsslApp {

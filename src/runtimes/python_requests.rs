@@ -21,6 +21,7 @@ pub static UNIT: Unit = Unit {
     engine: Engine::OpensslApp(&APP),
     profile: Some(crate::detect::Kind::Python),
     own_ca_variable: Some("REQUESTS_CA_BUNDLE for requests"),
+    client: None,
 };
 
 static APP: OsslApp = OsslApp {

@@ -15,4 +15,5 @@ pub static UNIT: Unit = Unit {
     engine: Engine::Webpki,
     profile: None,
     own_ca_variable: None,
+    client: None,
 };

@@ -117,6 +117,8 @@ pub struct TrustStore {
     /// The version and build modelled for this runtime (None: nothing about it is
     /// modelled per version); the diagnosis reads its rules.
     pub profile: Option<crate::profiles::Profile>,
+    /// A database client's settings (sslmode, ssl-mode, tls=…): what it checks.
+    pub policy: Option<crate::runtimes::Policy>,
 }
 
 impl TrustStore {
@@ -137,6 +139,9 @@ pub struct TrustOptions {
     pub openssldir: Option<PathBuf>,
     /// Versions pinned with `--runtime ID@VERSION`.
     pub pins: crate::profiles::Pins,
+    /// The target URL's query parameters (`sslrootcert=…`): database clients read their
+    /// CA file from there before their variables and defaults.
+    pub dsn: Vec<(String, String)>,
 }
 
 pub mod auxtrust;
@@ -218,6 +223,16 @@ pub fn relevant_runtimes(world: &World) -> Vec<Runtime> {
     Runtime::ALL
         .into_iter()
         .filter(|r| crate::runtimes::presence(world, *r).is_some())
+        .collect()
+}
+
+/// The runtimes `connect` (to a target that is not a database) and `verify` evaluate by
+/// default: [`relevant_runtimes`] without the database clients, which judge the targets of
+/// their own protocols ([`crate::runtimes::clients_of`]) or are named with `--runtime`.
+pub fn default_runtimes(world: &World) -> Vec<Runtime> {
+    relevant_runtimes(world)
+        .into_iter()
+        .filter(|r| r.unit().client.is_none())
         .collect()
 }
 
@@ -473,6 +488,7 @@ impl TrustStore {
             explicit: false,
             error: None,
             profile: None,
+            policy: None,
         }
     }
 

@@ -378,57 +378,110 @@ fn start_postgres(chain_pem: &str, key_pem: &str) -> Option<Postgres> {
     let plain_dir = dir.path().join("plain");
     let st = clean("cp").arg("-a").arg(&base).arg(&plain_dir).status().unwrap();
     assert!(st.success());
-    let start = |data: &Path, ssl: bool, name: &str| -> Server {
-        let port = free_port();
-        let log = dir.path().join(format!("{name}.log"));
-        let logf = std::fs::File::create(&log).unwrap();
-        let mut c = as_postgres(&postgres);
-        c.arg("-D")
-            .arg(data)
-            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
-            .arg("-c")
-            .arg(format!("unix_socket_directories={}", dir.path().display()))
-            .args([
-                "-c",
-                "fsync=off",
-                "-c",
-                "shared_buffers=16MB",
-                "-c",
-                "max_connections=20",
-            ])
-            .args(["-c", if ssl { "ssl=on" } else { "ssl=off" }]);
-        if ssl {
-            c.arg("-c")
-                .arg(format!(
-                    "ssl_cert_file={}",
-                    dir.path().join("server.crt").display()
-                ))
-                .arg("-c")
-                .arg(format!(
-                    "ssl_key_file={}",
-                    dir.path().join("server.key").display()
-                ));
-        }
-        c.stdout(logf.try_clone().unwrap()).stderr(logf);
-        let mut child = spawn_forever(c).expect("spawn postgres");
-        wait_for(
-            &mut child,
-            &log,
-            "ready to accept connections",
-            Duration::from_secs(30),
-        );
-        Server {
-            child,
-            stdin: None,
-            port,
-            log,
-            dir: None,
-        }
-    };
-    let tls = start(&base, true, "tls");
-    let plain = start(&plain_dir, false, "plain");
+    let tls = start_pg(&postgres, dir.path(), &base, true, "tls");
+    let plain = start_pg(&postgres, dir.path(), &plain_dir, false, "plain");
 
     Some(Postgres { tls, plain })
+}
+
+/// Start `postgres` on a free port from `data`, its sockets and log in `dir`; with `ssl`,
+/// `dir/server.crt` and `dir/server.key`.
+fn start_pg(postgres: &Path, dir: &Path, data: &Path, ssl: bool, name: &str) -> Server {
+    let port = free_port();
+    let log = dir.join(format!("{name}.log"));
+    let logf = std::fs::File::create(&log).unwrap();
+    let mut c = as_postgres(postgres);
+    c.arg("-D")
+        .arg(data)
+        .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+        .arg("-c")
+        .arg(format!("unix_socket_directories={}", dir.display()))
+        .args([
+            "-c",
+            "fsync=off",
+            "-c",
+            "shared_buffers=16MB",
+            "-c",
+            "max_connections=20",
+        ])
+        .args(["-c", if ssl { "ssl=on" } else { "ssl=off" }]);
+    if ssl {
+        c.arg("-c")
+            .arg(format!("ssl_cert_file={}", dir.join("server.crt").display()))
+            .arg("-c")
+            .arg(format!("ssl_key_file={}", dir.join("server.key").display()));
+    }
+    c.stdout(logf.try_clone().unwrap()).stderr(logf);
+    let mut child = spawn_forever(c).expect("spawn postgres");
+    wait_for(
+        &mut child,
+        &log,
+        "ready to accept connections",
+        Duration::from_secs(60),
+    );
+    Server {
+        child,
+        stdin: None,
+        port,
+        log,
+        dir: None,
+    }
+}
+
+/// One initdb per test binary, copied for every [`postgres_tls`] server: (scratch, data).
+fn pg_template() -> Option<&'static (Scratch, PathBuf)> {
+    static T: OnceLock<Option<(Scratch, PathBuf)>> = OnceLock::new();
+    T.get_or_init(|| {
+        let initdb = pg_bin("initdb")?;
+        need("setpriv")?;
+        let dir = scratch("pgtemplate");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let base = dir.path().join("base");
+        std::fs::create_dir(&base).unwrap();
+        chown_postgres(dir.path());
+        let out = as_postgres(&initdb)
+            .arg("-D")
+            .arg(&base)
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "--locale=C",
+                "-E",
+                "UTF8",
+            ])
+            .output()
+            .expect("initdb");
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some((dir, base))
+    })
+    .as_ref()
+}
+
+/// A PostgreSQL server of its own serving `chain_pem`/`key_pem` (killed on drop), its
+/// data copied from one initdb per test binary. None = skipped.
+pub fn postgres_tls(name: &str, chain_pem: &str, key_pem: &str) -> Option<Server> {
+    let postgres = pg_bin("postgres")?;
+    let (tdir, base) = pg_template()?;
+    let dir = tdir.path().join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("server.crt"), chain_pem).unwrap();
+    std::fs::write(dir.join("server.key"), key_pem).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let data = dir.join("data");
+    let st = clean("cp").arg("-a").arg(base).arg(&data).status().unwrap();
+    assert!(st.success());
+    chown_postgres(&dir);
+    Some(start_pg(&postgres, &dir, &data, true, "tls"))
 }
 
 fn as_postgres(bin: &Path) -> Command {
@@ -462,54 +515,64 @@ fn start_mariadb(chain_pem: &str, key_pem: &str) -> Option<Mariadb> {
     let dir = scratch("mariadb");
     std::fs::write(dir.path().join("server.crt"), chain_pem).unwrap();
     std::fs::write(dir.path().join("server.key"), key_pem).unwrap();
-    let start = |name: &str, ssl: bool| -> Server {
-        let data = dir.path().join(name);
-        std::fs::create_dir(&data).unwrap();
-        let port = free_port();
-        let log = dir.path().join(format!("{name}.log"));
-        let logf = std::fs::File::create(&log).unwrap();
-        let mut c = clean("setpriv");
-        c.args(["--pdeathsig=KILL", "--"])
-            .arg(&bin)
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .arg("--user=root")
-            .arg("--skip-grant-tables")
-            .arg(format!(
-                "--socket={}",
-                dir.path().join(format!("{name}.sock")).display()
-            ))
-            .arg(format!(
-                "--pid-file={}",
-                dir.path().join(format!("{name}.pid")).display()
-            ))
-            .arg(format!("--port={port}"))
-            .arg("--bind-address=127.0.0.1")
-            .arg("--skip-log-bin")
-            .arg("--innodb-buffer-pool-size=16M")
-            .arg("--max-connect-errors=100000")
-            // Logs every connection closed before authentication ("Aborted connection").
-            .arg("--log-warnings=4");
-        if ssl {
-            c.arg(format!("--ssl-cert={}", dir.path().join("server.crt").display()))
-                .arg(format!("--ssl-key={}", dir.path().join("server.key").display()));
-        } else {
-            c.arg("--skip-ssl");
-        }
-        c.stdout(logf.try_clone().unwrap()).stderr(logf);
-        let mut child = spawn_forever(c).expect("spawn mariadbd");
-        wait_for(&mut child, &log, "ready for connections", Duration::from_secs(60));
-        Server {
-            child,
-            stdin: None,
-            port,
-            log,
-            dir: None,
-        }
-    };
-    let tls = start("tls", true);
-    let plain = start("plain", false);
+    let tls = start_mariadb_in(&bin, dir.path(), "tls", true);
+    let plain = start_mariadb_in(&bin, dir.path(), "plain", false);
     Some(Mariadb { tls, plain })
+}
+
+/// Start mariadbd with a fresh data directory `dir/name`; with `ssl`, `dir/server.crt`
+/// and `dir/server.key`.
+fn start_mariadb_in(bin: &Path, dir: &Path, name: &str, ssl: bool) -> Server {
+    let data = dir.join(name);
+    std::fs::create_dir(&data).unwrap();
+    let port = free_port();
+    let log = dir.join(format!("{name}.log"));
+    let logf = std::fs::File::create(&log).unwrap();
+    let mut c = clean("setpriv");
+    c.args(["--pdeathsig=KILL", "--"])
+        .arg(bin)
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .arg("--user=root")
+        .arg("--skip-grant-tables")
+        .arg(format!("--socket={}", dir.join(format!("{name}.sock")).display()))
+        .arg(format!(
+            "--pid-file={}",
+            dir.join(format!("{name}.pid")).display()
+        ))
+        .arg(format!("--port={port}"))
+        .arg("--bind-address=127.0.0.1")
+        .arg("--skip-log-bin")
+        .arg("--innodb-buffer-pool-size=16M")
+        .arg("--max-connect-errors=100000")
+        // Logs every connection closed before authentication ("Aborted connection").
+        .arg("--log-warnings=4");
+    if ssl {
+        c.arg(format!("--ssl-cert={}", dir.join("server.crt").display()))
+            .arg(format!("--ssl-key={}", dir.join("server.key").display()));
+    } else {
+        c.arg("--skip-ssl");
+    }
+    c.stdout(logf.try_clone().unwrap()).stderr(logf);
+    let mut child = spawn_forever(c).expect("spawn mariadbd");
+    wait_for(&mut child, &log, "ready for connections", Duration::from_secs(90));
+    Server {
+        child,
+        stdin: None,
+        port,
+        log,
+        dir: None,
+    }
+}
+
+/// A MariaDB server of its own serving `chain_pem`/`key_pem` (killed on drop).
+pub fn mariadb_tls(name: &str, chain_pem: &str, key_pem: &str) -> Option<Server> {
+    let bin = need("mariadbd").or_else(|| need("mysqld"))?;
+    need("setpriv")?;
+    let dir = scratch(&format!("mariadb-{name}"));
+    std::fs::write(dir.path().join("server.crt"), chain_pem).unwrap();
+    std::fs::write(dir.path().join("server.key"), key_pem).unwrap();
+    Some(start_mariadb_in(&bin, dir.path(), "tls", true))
 }
 
 // ---------------------------------------------------------------------------------------

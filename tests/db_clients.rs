@@ -1,0 +1,663 @@
+//! Database clients are runtimes, and their verdicts are the real clients' verdicts.
+//!
+//! Real PostgreSQL and MariaDB servers on 127.0.0.1 ephemeral ports serve generated
+//! chains (good, leaf only, expired, wrong name, self-signed); the real clients — psql 15
+//! (Debian 12) and psql 17 (the Debian 13 root, `TLSDOCTOR_TRIXIE_ROOT`), the `mariadb`
+//! tools of MariaDB 10.11 and 11.8, and a Go 1.19 program on Debian's pgx v4 and
+//! go-sql-driver/mysql — connect with every trust setup (the right root, another root,
+//! none; `sslrootcert=system`) and mode (`sslmode`, `--ssl-verify-server-cert`, `tls=`),
+//! each with a cleared environment. tlsdoctor predicts each from the same World (same
+//! root, same variables, the same settings in the target URL): the verdict must agree
+//! every time and the message, exactly, in at least 98 % of the cases.
+
+#[path = "common/servers.rs"]
+mod servers;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use servers::{clean, Pki, Server};
+use tlsdoctor::report::json::Document;
+
+fn ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// The Debian 13 root: `TLSDOCTOR_TRIXIE_ROOT`, else the repository's `.cache/trixie-root`.
+fn trixie_root() -> Option<PathBuf> {
+    let p = std::env::var_os("TLSDOCTOR_TRIXIE_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/trixie-root"));
+    p.join("usr/bin/psql").is_file().then_some(p)
+}
+
+/// One served chain.
+struct Fixture {
+    name: &'static str,
+    chain: String,
+    key: String,
+}
+
+/// The scenarios: the leaf names 127.0.0.1 (the address every client connects to) except
+/// in `wrong-name`.
+fn fixtures(pki: &Pki) -> Vec<Fixture> {
+    let good = pki.leaf("good", "db.test", &["db.test", "127.0.0.1"], 2020, 2045);
+    let expired = pki.leaf("expired", "db.test", &["db.test", "127.0.0.1"], 2020, 2021);
+    let wrong = pki.leaf("wrong", "other.test", &["other.test"], 2020, 2045);
+    let mut p = rcgen::CertificateParams::new(vec!["db.test".to_string()]).unwrap();
+    p.subject_alt_names
+        .push(rcgen::SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, "self-signed db.test");
+    p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    p.not_after = rcgen::date_time_ymd(2045, 1, 1);
+    let sk = rcgen::KeyPair::generate().unwrap();
+    let ss = p.self_signed(&sk).unwrap();
+    let int = pki.int.pem();
+    vec![
+        Fixture {
+            name: "good",
+            chain: format!("{}{int}", good.pem()),
+            key: good.key_pem(),
+        },
+        Fixture {
+            name: "leaf-only",
+            chain: good.pem(),
+            key: good.key_pem(),
+        },
+        Fixture {
+            name: "expired",
+            chain: format!("{}{int}", expired.pem()),
+            key: expired.key_pem(),
+        },
+        Fixture {
+            name: "wrong-name",
+            chain: format!("{}{int}", wrong.pem()),
+            key: wrong.key_pem(),
+        },
+        Fixture {
+            name: "self-signed",
+            chain: ss.pem(),
+            key: sk.serialize_pem(),
+        },
+    ]
+}
+
+/// The files a client sees, in a directory that is `dir` on the host and `/mnt` inside
+/// the Debian 13 root: the right root, another root, an unrelated "system" bundle, the
+/// right root as the "system" bundle, and an empty home.
+struct Files {
+    dir: PathBuf,
+}
+
+impl Files {
+    fn new(pki: &Pki) -> Files {
+        let dir = pki.path("clients");
+        std::fs::create_dir_all(&dir).unwrap();
+        let d = dir.as_path();
+        std::fs::write(d.join("root.pem"), pki.root.pem()).unwrap();
+        std::fs::write(d.join("other.pem"), servers::ca("Other Root", None).pem()).unwrap();
+        std::fs::write(d.join("unrelated.pem"), servers::ca("Unrelated Root", None).pem()).unwrap();
+        std::fs::create_dir_all(d.join("home")).unwrap();
+        std::fs::create_dir_all(d.join("nodir")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Files { dir }
+    }
+}
+
+/// The PKI, the client files and one server per fixture of each kind, shared by the tests
+/// of this binary (the servers die with it).
+struct Fx {
+    files: Files,
+    fixtures: Vec<Fixture>,
+}
+
+fn fx() -> &'static Fx {
+    static FX: OnceLock<Fx> = OnceLock::new();
+    FX.get_or_init(|| {
+        let pki = Pki::new();
+        let files = Files::new(&pki);
+        let fixtures = fixtures(&pki);
+        Fx { files, fixtures }
+    })
+}
+
+type Servers = Vec<(&'static str, Option<Server>)>;
+
+fn start_all(start: fn(&str, &str, &str) -> Option<Server>) -> Servers {
+    let f = fx();
+    std::thread::scope(|s| {
+        let hs: Vec<_> = f
+            .fixtures
+            .iter()
+            .map(|x| s.spawn(move || (x.name, start(x.name, &x.chain, &x.key))))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+fn pg_servers() -> &'static Servers {
+    static S: OnceLock<Servers> = OnceLock::new();
+    S.get_or_init(|| start_all(servers::postgres_tls))
+}
+
+fn my_servers() -> &'static Servers {
+    static S: OnceLock<Servers> = OnceLock::new();
+    S.get_or_init(|| start_all(servers::mariadb_tls))
+}
+
+/// Where a client runs: the host (Debian 12) or the Debian 13 root.
+#[derive(Clone)]
+struct Side {
+    label: &'static str,
+    /// None: the host.
+    root: Option<PathBuf>,
+}
+
+impl Side {
+    /// The fixture directory as this side's programs see it.
+    fn base(&self, files: &Files) -> String {
+        match self.root {
+            None => files.dir.display().to_string(),
+            Some(_) => "/mnt".into(),
+        }
+    }
+
+    /// Run `argv` with exactly `env` (plus PATH and LC_ALL=C): on the host, or chrooted
+    /// into the root with the fixture directory bound at /mnt in a private mount namespace
+    /// (the root itself is never written to).
+    fn run(&self, files: &Files, env: &[(String, String)], argv: &[String]) -> std::process::Output {
+        match &self.root {
+            None => {
+                let mut c = clean(&argv[0]);
+                c.args(&argv[1..]);
+                for (k, v) in env {
+                    c.env(k, v);
+                }
+                c.output().expect("run client")
+            }
+            Some(root) => {
+                let mut c = Command::new("unshare");
+                c.env_clear()
+                    .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+                    .args([
+                        "-m",
+                        "--propagation",
+                        "private",
+                        "sh",
+                        "-c",
+                        "mount --bind \"$1\" \"$2/mnt\" && root=\"$2\" && shift 2 && exec chroot \"$root\" /usr/bin/env -i \"$@\"",
+                        "sh",
+                    ])
+                    .arg(&files.dir)
+                    .arg(root)
+                    .arg("PATH=/usr/bin:/bin")
+                    .arg("LC_ALL=C");
+                for (k, v) in env {
+                    c.arg(format!("{k}={v}"));
+                }
+                c.args(argv);
+                c.output().expect("unshare chroot")
+            }
+        }
+    }
+
+    /// tlsdoctor's verdict for `runtime` on `target`, in this side's World: the same root
+    /// (the fixture directory bound at /mnt the same way) and the same variables.
+    fn predict(&self, files: &Files, env: &[(String, String)], target: &str, runtime: &str) -> Document {
+        let bin = env!("CARGO_BIN_EXE_tlsdoctor");
+        let mut args: Vec<String> = vec![
+            "--json".into(),
+            "--root".into(),
+            self.root
+                .as_ref()
+                .map(|r| r.display().to_string())
+                .unwrap_or_else(|| "/".into()),
+        ];
+        for (k, v) in env {
+            args.push("--env".into());
+            args.push(format!("{k}={v}"));
+        }
+        args.extend(
+            [
+                "connect",
+                target,
+                "--runtime",
+                runtime,
+                "--timeout",
+                "10s",
+                "--no-fetch",
+            ]
+            .map(String::from),
+        );
+        let out = match &self.root {
+            None => clean(bin).args(&args).output().expect("tlsdoctor"),
+            Some(root) => Command::new("unshare")
+                .env_clear()
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+                .args([
+                    "-m",
+                    "--propagation",
+                    "private",
+                    "sh",
+                    "-c",
+                    "mount --bind \"$1\" \"$2/mnt\" && shift 2 && exec \"$@\"",
+                    "sh",
+                ])
+                .arg(&files.dir)
+                .arg(root)
+                .arg(bin)
+                .args(&args)
+                .output()
+                .expect("tlsdoctor in namespace"),
+        };
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "tlsdoctor {args:?}: not a document ({e}):\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    }
+}
+
+/// What the real client did.
+#[derive(Debug, PartialEq)]
+enum Real {
+    Connected,
+    Failed(String),
+}
+
+fn real(out: &std::process::Output) -> Real {
+    if out.status.success() {
+        Real::Connected
+    } else {
+        Real::Failed(String::from_utf8_lossy(&out.stderr).trim_end().to_string())
+    }
+}
+
+/// Go's expiry message names the current time (`current time 2026-…Z is after …`): the
+/// real program and tlsdoctor read the clock a moment apart, so that one field is not
+/// compared.
+fn unclocked(s: &str) -> String {
+    match s.find("current time ") {
+        Some(i) => {
+            let rest = &s[i + "current time ".len()..];
+            let end = rest.find(' ').unwrap_or(rest.len());
+            format!("{}current time <now>{}", &s[..i], &rest[end..])
+        }
+        None => s.to_string(),
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    cases: usize,
+    /// Cases where the real client refused to connect.
+    refused: usize,
+    verdicts: usize,
+    messages: usize,
+    /// (case, what differs)
+    misses: Vec<(String, String)>,
+    verdict_misses: Vec<String>,
+}
+
+impl Tally {
+    /// Compare one case. `expected_text` maps tlsdoctor's message to the line the real
+    /// program prints (its own prefix around the library's words).
+    fn compare(&mut self, case: String, real: Real, doc: &Document, expected_text: impl Fn(&str) -> String) {
+        self.cases += 1;
+        if real != Real::Connected {
+            self.refused += 1;
+        }
+        let Some(v) = doc.verdicts.first() else {
+            self.verdict_misses.push(format!(
+                "{case}: no verdict (error: {:?})",
+                doc.error.as_ref().map(|e| &e.message)
+            ));
+            return;
+        };
+        match (&real, v.trusted) {
+            (Real::Connected, true) => {
+                self.verdicts += 1;
+                self.messages += 1;
+            }
+            (Real::Failed(text), false) => {
+                self.verdicts += 1;
+                let want = expected_text(&v.message);
+                if unclocked(text) == unclocked(&want) {
+                    self.messages += 1;
+                } else {
+                    self.misses
+                        .push((case, format!("real {text:?}\n      ours {want:?}")));
+                }
+            }
+            _ => self.verdict_misses.push(format!(
+                "{case}: real {real:?}, tlsdoctor trusted={} {:?}",
+                v.trusted, v.message
+            )),
+        }
+    }
+
+    fn report(&self, what: &str) {
+        eprintln!(
+            "{what}: {} cases ({} refused by the real client), verdicts {}/{}, exact messages {}/{}",
+            self.cases, self.refused, self.verdicts, self.cases, self.messages, self.cases
+        );
+        for (c, d) in &self.misses {
+            eprintln!("  message differs: {c}\n      {d}");
+        }
+        assert!(
+            self.verdict_misses.is_empty(),
+            "{what}: verdicts differ:\n{}",
+            self.verdict_misses.join("\n")
+        );
+        assert!(
+            self.refused > 0 && self.refused < self.cases,
+            "{what}: the cases must include connections that work and ones that fail"
+        );
+        assert!(
+            self.messages * 100 >= self.cases * 98,
+            "{what}: exact messages {}/{} (< 98 %)",
+            self.messages,
+            self.cases
+        );
+    }
+}
+
+fn sides() -> Vec<Side> {
+    let mut v = vec![Side {
+        label: "debian12",
+        root: None,
+    }];
+    match trixie_root() {
+        Some(r) => v.push(Side {
+            label: "debian13",
+            root: Some(r),
+        }),
+        None => {
+            assert!(
+                !ci(),
+                "CI=true: the Debian 13 root (TLSDOCTOR_TRIXIE_ROOT or .cache/trixie-root) with psql is required"
+            );
+            eprintln!("!!! SKIPPED the Debian 13 clients: no Debian 13 root !!!");
+        }
+    }
+    v
+}
+
+/// The trust setups: (label, the CA file under the fixture directory or a keyword, the
+/// "system" bundle for OpenSSL's default paths).
+const TRUSTS: &[(&str, Option<&str>, &str)] = &[
+    ("right-root", Some("root.pem"), "unrelated.pem"),
+    ("other-root", Some("other.pem"), "unrelated.pem"),
+    ("none", None, "unrelated.pem"),
+    ("system-has-root", Some("system"), "root.pem"),
+];
+
+fn env_for(base: &str, system: &str) -> Vec<(String, String)> {
+    vec![
+        ("HOME".into(), format!("{base}/home")),
+        ("SSL_CERT_FILE".into(), format!("{base}/{system}")),
+        ("SSL_CERT_DIR".into(), format!("{base}/nodir")),
+    ]
+}
+
+#[test]
+fn libpq_psql_15_and_17_agree_with_tlsdoctor() {
+    if servers::need("psql").is_none() {
+        return;
+    }
+    let files = &fx().files;
+    let servers = pg_servers();
+    let mut tally = Tally::default();
+    for side in sides() {
+        let base = side.base(files);
+        for (fname, server) in servers {
+            let Some(server) = server else { return };
+            for (tname, ca, system) in TRUSTS {
+                for mode in ["require", "verify-ca", "verify-full", "prefer"] {
+                    // prefer with a root file retries without TLS after a failure: not a
+                    // TLS verdict.
+                    if mode == "prefer" && ca.is_some() {
+                        continue;
+                    }
+                    let root = ca.map(|c| {
+                        if c == "system" {
+                            c.to_string()
+                        } else {
+                            format!("{base}/{c}")
+                        }
+                    });
+                    let env = env_for(&base, system);
+                    let mut conninfo = format!(
+                        "host=127.0.0.1 port={} user=postgres dbname=postgres connect_timeout=10 sslmode={mode}",
+                        server.port
+                    );
+                    let mut url = format!("postgres://127.0.0.1:{}/postgres?sslmode={mode}", server.port);
+                    if let Some(r) = &root {
+                        conninfo.push_str(&format!(" sslrootcert={r}"));
+                        url.push_str(&format!("&sslrootcert={r}"));
+                    }
+                    let out = side.run(
+                        files,
+                        &env,
+                        &[
+                            "psql".into(),
+                            "-X".into(),
+                            "-A".into(),
+                            "-t".into(),
+                            "-c".into(),
+                            "select 1".into(),
+                            conninfo.clone(),
+                        ],
+                    );
+                    let doc = side.predict(files, &env, &url, "libpq");
+                    let port = server.port;
+                    tally.compare(
+                        format!("{} psql {fname} {tname} sslmode={mode}", side.label),
+                        real(&out),
+                        &doc,
+                        |m| {
+                            if m.starts_with("weak sslmode") || m.starts_with("invalid sslmode") {
+                                format!("psql: error: {m}")
+                            } else {
+                                format!("psql: error: connection to server at \"127.0.0.1\", port {port} failed: {m}")
+                            }
+                        },
+                    );
+                }
+            }
+        }
+    }
+    tally.report("libpq (psql 15, psql 17)");
+}
+
+#[test]
+fn mariadb_clients_10_11_and_11_8_agree_with_tlsdoctor() {
+    if servers::need("mariadb").is_none() {
+        return;
+    }
+    let files = &fx().files;
+    let servers = my_servers();
+    let mut tally = Tally::default();
+    for side in sides() {
+        let base = side.base(files);
+        for (fname, server) in servers {
+            let Some(server) = server else { return };
+            for (tname, ca, system) in TRUSTS {
+                if *ca == Some("system") {
+                    continue;
+                }
+                for verify in [None, Some(true), Some(false)] {
+                    let env = env_for(&base, system);
+                    let mut argv: Vec<String> = vec![
+                        "mariadb".into(),
+                        "--no-defaults".into(),
+                        "-h127.0.0.1".into(),
+                        format!("-P{}", server.port),
+                        "-uroot".into(),
+                        "--connect-timeout=10".into(),
+                    ];
+                    let mut url = format!("mysql://127.0.0.1:{}/?x=1", server.port);
+                    if let Some(c) = ca {
+                        argv.push(format!("--ssl-ca={base}/{c}"));
+                        url.push_str(&format!("&ssl-ca={base}/{c}"));
+                    }
+                    match verify {
+                        Some(true) => {
+                            argv.push("--ssl-verify-server-cert".into());
+                            url.push_str("&ssl-verify-server-cert=1");
+                        }
+                        Some(false) => {
+                            argv.push("--disable-ssl-verify-server-cert".into());
+                            url.push_str("&ssl-verify-server-cert=0");
+                        }
+                        None => {}
+                    }
+                    argv.extend(["-e".into(), "select 1".into()]);
+                    let out = side.run(files, &env, &argv);
+                    let doc = side.predict(files, &env, &url, "mysql-client");
+                    tally.compare(
+                        format!("{} mariadb {fname} {tname} verify={verify:?}", side.label),
+                        real(&out),
+                        &doc,
+                        |m| m.to_string(),
+                    );
+                }
+            }
+        }
+    }
+    tally.report("MariaDB client (10.11, 11.8)");
+}
+
+/// A Go program on Debian's driver packages: `pgx DSN` or `mysql DSN [CAFILE]` (with a
+/// CA file: registered as `tls=custom`); prints OK or the error.
+const GO_PROGRAM: &str = r#"package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"database/sql"
+	"fmt"
+	"os"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v4"
+)
+
+func main() {
+	switch os.Args[1] {
+	case "pgx":
+		c, err := pgx.Connect(context.Background(), os.Args[2])
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		c.Close(context.Background())
+	case "mysql":
+		if len(os.Args) > 3 {
+			pool := x509.NewCertPool()
+			pem, _ := os.ReadFile(os.Args[3])
+			pool.AppendCertsFromPEM(pem)
+			mysql.RegisterTLSConfig("custom", &tls.Config{RootCAs: pool})
+		}
+		db, _ := sql.Open("mysql", os.Args[2])
+		if err := db.Ping(); err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+	}
+	fmt.Println("OK")
+}
+"#;
+
+/// Build the program with Debian's Go and `/usr/share/gocode` (GOPATH mode).
+fn go_program(dir: &Path) -> Option<PathBuf> {
+    let gocode = Path::new("/usr/share/gocode/src/github.com");
+    let have = servers::need("go").is_some()
+        && gocode.join("jackc/pgx/v4").is_dir()
+        && gocode.join("go-sql-driver/mysql").is_dir();
+    if !have {
+        assert!(
+            !ci(),
+            "CI=true: go and Debian's golang-github-jackc-pgx-v4-dev / golang-github-go-sql-driver-mysql-dev are required"
+        );
+        eprintln!("!!! SKIPPED: Go or the Debian driver packages are missing !!!");
+        return None;
+    }
+    let src = dir.join("src/dbprobe");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("main.go"), GO_PROGRAM).unwrap();
+    let bin = dir.join("dbprobe");
+    let out = clean("go")
+        .current_dir(&src)
+        .env("GO111MODULE", "off")
+        .env("GOPATH", format!("{}:/usr/share/gocode", dir.display()))
+        .env("GOCACHE", dir.join("cache"))
+        .env("HOME", dir)
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .output()
+        .expect("go build");
+    assert!(
+        out.status.success(),
+        "go build: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(bin)
+}
+
+#[test]
+fn go_driver_pgx_agrees_with_tlsdoctor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(prog) = go_program(tmp.path()) else {
+        return;
+    };
+    let prog = prog.display().to_string();
+    let files = &fx().files;
+    let pg = pg_servers();
+    let side = Side {
+        label: "debian12",
+        root: None,
+    };
+    let base = side.base(files);
+    let mut tally = Tally::default();
+    for (fname, server) in pg {
+        let Some(server) = server else { return };
+        for (tname, ca, system) in TRUSTS {
+            if *ca == Some("system") {
+                continue;
+            }
+            for mode in ["require", "verify-ca", "verify-full"] {
+                let env = env_for(&base, system);
+                let mut url = format!(
+                    "postgres://postgres@127.0.0.1:{}/postgres?sslmode={mode}",
+                    server.port
+                );
+                if let Some(c) = ca {
+                    url.push_str(&format!("&sslrootcert={base}/{c}"));
+                }
+                let out = side.run(
+                    files,
+                    &env,
+                    &[prog.clone(), "pgx".into(), format!("{url}&connect_timeout=10")],
+                );
+                let doc = side.predict(files, &env, &url, "pgx");
+                let r = if out.status.success() {
+                    Real::Connected
+                } else {
+                    Real::Failed(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+                };
+                tally.compare(format!("pgx {fname} {tname} sslmode={mode}"), r, &doc, |m| {
+                    format!("failed to connect to `host=127.0.0.1 user=postgres database=postgres`: {m}")
+                });
+            }
+        }
+    }
+    tally.report("pgx (go1.19, pgx v4)");
+}
