@@ -531,8 +531,18 @@ pub fn dpkg_version(world: &World, package: &str) -> Option<String> {
     let db = world
         .read_capped(Path::new("/var/lib/dpkg/status"), MAX_LIB_BYTES)
         .ok()?;
-    let text = String::from_utf8_lossy(&db);
-    for para in text.split("\n\n") {
+    // Only the paragraphs that start with this package's name are parsed (the database
+    // is hundreds of kilobytes; detection runs on every report).
+    let needle = format!("Package: {package}\n");
+    let mut at = 0;
+    while let Some(i) = pem::memfind(&db[at..], needle.as_bytes()) {
+        let start = at + i;
+        at = start + needle.len();
+        if start > 0 && db[start - 1] != b'\n' {
+            continue;
+        }
+        let end = pem::memfind(&db[start..], b"\n\n").map_or(db.len(), |e| start + e);
+        let para = String::from_utf8_lossy(&db[start..end]);
         let mut name = None;
         let mut version = None;
         let mut installed = false;
@@ -551,6 +561,29 @@ pub fn dpkg_version(world: &World, package: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// OpenSSL for the version profile: the process's mapped library (`--pid`), else the
+/// package database (libssl3t64 / libssl3: cheap), else the library's version string.
+pub fn openssl_version(world: &World) -> Option<Detected> {
+    if matches!(world.kind(), WorldKind::Pid(_)) {
+        return openssl(world);
+    }
+    for pkg in ["libssl3t64", "libssl3"] {
+        if let Some(v) = dpkg_version(world, pkg) {
+            let upstream = v.split(['-', '+', '~']).next().unwrap_or(&v).to_string();
+            if let Some(ver) = Version::parse(&upstream) {
+                return Some(Detected {
+                    kind: Kind::Openssl,
+                    version: Some(ver),
+                    text: format!("OpenSSL {upstream} ({pkg})"),
+                    build: Build::None,
+                    source: Source::World(PathBuf::from("/var/lib/dpkg/status")),
+                });
+            }
+        }
+    }
+    openssl(world)
 }
 
 /// Node.js: which build (Debian's, with the system libnode, or a self-contained one) and

@@ -17,9 +17,10 @@ pub static FAMILY: Family = Family {
         Version::new(3, 4, None),
         Version::new(3, 5, None),
     ],
-    detection: "--runtime openssl@3.N; the libcrypto mapped into --pid N; else libssl.so.3 in the \
-                World's library directories (libcrypto's OPENSSL_VERSION_TEXT beside it)",
-    detect: crate::detect::openssl,
+    detection: "--runtime openssl@3.N; the libcrypto mapped into --pid N; else the dpkg database \
+                (libssl3t64, libssl3); else libssl.so.3 in the World's library directories \
+                (libcrypto's OPENSSL_VERSION_TEXT beside it)",
+    detect: crate::detect::openssl_version,
     rows: ROWS,
 };
 
