@@ -60,38 +60,7 @@ static SLEEPER_BIN: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::
 /// The Go program above, static (CGO off), built once with this machine's Go.
 fn sleeper() -> Option<PathBuf> {
     SLEEPER_BIN
-        .get_or_init(|| {
-            if !have("go") {
-                return None;
-            }
-            let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-procsleeper");
-            let src = base.join("src");
-            std::fs::create_dir_all(&src).unwrap();
-            std::fs::write(src.join("go.mod"), "module sleeper\n\ngo 1.19\n").unwrap();
-            std::fs::write(src.join("main.go"), SLEEPER).unwrap();
-            let out = base.join("sleeper");
-            let o = Command::new("go")
-                .env_clear()
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .env("HOME", base.join("home"))
-                .env("GOCACHE", base.join("cache"))
-                .env("GOPATH", base.join("gopath"))
-                .env("GOTOOLCHAIN", "local")
-                .env("GOPROXY", "off")
-                .env("CGO_ENABLED", "0")
-                .current_dir(&src)
-                .args(["build", "-o"])
-                .arg(&out)
-                .arg(".")
-                .output()
-                .unwrap();
-            assert!(
-                o.status.success(),
-                "go build: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            Some(out)
-        })
+        .get_or_init(|| common::build_go("procsleeper", SLEEPER))
         .clone()
 }
 

@@ -131,38 +131,7 @@ static GO_VERIFIER: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::
 /// its system pool: prints `ok` or Go's error.
 pub fn go_verifier() -> Option<PathBuf> {
     GO_VERIFIER
-        .get_or_init(|| {
-            if !super::common::have("go") {
-                return None;
-            }
-            let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-podverify2");
-            let src = base.join("src");
-            std::fs::create_dir_all(&src).unwrap();
-            std::fs::write(src.join("go.mod"), "module podverify\n\ngo 1.19\n").unwrap();
-            std::fs::write(src.join("main.go"), GO_VERIFY).unwrap();
-            let out = base.join("podverify");
-            let o = Command::new("go")
-                .env_clear()
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .env("HOME", base.join("home"))
-                .env("GOCACHE", base.join("cache"))
-                .env("GOPATH", base.join("gopath"))
-                .env("GOTOOLCHAIN", "local")
-                .env("GOPROXY", "off")
-                .env("CGO_ENABLED", "0")
-                .current_dir(&src)
-                .args(["build", "-o"])
-                .arg(&out)
-                .arg(".")
-                .output()
-                .unwrap();
-            assert!(
-                o.status.success(),
-                "go build: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            Some(out)
-        })
+        .get_or_init(|| super::common::build_go("podverify2", GO_VERIFY))
         .clone()
 }
 

@@ -257,3 +257,39 @@ pub fn tlsdoctor(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
 }
+
+/// Build a static Go program (this machine's Go, CGO off, no network, its own caches under
+/// target/tmp/go-NAME) from one `main.go`, once per test binary; None without `go`.
+pub fn build_go(name: &str, main_go: &str) -> Option<std::path::PathBuf> {
+    if !have("go") {
+        return None;
+    }
+    let base = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("go-{name}"));
+    let src = base.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(base.join("home")).unwrap();
+    std::fs::write(src.join("go.mod"), format!("module {name}\n\ngo 1.19\n")).unwrap();
+    std::fs::write(src.join("main.go"), main_go).unwrap();
+    let out = base.join(name);
+    let o = std::process::Command::new("go")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", base.join("home"))
+        .env("GOCACHE", base.join("cache"))
+        .env("GOPATH", base.join("gopath"))
+        .env("GOTOOLCHAIN", "local")
+        .env("GOPROXY", "off")
+        .env("CGO_ENABLED", "0")
+        .current_dir(&src)
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(".")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "go build {name}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    Some(out)
+}
