@@ -823,5 +823,54 @@ fn go_driver_mysql_agrees_with_tlsdoctor() {
             side.label,
             go_version(&side)
         ));
+        no_tls_server_cases(&side, &prog);
     }
+}
+
+/// A MariaDB server without TLS (started once): the driver's outcome for every `tls=`
+/// must be what tlsdoctor's conclusions about that server say (`go_sql_driver_mysql`).
+fn no_tls_server_cases(side: &Side, prog: &str) {
+    static PLAIN: OnceLock<Option<Server>> = OnceLock::new();
+    let Some(server) = PLAIN.get_or_init(|| servers::mariadb_plain("no-tls")) else {
+        return;
+    };
+    let files = &fx().files;
+    let base = side.base(files);
+    let env = env_for(&base, "unrelated.pem");
+    let url = format!("mysql://127.0.0.1:{}/", server.port);
+    let doc = side.predict(files, &env, &url, "go-mysql", &[]);
+    let facts = doc
+        .server
+        .as_ref()
+        .and_then(|s| s.get("go_sql_driver_mysql"))
+        .unwrap_or_else(|| {
+            panic!(
+                "{}: no go_sql_driver_mysql conclusions: {:?}",
+                side.label, doc.server
+            )
+        })
+        .clone();
+    let modes = ["true", "skip-verify", "preferred", "false", "custom"];
+    for mode in modes {
+        let dsn = format!("root@tcp(127.0.0.1:{})/?tls={mode}&timeout=10s", server.port);
+        let mut argv = vec![prog.to_string(), "mysql".into(), dsn];
+        let key = if mode == "custom" {
+            argv.push(format!("{base}/root.pem"));
+            "tls=<a registered config>".to_string()
+        } else {
+            format!("tls={mode}")
+        };
+        let real = go_outcome(&side.run(files, &env, &argv));
+        let said = facts[&key].as_str().unwrap_or_default().to_string();
+        let want = match &real {
+            Real::Connected => "connects without TLS".to_string(),
+            Real::Failed(m) => format!("fails: {m}"),
+        };
+        assert_eq!(said, want, "{}: no-TLS server, tls={mode}", side.label);
+    }
+    eprintln!(
+        "go-sql-driver/mysql ({}): a server without TLS: {n}/{n} tls= settings as predicted",
+        side.label,
+        n = modes.len()
+    );
 }

@@ -52,6 +52,11 @@ static CLIENT: Client = Client {
     detection: "the go-sql-driver/mysql module in a Go program's build info (`--exe`, `--pid`)",
 };
 
+/// The driver's `ErrNoTLS`: `tls=true`, `skip-verify` or a registered config against a
+/// server whose greeting lacks CLIENT_SSL (`preferred`, and since 1.7 any value with
+/// `allowFallbackToPlaintext=true`, go on without TLS).
+pub const NO_TLS: &str = "TLS requested but server does not support TLS";
+
 /// The driver's module path, as a Go program's build info lists it.
 const MODULE: &str = "github.com/go-sql-driver/mysql";
 
