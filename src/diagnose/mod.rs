@@ -576,7 +576,7 @@ fn client_outcome(v: &mut Verdict, p: &Policy, findings: &mut Vec<Finding>) {
             "client-unverified",
             Severity::Warning,
             format!(
-                "{code} connects without verifying the server certificate ({}: {why}): anyone on the                  path can stand in for the server{would}",
+                "{code} connects without verifying the server certificate ({}: {why}): anyone on the path can stand in for the server{would}",
                 p.setting
             ),
         )
