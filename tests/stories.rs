@@ -68,6 +68,70 @@ fn tlsdoctor_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// The port the doc shows for `connect`; the test swaps in the real server's.
+const DOC_PORT: &str = "8443";
+
+/// `tlsdoctor --image image --manifest M connect 127.0.0.1:PORT --name good.test --runtime …`
+fn connect_args(story: &Story, manifest: &str, port: &str) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "--image",
+        "image",
+        "--manifest",
+        manifest,
+        "connect",
+        &format!("127.0.0.1:{port}"),
+        "--name",
+        NAME,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for r in story.runtimes {
+        a.push("--runtime".into());
+        a.push(r.to_string());
+    }
+    a
+}
+
+/// The patch as `connect` printed it is the one `verify` printed: the same change, CA and
+/// proof (the proof's messages are each command's own wording, and not compared).
+fn assert_same_patch(story: &str, verify: &Value, connect: &Value) {
+    for k in [
+        "workload",
+        "container",
+        "ca",
+        "strategy",
+        "summary",
+        "strategic_merge",
+        "json_patch",
+        "new_objects",
+        "proven",
+        "not_covered",
+    ] {
+        assert_eq!(
+            verify[k], connect[k],
+            "{story}: `{k}` differs between verify and connect"
+        );
+    }
+    let proof = |p: &Value| -> Vec<(Value, Value, Value, Value, Value)> {
+        p["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["runtime"].clone(),
+                    r["before"].clone(),
+                    r["after"].clone(),
+                    r["trusted_after"].clone(),
+                    r["anchors_lost"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(proof(verify), proof(connect), "{story}: the proofs differ");
+}
+
 fn verify_args(story: &Story, manifest: &str) -> Vec<String> {
     let mut a: Vec<String> = [
         "--image",
@@ -264,6 +328,41 @@ fn check(story: Story) {
         "{human}"
     );
 
+    // 2b. `connect` to a real `openssl s_server` presenting the same chain: the same
+    //     verdicts, and the same proposed patch, in JSON and in the human report.
+    let srv = rt::Server::start(&story.pki.leaf, &[&story.pki.int]);
+    let port = srv.port.to_string();
+    let c_args = connect_args(&story, &manifest_name, &port);
+    let c_argv: Vec<&str> = c_args.iter().map(String::as_str).collect();
+    let mut c_json = c_argv.clone();
+    c_json.push("--json");
+    let (c_code, c_out, c_err) = tlsdoctor_in(dir, &c_json);
+    assert_eq!(c_code, 1, "{}: connect: {c_out}{c_err}", story.name);
+    let c_doc: Value = serde_json::from_str(&c_out).unwrap_or_else(|e| panic!("{e}: {c_out}{c_err}"));
+    assert_eq!(c_doc["handshake"]["completed"], true, "{c_out}");
+    assert_eq!(
+        verdict_map(&c_doc),
+        ours,
+        "{}: connect's verdicts vs verify's",
+        story.name
+    );
+    assert!(
+        c_doc["patch"].is_object(),
+        "{}: connect proposes no patch: {c_out}",
+        story.name
+    );
+    assert_same_patch(story.name, patch, &c_doc["patch"]);
+    let (_, c_human, _) = tlsdoctor_in(dir, &c_argv);
+    let from = |h: &str| h[h.find("\nProposed patch for ").unwrap_or(h.len())..].to_string();
+    assert!(c_human.contains("Proposed patch for "), "{c_human}");
+    // Identical text from the heading on, but for the proof's wording (none is printed).
+    assert_eq!(
+        from(&c_human),
+        from(&human),
+        "{}: connect's patch text",
+        story.name
+    );
+
     // 3. The printed patch applied to the manifest: tlsdoctor and the real runtimes agree
     //    that the pod now trusts the chain.
     let patched_name = format!("{}-patched.yaml", story.name);
@@ -292,11 +391,30 @@ fn check(story: Story) {
         assert_eq!(proof["after"], "ok");
     }
 
+    // connect, with the patch: every runtime trusts the server, nothing left to propose.
+    let c_after = connect_args(&story, &patched_name, &port);
+    let mut c_after_json: Vec<&str> = c_after.iter().map(String::as_str).collect();
+    c_after_json.push("--json");
+    let (code, out, err) = tlsdoctor_in(dir, &c_after_json);
+    assert_eq!(code, 0, "{}: connect with the patch: {out}{err}", story.name);
+    let c_after_doc: Value = serde_json::from_str(&out).unwrap();
+    assert!(c_after_doc.get("patch").is_none(), "nothing left to patch: {out}");
+    drop(srv);
+
     // For writing the doc: the report as a user sees it.
     eprintln!("==== {}\n$ tlsdoctor {}\n{human}", story.name, args.join(" "));
+    eprintln!(
+        "==== {} connect\n$ tlsdoctor {}\n{c_human}",
+        story.name,
+        c_args.join(" ")
+    );
 
     // 4. The doc shows exactly these commands.
-    for a in [&args, &after_args] {
+    let doc_connect = [
+        connect_args(&story, &manifest_name, DOC_PORT),
+        connect_args(&story, &patched_name, DOC_PORT),
+    ];
+    for a in [&args, &after_args].into_iter().chain(&doc_connect) {
         let line = format!("tlsdoctor {}", a.join(" "));
         assert!(
             DOC.contains(&line),

@@ -14,7 +14,7 @@ use crate::cli::{ConnectArgs, Format, RuntimeArg, StarttlsArg};
 use crate::finding::{Finding, Severity};
 use crate::probe::{self, Probe, ProbeOptions, ProxyChoice, Starttls, Target};
 use crate::report::json::{
-    CertDoc, Document, ErrorDoc, HandshakeDoc, NetworkDoc, TargetDoc, VerdictDoc, CONNECT_SCHEMA,
+    Document, ErrorDoc, HandshakeDoc, NetworkDoc, TargetDoc, VerdictDoc, CONNECT_SCHEMA,
 };
 use crate::report::sanitize::sanitize;
 use crate::trust::{Runtime, TrustStore};
@@ -198,7 +198,15 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
     // The distribution was detected (and cached in ctx.stores) alongside the stores.
     let _ = distro;
     Ok(build_document(
-        &target, &name, at, &probe, &stores, sni, ctx, fetch,
+        &target,
+        &name,
+        at,
+        &probe,
+        &stores,
+        sni,
+        ctx,
+        &trust_opts,
+        fetch,
     ))
 }
 
@@ -213,6 +221,7 @@ fn build_document(
     stores: &[TrustStore],
     sni: Option<String>,
     ctx: &Ctx,
+    trust_opts: &crate::trust::TrustOptions,
     fetch: Result<(&ProxyChoice, Duration), &str>,
 ) -> Document {
     let distro = ctx.stores.distro(&ctx.world);
@@ -231,11 +240,26 @@ fn build_document(
             )),
         }
     }
-    let (verdicts, diag_findings, chain, issuer) = if certs.is_empty() {
-        (Vec::new(), Vec::new(), Vec::new(), None)
+    let (verdicts, diag_findings, chain, issuer, patch) = if certs.is_empty() {
+        (Vec::new(), Vec::new(), Vec::new(), None, None)
     } else {
         let ev = super::issuer_evidence(ctx, stores, &certs, fetch);
-        evaluate(&certs, name, at, stores, distro, ev.as_ref())
+        let input = crate::diagnose::Input {
+            chain: certs.clone(),
+            name: Some(name.to_string()),
+            at,
+            distro: Some(distro),
+        };
+        let d = crate::diagnose::evaluate_with(&input, stores, 0, ev.as_ref());
+        // A pod (--manifest) whose runtimes lack the CA of the chain the server presented:
+        // the smallest manifest change, proven, exactly as `verify --manifest` proposes it.
+        // Not with --ca: the runtimes' own stores are not what was evaluated.
+        let patch = if stores.iter().any(|s| s.explicit) {
+            None
+        } else {
+            super::patch::propose(ctx, trust_opts, &input, stores, &d.verdicts, ev.as_ref())
+        };
+        (d.verdicts, d.findings, d.chain, d.issuer, patch)
     };
     findings.extend(diag_findings);
     super::store_findings(stores, &verdicts, &mut findings);
@@ -288,7 +312,7 @@ fn build_document(
         ));
     }
     Document {
-        patch: None,
+        patch,
         schema: CONNECT_SCHEMA.to_string(),
         target: Some(TargetDoc {
             host: target.host.clone(),
@@ -460,6 +484,9 @@ pub fn run(args: &ConnectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
 pub fn render_human(doc: &Document, ctx: &Ctx) -> String {
     let mut out = render_connect_header(doc, ctx.quiet);
     out.push_str(&render_body(doc, ctx));
+    if let Some(p) = &doc.patch {
+        out.push_str(&super::patch::render_human(p));
+    }
     out
 }
 
@@ -570,30 +597,6 @@ fn resolve_stores(runtimes: &[Runtime], ctx: &Ctx, opts: &crate::trust::TrustOpt
     } else {
         stores
     }
-}
-
-/// Diagnose the presented chain against every store.
-fn evaluate(
-    certs: &[Arc<CertInfo>],
-    name: &str,
-    at: i64,
-    stores: &[TrustStore],
-    distro: crate::trust::distro::Distro,
-    evidence: Option<&crate::diagnose::evidence::IssuerEvidence>,
-) -> (
-    Vec<VerdictDoc>,
-    Vec<Finding>,
-    Vec<CertDoc>,
-    Option<crate::diagnose::evidence::IssuerDoc>,
-) {
-    let input = crate::diagnose::Input {
-        chain: certs.to_vec(),
-        name: Some(name.to_string()),
-        at,
-        distro: Some(distro),
-    };
-    let d = crate::diagnose::evaluate_with(&input, stores, 0, evidence);
-    (d.verdicts, d.findings, d.chain, d.issuer)
 }
 
 /// The shared verdict/chain/findings text.

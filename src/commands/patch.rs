@@ -348,6 +348,7 @@ fn strategic_merge(m: &Manifests, sel: &Selected, ch: &Change) -> String {
 /// The stores and verdicts of the pod built from `m`.
 fn evaluate(
     ctx: &Ctx,
+    opts: &crate::trust::TrustOptions,
     pod: &PodSource,
     m: &Manifests,
     runtimes: &[Runtime],
@@ -358,7 +359,7 @@ fn evaluate(
     if let Some(e) = ctx.world.exe() {
         w = w.with_exe(e.to_path_buf());
     }
-    let stores = crate::trust::resolve_many(runtimes, &w, &ctx.trust);
+    let stores = crate::trust::resolve_many(runtimes, &w, opts);
     let d = evaluate_with(input, &stores, 0, None);
     Ok((stores, d.verdicts))
 }
@@ -523,6 +524,7 @@ fn candidates(
 /// Propose and prove a patch, when the World is a pod and some runtime wants the CA.
 pub fn propose(
     ctx: &Ctx,
+    opts: &crate::trust::TrustOptions,
     input: &Input,
     stores: &[TrustStore],
     verdicts: &[VerdictDoc],
@@ -555,7 +557,7 @@ pub fn propose(
     let mut best: Option<(usize, PatchDoc)> = None;
     for ch in candidates(ctx, m, &sel, &ca, &targets, ev) {
         let (patched, ops) = apply_change(m, &sel, &ch);
-        let Ok((after_stores, after)) = evaluate(ctx, pod, &patched, &runtimes, input) else {
+        let Ok((after_stores, after)) = evaluate(ctx, opts, pod, &patched, &runtimes, input) else {
             continue;
         };
         let mut proof = Vec::new();

@@ -84,7 +84,7 @@ pub fn document(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<Document> {
     let d = evaluate_with(&input, &stores, 0, ev.as_ref());
     // A pod (--manifest) whose runtimes lack the CA: the smallest manifest change, proven.
     let patch = if args.ca.is_empty() {
-        super::patch::propose(ctx, &input, &stores, &d.verdicts, ev.as_ref())
+        super::patch::propose(ctx, &ctx.trust, &input, &stores, &d.verdicts, ev.as_ref())
     } else {
         None
     };
