@@ -31,6 +31,9 @@ pub struct ConnectRequest {
     pub xmpp_domain: Option<String>,
     /// Explicit CA files (host paths); empty = each runtime's resolved store.
     pub ca: Vec<PathBuf>,
+    /// Explicit CA files read inside the World (`--ca-in-world`: the program's own CA-file
+    /// setting, a Helm repository's `caFile`).
+    pub ca_in_world: Vec<PathBuf>,
     /// Empty = every runtime whose store resolves here.
     pub runtimes: Vec<Runtime>,
     /// Versions pinned (`--runtime go@1.24`, a spec's `runtimes = ["go@1.24"]`).
@@ -62,6 +65,7 @@ impl ConnectRequest {
             name: a.name.clone(),
             xmpp_domain: a.xmpp_domain.clone(),
             ca: a.ca.clone(),
+            ca_in_world: a.ca_in_world.clone(),
             runtimes: explicit,
             pins: RuntimeArg::pins(&a.runtimes),
             timeout: a.timeout,
@@ -114,9 +118,18 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
     // --ca: read up front (an unreadable file is a usage error, before any network) for
     // the rustls verifier's roots; each runtime's store is built off the critical path.
     let mut verifier_roots: Vec<Vec<u8>> = Vec::new();
-    for f in &req.ca {
-        let data = crate::world::read_host_file(f)
-            .map_err(|e| anyhow::anyhow!("--ca {}: {}", f.display(), crate::world::describe_io(&e)))?;
+    let in_world = req.ca_in_world.iter().map(|f| (f, true));
+    for (f, world) in req.ca.iter().map(|f| (f, false)).chain(in_world) {
+        let data = if world {
+            // A file the World lacks is the diagnosis (the store says so), not an error.
+            match ctx.world.read(f) {
+                Ok(d) => d,
+                Err(_) => continue,
+            }
+        } else {
+            crate::world::read_host_file(f)
+                .map_err(|e| anyhow::anyhow!("--ca {}: {}", f.display(), crate::world::describe_io(&e)))?
+        };
         use rustls::pki_types::pem::PemObject as _;
         let before = verifier_roots.len();
         verifier_roots.extend(
@@ -140,6 +153,7 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
         (Some(db), true) => db.clone(),
         _ => req.runtimes.clone(),
     };
+    let explicit_ca = !req.ca.is_empty() || !req.ca_in_world.is_empty();
     let ca_runtimes = if runtimes.is_empty() {
         // The core runtimes (node, python, curl, java: with --runtime).
         Runtime::core()
@@ -167,7 +181,16 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
     // The stores resolve (and the distribution is detected) while the network is busy.
     let (probe, prepared) = std::thread::scope(|s| {
         let prepared = s.spawn(|| {
-            let stores = if req.ca.is_empty() {
+            let stores = if !req.ca_in_world.is_empty() {
+                let key =
+                    super::StoreKey::InWorld(ca_runtimes.clone(), req.ca_in_world.clone(), req.pins.clone());
+                ctx.stores.get_or_resolve(key, || {
+                    let mut v =
+                        crate::trust::from_ca_files_in_world(&ca_runtimes, &ctx.world, &req.ca_in_world);
+                    crate::trust::attach_profiles(&mut v, &ctx.world, &trust_opts);
+                    Ok(v)
+                })
+            } else if !explicit_ca {
                 let key = if target.params.is_empty() {
                     super::StoreKey::World(runtimes.clone(), req.pins.clone())
                 } else {
@@ -206,6 +229,7 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
         sni,
         ctx,
         &trust_opts,
+        (!req.ca.is_empty(), &req.ca_in_world),
         fetch,
     ))
 }
@@ -222,6 +246,7 @@ fn build_document(
     sni: Option<String>,
     ctx: &Ctx,
     trust_opts: &crate::trust::TrustOptions,
+    (host_ca, ca_in_world): (bool, &[PathBuf]),
     fetch: Result<(&ProxyChoice, Duration), &str>,
 ) -> Document {
     let distro = ctx.stores.distro(&ctx.world);
@@ -253,11 +278,20 @@ fn build_document(
         let d = crate::diagnose::evaluate_with(&input, stores, 0, ev.as_ref());
         // A pod (--manifest) whose runtimes lack the CA of the chain the server presented:
         // the smallest manifest change, proven, exactly as `verify --manifest` proposes it.
-        // Not with --ca: the runtimes' own stores are not what was evaluated.
-        let patch = if stores.iter().any(|s| s.explicit) {
+        // Not with --ca (host files: nothing in the pod to change); with --ca-in-world the
+        // patch makes the CA appear in that file.
+        let patch = if host_ca {
             None
         } else {
-            super::patch::propose(ctx, trust_opts, &input, stores, &d.verdicts, ev.as_ref())
+            super::patch::propose(
+                ctx,
+                trust_opts,
+                &input,
+                stores,
+                &d.verdicts,
+                ev.as_ref(),
+                ca_in_world,
+            )
         };
         (d.verdicts, d.findings, d.chain, d.issuer, patch)
     };
