@@ -576,7 +576,7 @@ fn client_outcome(v: &mut Verdict, p: &Policy, findings: &mut Vec<Finding>) {
             "client-unverified",
             Severity::Warning,
             format!(
-                "{code} connects without verifying the server certificate ({}: {why}): anyone on the                  path can stand in for the server{would}",
+                "{code} connects without verifying the server certificate ({}: {why}): anyone on the path can stand in for the server{would}",
                 p.setting
             ),
         )
@@ -789,10 +789,16 @@ fn verdict_doc(env: &Env, v: &Verdict, s: &TrustStore) -> VerdictDoc {
 fn eval_go(env: &Env, si: usize) -> Verdict {
     let store = &env.stores[si];
     let roots = &env.store_idx[si];
-    let rules = env
+    let mut rules = env
         .profile(si)
         .map(|p| go::GoRules::of(&p))
         .unwrap_or_else(|| go::GoRules::version(19));
+    // A Go client that checks the chain only (pgx verify-ca) calls Verify itself in
+    // VerifyPeerCertificate (InsecureSkipVerify set): crypto/tls returns that callback's
+    // error as it is, without `tls: failed to verify certificate: `.
+    if store.policy.as_ref().is_some_and(|p| p.check == Check::Chain) {
+        rules.wraps_verify_error = false;
+    }
     let out = go::verify_rules(
         &env.arena,
         &env.pres,
