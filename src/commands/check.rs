@@ -42,9 +42,8 @@ pub struct CheckOpts {
 pub fn check(spec: &spec::Spec, examine: Examiner, opts: &CheckOpts) -> CheckReportDoc {
     let started_at = crate::x509::rfc3339(crate::commands::now_unix());
     let t0 = Instant::now();
-    let jobs = Arc::new(spec.jobs_list.clone());
     let finished = runner::run(
-        Arc::clone(&jobs),
+        Arc::new(spec.jobs_list.clone()),
         examine,
         &RunOpts {
             jobs: opts.jobs,
@@ -52,7 +51,8 @@ pub fn check(spec: &spec::Spec, examine: Examiner, opts: &CheckOpts) -> CheckRep
             progress: opts.progress,
         },
     );
-    let targets: Vec<_> = jobs
+    let targets: Vec<_> = spec
+        .jobs_list
         .iter()
         .zip(finished)
         .map(|(j, f)| output::target_doc(j, f, opts.now, opts.deadline))
@@ -69,6 +69,56 @@ pub fn check(spec: &spec::Spec, examine: Examiner, opts: &CheckOpts) -> CheckRep
     }
 }
 
+/// What the reports need of one target, rendered by the worker that examined it: the
+/// target's documents are dropped there, so memory does not grow with their number.
+#[derive(Debug, Default)]
+struct Rendered {
+    status: String,
+    exit_code: u8,
+    /// `--format jsonl`: the line, with its newline.
+    jsonl: Vec<u8>,
+    /// `--format json`: the target's object, indented as it sits in the report.
+    json: String,
+    /// Human summary: the target's line, and its details (empty for a pass).
+    line: String,
+    details: String,
+    /// `--junit`: the `<testcase>` element.
+    junit: String,
+}
+
+/// What each target is rendered into.
+#[derive(Debug, Clone)]
+struct RenderOpts {
+    format: Format,
+    junit_suite: Option<String>,
+    widths: output::HumanWidths,
+    color: bool,
+    now: i64,
+    deadline: Duration,
+}
+
+fn render(jobs: &[spec::Job], i: usize, f: runner::Finished, o: &RenderOpts) -> Rendered {
+    let t = output::target_doc(&jobs[i], f, o.now, o.deadline);
+    let mut r = Rendered {
+        status: t.status.clone(),
+        exit_code: t.exit_code,
+        ..Rendered::default()
+    };
+    match o.format {
+        Format::Jsonl => {
+            // Serializing plain data into a Vec cannot fail.
+            r.jsonl = serde_json::to_vec(&t).unwrap_or_default();
+            r.jsonl.push(b'\n');
+        }
+        Format::Json => r.json = output::json_target(&t),
+        Format::Human => (r.line, r.details) = output::human_parts(&t, o.widths, o.color),
+    }
+    if let Some(suite) = &o.junit_suite {
+        r.junit = output::junit_testcase(&t, suite);
+    }
+    r
+}
+
 pub fn run(args: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let spec = spec::load(&args.spec_file)?;
     let jobs = args.jobs.or(spec.jobs).unwrap_or(DEFAULT_JOBS);
@@ -82,34 +132,124 @@ pub fn run(args: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     }
     let shared = Arc::new(ctx.clone());
     let examine: Examiner = Arc::new(move |req| crate::commands::connect::examine(req, &shared));
-    let opts = CheckOpts {
-        jobs,
-        deadline,
-        progress: !ctx.quiet && std::io::stderr().is_terminal(),
+    let started_at = crate::x509::rfc3339(crate::commands::now_unix());
+    let t0 = Instant::now();
+    let spec_name = spec.path.display().to_string();
+    let suite = output::junit_suite(&spec_name);
+    let jobs_list = Arc::new(spec.jobs_list);
+    let shown: Vec<String> = jobs_list
+        .iter()
+        .map(|j| crate::probe::target::redact_password(&j.req.target))
+        .collect();
+    let ro = RenderOpts {
+        format: ctx.format,
+        junit_suite: args.junit.as_ref().map(|_| suite.clone()),
+        widths: output::HumanWidths::of(
+            jobs_list
+                .iter()
+                .zip(&shown)
+                .map(|(j, t)| (j.id.as_str(), t.as_str())),
+        ),
+        color: ctx.color,
         now: ctx.now,
+        deadline,
     };
-    let report = check(&spec, examine, &opts);
+    drop(shown);
+    let render_jobs = Arc::clone(&jobs_list);
+    let render_fn: runner::Render<Rendered> = Arc::new(move |i, f| render(&render_jobs, i, f, &ro));
 
-    let mut stdout = std::io::stdout().lock();
-    match ctx.format {
-        Format::Human => stdout.write_all(output::render_human(&report, ctx.color, ctx.quiet).as_bytes())?,
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut stdout, &report)?;
-            stdout.write_all(b"\n")?;
-        }
-        Format::Jsonl => {
-            for t in &report.targets {
-                serde_json::to_writer(&mut stdout, t)?;
-                stdout.write_all(b"\n")?;
+    // Targets finish in any order; the reports list them in spec order. Each one is
+    // written (JSON Lines) or appended (the rest) as soon as every target before it is
+    // done, so only the out-of-order window is held, already rendered.
+    let n = jobs_list.len();
+    let mut pending: std::collections::BTreeMap<usize, Rendered> = Default::default();
+    let mut next = 0;
+    let mut summary = output::SummaryDoc {
+        total: n,
+        ..Default::default()
+    };
+    let mut codes: Vec<u8> = Vec::new();
+    let (mut lines, mut details, mut json, mut junit) =
+        (String::new(), String::new(), String::new(), String::new());
+    let progress = !ctx.quiet && std::io::stderr().is_terminal();
+    // JSON Lines go out as they come, unless they would cross the progress bar on one
+    // terminal: then they wait for the end, like the other formats.
+    let stream = !(progress && std::io::stdout().is_terminal());
+    let mut held: Vec<u8> = Vec::new();
+    let mut stdout = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    runner::run_each(
+        jobs_list,
+        examine,
+        render_fn,
+        &RunOpts {
+            jobs,
+            deadline,
+            progress,
+        },
+        |i, r| -> std::io::Result<()> {
+            pending.insert(i, r);
+            while let Some(r) = pending.remove(&next) {
+                next += 1;
+                match r.status.as_str() {
+                    "pass" => summary.passed += 1,
+                    "fail" => summary.failed += 1,
+                    "unreachable" => summary.unreachable += 1,
+                    _ => summary.errors += 1,
+                }
+                if !codes.contains(&r.exit_code) {
+                    codes.push(r.exit_code);
+                }
+                if stream {
+                    stdout.write_all(&r.jsonl)?;
+                } else {
+                    held.extend_from_slice(&r.jsonl);
+                }
+                if !r.json.is_empty() {
+                    if !json.is_empty() {
+                        json.push_str(",\n");
+                    }
+                    json.push_str(&r.json);
+                }
+                lines.push_str(&r.line);
+                details.push_str(&r.details);
+                junit.push_str(&r.junit);
             }
+            Ok(())
+        },
+    )?;
+    let exit_code = output::worst(codes);
+    let duration_ms = t0.elapsed().as_millis().min(u64::MAX as u128) as u64;
+
+    match ctx.format {
+        Format::Human => {
+            stdout.write_all(lines.as_bytes())?;
+            stdout.write_all(
+                output::human_tail(&details, &summary, duration_ms, exit_code, ctx.color, ctx.quiet)
+                    .as_bytes(),
+            )?;
         }
+        Format::Json => {
+            let head = CheckReportDoc {
+                schema: CHECK_REPORT_SCHEMA.to_string(),
+                spec: spec_name,
+                exit_code,
+                duration_ms,
+                started_at: started_at.clone(),
+                summary: summary.clone(),
+                targets: Vec::new(),
+            };
+            stdout.write_all(output::json_report(&head, &json).as_bytes())?;
+        }
+        Format::Jsonl => stdout.write_all(&held)?,
     }
     stdout.flush()?;
     if let Some(path) = &args.junit {
-        write_file(path, output::render_junit(&report).as_bytes())
-            .with_context(|| format!("--junit {}", path.display()))?;
+        let mut x = output::junit_head(&suite, &summary, duration_ms, &started_at);
+        x.push_str(&junit);
+        x.push_str(output::JUNIT_TAIL);
+        write_file(path, x.as_bytes()).with_context(|| format!("--junit {}", path.display()))?;
     }
-    Ok(report.exit_code)
+    Ok(exit_code)
 }
 
 /// Can `path` be written the way [`write_file`] writes it (a temporary file beside it)?
