@@ -825,7 +825,12 @@ fn eval_go(env: &Env, si: usize) -> Verdict {
         v.message = err.msg.clone();
         if roots.is_empty() {
             if let Some(e) = &store.error {
-                v.message = format!("x509: failed to load system roots and no roots provided; {e}");
+                v.message = if store.explicit {
+                    // The program's own CA file could not be read: it fails before verifying.
+                    e.clone()
+                } else {
+                    format!("x509: failed to load system roots and no roots provided; {e}")
+                };
             }
         }
     }
@@ -1412,6 +1417,11 @@ fn findings(
                 clock_skew: leaf.not_before > env.input.at
                     && leaf.not_before - env.input.at <= CLOCK_SKEW_SECS,
                 explicit: stores.iter().any(|s| s.explicit),
+                ca_in_world: stores
+                    .iter()
+                    .find(|s| !s.ca_in_world.is_empty())
+                    .map(|s| s.ca_in_world.clone())
+                    .unwrap_or_default(),
                 intermediates_sent: env.presented_top() != env.pres[0],
                 ca_as_leaf: leaf.is_ca(),
                 runtimes: rts.iter().map(|w| w.runtime).collect(),

@@ -470,14 +470,20 @@ impl World {
             Err(e) if !self.is_mount_ancestor(comps) => return Err(e),
             Err(_) => {}
         }
-        // Mount points directly below this directory appear in it.
+        // Mount points directly below this directory appear in it; so do the directories
+        // leading to deeper ones, which the container runtime creates when the image lacks
+        // them (a mount at /usr/local/share/x in an image without /usr/local).
         for m in self.mounts.iter() {
-            if m.at.len() == comps.len() + 1 && m.at[..comps.len()] == comps[..] {
+            if m.at.len() > comps.len() && m.at[..comps.len()] == comps[..] {
                 let name = m.at[comps.len()].clone();
-                let link = tree_link(&m.tree, &m.base)
-                    .ok()
-                    .map(|t| PathBuf::from(OsStr::from_bytes(&t)));
-                out.insert(name, link);
+                if m.at.len() == comps.len() + 1 {
+                    let link = tree_link(&m.tree, &m.base)
+                        .ok()
+                        .map(|t| PathBuf::from(OsStr::from_bytes(&t)));
+                    out.insert(name, link);
+                } else {
+                    out.entry(name).or_insert(None);
+                }
             }
         }
         Ok(out.into_iter().collect())
