@@ -130,6 +130,11 @@ pub fn run(args: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     if let Some(path) = &args.junit {
         writable(path).with_context(|| format!("--junit {}", path.display()))?;
     }
+    // The JUnit test cases wait in a file beside the report until the totals are known.
+    let mut spool = match &args.junit {
+        Some(path) => Some(Spool::new(path).with_context(|| format!("--junit {}", path.display()))?),
+        None => None,
+    };
     let shared = Arc::new(ctx.clone());
     let examine: Examiner = Arc::new(move |req| crate::commands::connect::examine(req, &shared));
     let started_at = crate::x509::rfc3339(crate::commands::now_unix());
@@ -169,8 +174,15 @@ pub fn run(args: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         ..Default::default()
     };
     let mut codes: Vec<u8> = Vec::new();
-    let (mut lines, mut details, mut json, mut junit) =
-        (String::new(), String::new(), String::new(), String::new());
+    let (mut lines, mut details) = (String::new(), String::new());
+    // `--format json` is one document whose totals come first: its targets wait in a
+    // temporary file, or in memory where there is none (a read-only file system).
+    let mut json = match ctx.format {
+        Format::Json => Some(Spool::new(&std::env::temp_dir().join("tlsdoctor-check.json")).ok()),
+        _ => None,
+    };
+    let mut json_in_memory = String::new();
+    let mut any_json = false;
     let progress = !ctx.quiet && std::io::stderr().is_terminal();
     // JSON Lines go out as they come, unless they would cross the progress bar on one
     // terminal: then they wait for the end, like the other formats.
@@ -204,15 +216,25 @@ pub fn run(args: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                 } else {
                     held.extend_from_slice(&r.jsonl);
                 }
-                if !r.json.is_empty() {
-                    if !json.is_empty() {
-                        json.push_str(",\n");
+                if let Some(sp) = &mut json {
+                    let sep: &[u8] = if any_json { b",\n" } else { b"" };
+                    match sp {
+                        Some(sp) => {
+                            sp.out.write_all(sep)?;
+                            sp.out.write_all(r.json.as_bytes())?;
+                        }
+                        None => {
+                            json_in_memory.push_str(std::str::from_utf8(sep).unwrap_or_default());
+                            json_in_memory.push_str(&r.json);
+                        }
                     }
-                    json.push_str(&r.json);
+                    any_json = true;
                 }
                 lines.push_str(&r.line);
                 details.push_str(&r.details);
-                junit.push_str(&r.junit);
+                if let Some(sp) = &mut spool {
+                    sp.out.write_all(r.junit.as_bytes())?;
+                }
             }
             Ok(())
         },
@@ -238,21 +260,115 @@ pub fn run(args: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                 summary: summary.clone(),
                 targets: Vec::new(),
             };
-            stdout.write_all(output::json_report(&head, &json).as_bytes())?;
+            let (before, after) = output::json_around_targets(&head, any_json);
+            stdout.write_all(before.as_bytes())?;
+            match json.take().flatten() {
+                Some(mut sp) => sp.copy_to(&mut stdout)?,
+                None => stdout.write_all(json_in_memory.as_bytes())?,
+            }
+            stdout.write_all(after.as_bytes())?;
         }
         Format::Jsonl => stdout.write_all(&held)?,
     }
     stdout.flush()?;
-    if let Some(path) = &args.junit {
-        let mut x = output::junit_head(&suite, &summary, duration_ms, &started_at);
-        x.push_str(&junit);
-        x.push_str(output::JUNIT_TAIL);
-        write_file(path, x.as_bytes()).with_context(|| format!("--junit {}", path.display()))?;
+    if let (Some(path), Some(sp)) = (&args.junit, spool) {
+        let head = output::junit_head(&suite, &summary, duration_ms, &started_at);
+        sp.finish(path, &head, output::JUNIT_TAIL)
+            .with_context(|| format!("--junit {}", path.display()))?;
     }
     Ok(exit_code)
 }
 
-/// Can `path` be written the way [`write_file`] writes it (a temporary file beside it)?
+/// Text to be written between a head and a tail known only at the end, kept in a hidden
+/// file (so memory does not grow with it); removed when dropped.
+struct Spool {
+    path: std::path::PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+}
+
+impl Spool {
+    /// A new file `.NAME.casesPID` beside `dest`, readable by this user only; never an
+    /// existing file or a link planted there (the temporary directory is shared).
+    fn new(dest: &std::path::Path) -> anyhow::Result<Spool> {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let (dir, name) = dir_and_name(dest)?;
+        let path = dir.join(format!(".{name}.cases{}", std::process::id()));
+        let open = || {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+        };
+        let f = match open() {
+            // Left by an earlier run with the same process id: a link is removed, not
+            // followed.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let _ = std::fs::remove_file(&path);
+                open()
+            }
+            r => r,
+        }
+        .map_err(|e| anyhow::anyhow!("{}", crate::world::describe_io(&e)))?;
+        Ok(Spool {
+            path,
+            out: std::io::BufWriter::with_capacity(64 * 1024, f),
+        })
+    }
+
+    /// The spooled text, copied to `out` (read back through the handle it was written by).
+    fn copy_to(&mut self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        use std::io::Seek as _;
+        self.out.flush()?;
+        let f = self.out.get_mut();
+        f.seek(std::io::SeekFrom::Start(0))?;
+        std::io::copy(f, out)?;
+        Ok(())
+    }
+
+    /// Write `head`, the spooled text and `tail` to a temporary file beside `dest`, then
+    /// rename it: a CI system never sees half a report.
+    fn finish(mut self, dest: &std::path::Path, head: &str, tail: &str) -> anyhow::Result<()> {
+        let (dir, name) = dir_and_name(dest)?;
+        let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+        let written = (|| -> std::io::Result<()> {
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::fs::File::create(&tmp)?);
+            out.write_all(head.as_bytes())?;
+            self.copy_to(&mut out)?;
+            out.write_all(tail.as_bytes())?;
+            out.into_inner().map_err(|e| e.into_error())?;
+            std::fs::rename(&tmp, dest)
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            anyhow::bail!("{}", crate::world::describe_io(&e));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The directory (`.` for a bare name) and the file name of `path`.
+fn dir_and_name(path: &std::path::Path) -> anyhow::Result<(std::path::PathBuf, String)> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow::anyhow!("not a file name"))?
+        .to_string_lossy()
+        .into_owned();
+    Ok((dir, name))
+}
+
+/// Can `path` be written the way [`Spool::finish`] writes it (a temporary file beside it)?
 fn writable(path: &std::path::Path) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -275,26 +391,5 @@ fn writable(path: &std::path::Path) -> anyhow::Result<()> {
         )
     })?;
     let _ = std::fs::remove_file(&probe);
-    Ok(())
-}
-
-/// Write via a temporary file in the same directory, then rename: a CI system never sees
-/// half a report.
-fn write_file(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| anyhow::anyhow!("not a file name"))?
-        .to_string_lossy()
-        .into_owned();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    std::fs::write(&tmp, data).map_err(|e| anyhow::anyhow!("{}", crate::world::describe_io(&e)))?;
-    if let Err(e) = std::fs::rename(&tmp, path) {
-        let _ = std::fs::remove_file(&tmp);
-        anyhow::bail!("{}", crate::world::describe_io(&e));
-    }
     Ok(())
 }

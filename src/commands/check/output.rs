@@ -197,14 +197,17 @@ pub fn json_target(t: &CheckTargetDoc) -> String {
 /// The `--format json` report: `head` (its `targets` empty) with `targets`, the
 /// [`json_target`]s joined by `",\n"`; the same bytes as pretty-printing the whole report.
 pub fn json_report(head: &CheckReportDoc, targets: &str) -> String {
-    let mut out = serde_json::to_string_pretty(head).unwrap_or_default();
-    if !targets.is_empty() {
-        if let Some(stem) = out.strip_suffix("[]\n}") {
-            out = format!("{stem}[\n{targets}\n  ]\n}}");
-        }
+    let (before, after) = json_around_targets(head, !targets.is_empty());
+    format!("{before}{targets}{after}")
+}
+
+/// What goes before and after the joined [`json_target`]s in [`json_report`].
+pub fn json_around_targets(head: &CheckReportDoc, any: bool) -> (String, String) {
+    let out = serde_json::to_string_pretty(head).unwrap_or_default();
+    match out.strip_suffix("[]\n}") {
+        Some(stem) if any => (format!("{stem}[\n"), "\n  ]\n}\n".to_string()),
+        _ => (out, "\n".to_string()),
     }
-    out.push('\n');
-    out
 }
 
 pub fn summarize(targets: &[CheckTargetDoc]) -> SummaryDoc {

@@ -82,22 +82,35 @@ pub fn run_each<T: Send + 'static, E>(
     let start = Instant::now();
     let deadline_at = start + opts.deadline;
     let next = Arc::new(AtomicUsize::new(0));
-    let (tx, rx) = mpsc::channel::<(usize, bool, T)>();
     let workers = opts.jobs.clamp(1, n.max(1));
+    // Bounded: when this thread falls behind (it is one thread among `workers`), the
+    // workers wait instead of piling rendered results up in the channel.
+    let (tx, mut rx) = mpsc::sync_channel::<(usize, bool, T)>(workers.max(64));
     for w in 0..workers {
         let (j, e, r, nx, t) = (
             Arc::clone(&jobs),
             Arc::clone(&examine),
             Arc::clone(&render),
             Arc::clone(&next),
-            tx.clone(),
+            Tx::Bounded(tx.clone()),
         );
         let spawned = std::thread::Builder::new()
             .name(format!("check-{w}"))
             .spawn(move || worker(&j, &*e, &*r, &nx, &t, deadline_at));
         if spawned.is_err() && w == 0 {
-            // Not even one thread: run in this thread rather than not at all.
-            worker(&jobs, &*examine, &*render, &next, &tx, deadline_at);
+            // Not even one thread: run in this thread rather than not at all (into an
+            // unbounded channel: nobody would drain a bounded one).
+            let (all_tx, all_rx) = mpsc::channel();
+            worker(
+                &jobs,
+                &*examine,
+                &*render,
+                &next,
+                &Tx::Unbounded(all_tx),
+                deadline_at,
+            );
+            rx = all_rx;
+            break;
         }
     }
     drop(tx);
@@ -129,6 +142,16 @@ pub fn run_each<T: Send + 'static, E>(
         }
         progress.draw();
     }
+    // What finished but was not received in time still counts.
+    while let Ok((i, problem, r)) = rx.try_recv() {
+        if !std::mem::replace(&mut seen[i], true) {
+            progress.finished(problem);
+            if let Err(e) = each(i, r) {
+                progress.clear();
+                return Err(e);
+            }
+        }
+    }
     progress.clear();
     let late = start.elapsed();
     for (i, _) in seen.iter().enumerate().filter(|(_, s)| !**s) {
@@ -141,12 +164,28 @@ pub fn run_each<T: Send + 'static, E>(
     Ok(())
 }
 
+/// Where a worker sends its results.
+enum Tx<M> {
+    Bounded(mpsc::SyncSender<M>),
+    Unbounded(mpsc::Sender<M>),
+}
+
+impl<M> Tx<M> {
+    /// False once nobody listens.
+    fn send(&self, m: M) -> bool {
+        match self {
+            Tx::Bounded(t) => t.send(m).is_ok(),
+            Tx::Unbounded(t) => t.send(m).is_ok(),
+        }
+    }
+}
+
 fn worker<T>(
     jobs: &[Job],
     examine: &(dyn Fn(&ConnectRequest) -> anyhow::Result<Document> + Send + Sync),
     render: &(dyn Fn(usize, Finished) -> T + Send + Sync),
     next: &AtomicUsize,
-    tx: &mpsc::Sender<(usize, bool, T)>,
+    tx: &Tx<(usize, bool, T)>,
     deadline_at: Instant,
 ) {
     loop {
@@ -184,7 +223,7 @@ fn worker<T>(
                 },
             ),
         };
-        if tx.send((i, problem, rendered)).is_err() {
+        if !tx.send((i, problem, rendered)) {
             return; // the run is over (deadline): nobody listens any more
         }
     }
