@@ -2,7 +2,6 @@
 //! certificate is decoded once, however many runtimes look at it (Go, OpenSSL and rustls
 //! usually read the same bundle).
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -173,7 +172,11 @@ type Resolved = Result<(PathBuf, PathBuf), ReadErr>;
 /// the stores resolved while `connect` waits for the server, the issuer evidence search
 /// and `--find` read the same files once.
 #[derive(Default)]
-pub struct Shared([Caches; 2]);
+pub struct Shared {
+    caches: [Caches; 2],
+    /// Bytes read so far by every Loader of this World, against [`MAX_TOTAL_BYTES`].
+    read_bytes: std::sync::atomic::AtomicU64,
+}
 
 #[derive(Default)]
 struct Caches {
@@ -191,8 +194,6 @@ pub struct Loader<'w> {
     pub world: &'w World,
     check_self_signature: bool,
     shared: Arc<Shared>,
-    /// Bytes read so far, against [`MAX_TOTAL_BYTES`].
-    read_bytes: Cell<u64>,
 }
 
 impl<'w> Loader<'w> {
@@ -201,12 +202,16 @@ impl<'w> Loader<'w> {
             world,
             check_self_signature,
             shared: world.view_cache::<Shared>(),
-            read_bytes: Cell::new(0),
         }
     }
 
+    /// Whether certificates are decoded with their self-signature checked.
+    pub fn checks_self_signature(&self) -> bool {
+        self.check_self_signature
+    }
+
     fn caches(&self) -> &Caches {
-        &self.shared.0[usize::from(self.check_self_signature)]
+        &self.shared.caches[usize::from(self.check_self_signature)]
     }
 
     /// Decode a certificate, once per distinct DER in this process: the runtimes' stores
@@ -334,11 +339,13 @@ impl<'w> Loader<'w> {
         if md.len() > MAX_FILE_BYTES {
             return Err(ReadErr::TooBig(md.len()));
         }
-        let total = self.read_bytes.get() + md.len();
-        if total > MAX_TOTAL_BYTES {
+        // Charged before reading, so two threads cannot both pass the cap.
+        let read = &self.shared.read_bytes;
+        let before = read.fetch_add(md.len(), std::sync::atomic::Ordering::SeqCst);
+        if before + md.len() > MAX_TOTAL_BYTES {
+            read.fetch_sub(md.len(), std::sync::atomic::Ordering::SeqCst);
             return Err(ReadErr::Budget(md.len()));
         }
-        self.read_bytes.set(total);
         let data = self
             .world
             .read_canonical(&canon, MAX_FILE_BYTES)

@@ -176,8 +176,9 @@ pub struct Cx<'w> {
     pub opts: &'w TrustOptions,
     /// "Now" for expiry findings (Unix seconds).
     pub now: i64,
-    /// Versions detected once for every runtime resolved with this context.
-    pub profiles: crate::profiles::Cache,
+    /// Versions detected once for every runtime resolved with this context (and the
+    /// helper thread of [`Cx::resolve_all`]).
+    pub profiles: Arc<crate::profiles::Cache>,
 }
 
 impl<'w> Cx<'w> {
@@ -203,37 +204,81 @@ impl<'w> Cx<'w> {
         store
     }
 
-    /// Resolve several runtimes. Work that does not touch the shared file cache — each
-    /// runtime's version detection (libraries, the package database, headers) and the
-    /// compiled-in webpki-roots anchors — runs on a second thread meanwhile, so on a
-    /// machine with two cores it costs no wall time.
+    /// Resolve several runtimes on two threads: this one takes runtimes from the front of
+    /// the list, a helper first warms what every runtime needs later (each runtime's
+    /// version detection, the compiled-in webpki-roots anchors), then takes runtimes from
+    /// the back, with its own [`Loader`] over the same World caches. Files and
+    /// certificates are shared, so the two split the reading and decoding of the common
+    /// bundles rather than doing it twice; on two cores the wall time nearly halves. The
+    /// stores come back in the order asked, whichever thread resolved them.
     pub fn resolve_all(&self, runtimes: &[Runtime]) -> Vec<TrustStore> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
         if runtimes.len() < 2 {
             return runtimes.iter().map(|r| self.resolve(*r)).collect();
         }
         let world = self.world();
-        let pins = &self.opts.pins;
-        let profiles = &self.profiles;
+        // [front, back): the runtimes nobody has taken yet.
+        let front = AtomicUsize::new(0);
+        let back = AtomicUsize::new(runtimes.len());
+        let take_front = || {
+            let i = front.fetch_add(1, Ordering::SeqCst);
+            (i < back.load(Ordering::SeqCst)).then_some(i)
+        };
+        let slots: Vec<std::sync::Mutex<Option<TrustStore>>> =
+            runtimes.iter().map(|_| Default::default()).collect();
+        let put = |i: usize, s: TrustStore| {
+            *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
+        };
+        let (opts, profiles, distro, now) = (self.opts, self.profiles.clone(), self.distro, self.now);
+        let check = self.loader.checks_self_signature();
+        let (front_h, back_h, put_h) = (&front, &back, &put);
         std::thread::scope(|s| {
-            let warm = std::thread::Builder::new().spawn_scoped(s, || {
+            let helper = std::thread::Builder::new().spawn_scoped(s, move || {
                 if runtimes
                     .iter()
                     .any(|r| matches!(r, Runtime::WebpkiRoots | Runtime::Node))
                 {
                     webpki::builtin();
                 }
-                // In reverse: the main thread starts with the first runtimes.
                 for r in runtimes.iter().rev() {
-                    crate::profiles::for_runtime(world, *r, pins, profiles);
+                    crate::profiles::for_runtime(world, *r, &opts.pins, &profiles);
+                }
+                let mine = Cx {
+                    loader: Loader::new(world, check),
+                    distro,
+                    opts,
+                    now,
+                    profiles,
+                };
+                loop {
+                    let old = back_h.fetch_sub(1, Ordering::SeqCst);
+                    let i = old.wrapping_sub(1);
+                    if old == 0 || i < front_h.load(Ordering::SeqCst) {
+                        // The main thread has it (or has taken everything). In a close
+                        // race both may leave one: it is resolved after the join.
+                        back_h.fetch_add(1, Ordering::SeqCst);
+                        break;
+                    }
+                    put_h(i, mine.resolve(runtimes[i]));
                 }
             });
-            let stores = runtimes.iter().map(|r| self.resolve(*r)).collect();
-            // A thread that could not start only means the work is done on this one.
-            if let Ok(h) = warm {
+            while let Some(i) = take_front() {
+                put(i, self.resolve(runtimes[i]));
+            }
+            // A helper that could not start (or stopped) leaves its runtimes to this one.
+            if let Ok(h) = helper {
                 let _ = h.join();
             }
-            stores
-        })
+        });
+        slots
+            .into_iter()
+            .zip(runtimes)
+            .map(|(m, r)| {
+                m.into_inner()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .unwrap_or_else(|| self.resolve(*r))
+            })
+            .collect()
     }
 
     /// The version and build `runtime` is modelled at in this World.
