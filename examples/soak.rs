@@ -4,9 +4,17 @@
 //! and 0xff, 1-byte writes, stalls, resets, a 10 MB flood — while the real `tlsdoctor
 //! connect` binary talks to them under `--timeout`.
 //!
+//! TDS has two paths: `tds` (TDS 7.x) replays the flights of the in-process TDS server
+//! (`tests/common/tds.rs`, proved against FreeTDS `tsql` and `tedious`) in turns — its
+//! PRELOGIN answer after the client's PRELOGIN, the TLS handshake inside PRELOGIN packets
+//! after the client's ClientHello — with every packet's length also forced to 0 and 0xffff. `tds-strict` (TDS 8) has no pre-TLS bytes; what it reads from the
+//! server is the PRELOGIN answer *inside* TLS after the handshake, so a real TLS server
+//! (ALPN `tds/8.0`) completes the handshake and then delivers the mutated answer through TLS.
+//!
 //! ```text
-//! soak TLSDOCTOR_BIN SEEDS_DIR [TIMEOUT_MS=1000] [MAX_CASES_PER_DIALOGUE=400]
+//! soak TLSDOCTOR_BIN SEEDS_DIR [TIMEOUT_MS=1000] [MAX_CASES_PER_DIALOGUE=400] [DIALOGUE...]
 //! ```
+//! (every dialogue unless some are named).
 //! Every run must end within the timeout plus one second, exit 0–3, print one valid JSON
 //! document and never panic. Prints a table per dialogue (runs, panics, bad exits, bad
 //! JSON, worst wall time over the timeout, peak RSS) and exits 1 if any run broke a rule.
@@ -58,7 +66,7 @@ struct Tally {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 2 {
-        eprintln!("usage: soak TLSDOCTOR_BIN SEEDS_DIR [TIMEOUT_MS] [MAX_CASES_PER_DIALOGUE]");
+        eprintln!("usage: soak TLSDOCTOR_BIN SEEDS_DIR [TIMEOUT_MS] [MAX_CASES_PER_DIALOGUE] [DIALOGUE...]");
         std::process::exit(2);
     }
     let bin = PathBuf::from(&args[0]);
@@ -71,19 +79,37 @@ fn main() {
         std::process::exit(2);
     }
     let dialogues = [
-        "mysql", "postgres", "smtp", "imap", "pop3", "ftp", "ldap", "xmpp", "none",
+        "mysql",
+        "postgres",
+        "smtp",
+        "imap",
+        "pop3",
+        "ftp",
+        "ldap",
+        "xmpp",
+        "tds",
+        "tds-strict",
+        "none",
     ];
+    let only: Vec<&str> = args.iter().skip(4).map(String::as_str).collect();
+    if let Some(bad) = only.iter().find(|d| !dialogues.contains(d)) {
+        eprintln!("soak: unknown dialogue {bad} (known: {})", dialogues.join(" "));
+        std::process::exit(2);
+    }
     let mut broken = false;
     println!(
-        "{:<9} {:>5} {:>6} {:>8} {:>8} {:>10} {:>9}",
+        "{:<10} {:>5} {:>6} {:>8} {:>8} {:>10} {:>9}",
         "dialogue", "runs", "panics", "bad-exit", "bad-json", "worst-over", "peak-rss"
     );
-    for d in dialogues {
+    for d in dialogues
+        .into_iter()
+        .filter(|d| only.is_empty() || only.contains(d))
+    {
         let flights = load_flights(&seeds, d);
         let cases = mutate(&flights, max_cases, d);
         let t = soak_one(&bin, d, cases, timeout_ms);
         println!(
-            "{:<9} {:>5} {:>6} {:>8} {:>8} {:>8}ms {:>7}MB",
+            "{:<10} {:>5} {:>6} {:>8} {:>8} {:>8}ms {:>7}MB",
             d,
             t.runs,
             t.panics,
@@ -103,6 +129,8 @@ fn main() {
 }
 
 /// The real servers' flights for one dialogue (plain TLS: a ServerHello prefix and an alert).
+/// TDS 8's flights are the `strict-*` seeds of `dialogue_tds` (what the server says inside
+/// TLS); TDS 7.x's are the others.
 fn load_flights(seeds: &Path, dialogue: &str) -> Vec<Vec<u8>> {
     if dialogue == "none" {
         return vec![
@@ -111,10 +139,14 @@ fn load_flights(seeds: &Path, dialogue: &str) -> Vec<Vec<u8>> {
             b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec(),
         ];
     }
-    let dir = seeds.join(format!("dialogue_{dialogue}"));
+    let (dir, strict) = match dialogue {
+        "tds" | "tds-strict" => (seeds.join("dialogue_tds"), dialogue == "tds-strict"),
+        d => (seeds.join(format!("dialogue_{d}")), false),
+    };
     let mut v: Vec<Vec<u8>> = std::fs::read_dir(&dir)
         .map(|rd| {
             rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with("strict-") == strict)
                 .filter_map(|e| std::fs::read(e.path()).ok())
                 .collect()
         })
@@ -179,6 +211,18 @@ fn mutate(flights: &[Vec<u8>], max: usize, dialogue: &str) -> Vec<Case> {
                 });
             }
         }
+        // Length fields forced to 0 and to their maximum (TDS packet headers).
+        for (at, width) in length_fields(dialogue, f) {
+            for v in [0u8, 0xff] {
+                let mut m = f.clone();
+                m[at..at + width].fill(v);
+                cases.push(Case {
+                    flight: m,
+                    delivery: Delivery::Whole,
+                    what: format!("flight {fi} length at {at} = {v:#04x}.."),
+                });
+            }
+        }
         for delivery in [
             Delivery::Trickle,
             Delivery::Stall,
@@ -208,8 +252,184 @@ fn mutate(flights: &[Vec<u8>], max: usize, dialogue: &str) -> Vec<Case> {
     cases
 }
 
+/// (offset, width) of the length fields of a flight the soak knows the framing of: every
+/// TDS packet's big-endian u16 length (header bytes 2–3), packets followed as the client
+/// would (a length below the header's 8 bytes ends the walk).
+fn length_fields(dialogue: &str, f: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    if dialogue.starts_with("tds") {
+        let mut at = 0;
+        while at + 8 <= f.len() {
+            out.push((at + 2, 2));
+            let len = u16::from_be_bytes([f[at + 2], f[at + 3]]) as usize;
+            if len < 8 {
+                break;
+            }
+            at += len;
+        }
+    }
+    out
+}
+
+/// The TDS 8 server's TLS side: a self-signed certificate (tlsdoctor reports on any chain)
+/// and ALPN `tds/8.0`, as SQL Server 2022 with strict encryption.
+fn tds8_config() -> Arc<rustls::ServerConfig> {
+    static CFG: std::sync::OnceLock<Arc<rustls::ServerConfig>> = std::sync::OnceLock::new();
+    CFG.get_or_init(|| {
+        let ck = rcgen::generate_simple_self_signed(vec!["soak.test".to_string()]).expect("certificate");
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.key_pair.serialize_der().into());
+        let mut cfg =
+            rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("TLS versions")
+                .with_no_client_auth()
+                .with_single_cert(vec![ck.cert.der().clone()], key)
+                .expect("server certificate");
+        cfg.alpn_protocols = vec![b"tds/8.0".to_vec()];
+        Arc::new(cfg)
+    })
+    .clone()
+}
+
+/// TDS 8: complete the TLS handshake, read the client's PRELOGIN, then deliver the case's
+/// flight (the PRELOGIN answer) inside TLS.
+fn serve_in_tls(s: TcpStream, case: &Case) {
+    let conn = rustls::ServerConnection::new(tds8_config()).expect("server connection");
+    let mut t = rustls::StreamOwned::new(conn, s);
+    while t.conn.is_handshaking() {
+        if t.conn.complete_io(&mut t.sock).is_err() {
+            return;
+        }
+    }
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while tlsdoctor::probe::protocols::tds::complete_reply(&got).is_none() && got.len() < 65536 {
+        match t.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let close = |mut t: rustls::StreamOwned<rustls::ServerConnection, TcpStream>| {
+        t.conn.send_close_notify();
+        let _ = t.flush();
+        finish(t.sock);
+    };
+    match case.delivery {
+        Delivery::Whole => {
+            let _ = t.write_all(&case.flight).and_then(|_| t.flush());
+            close(t);
+        }
+        Delivery::Trickle => {
+            for b in &case.flight {
+                if t.write_all(&[*b]).and_then(|_| t.flush()).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            close(t);
+        }
+        Delivery::Stall => {
+            let _ = t
+                .write_all(&case.flight[..case.flight.len() / 2])
+                .and_then(|_| t.flush());
+            let mut sink = [0u8; 4096];
+            while let Ok(n) = t.sock.read(&mut sink) {
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+        Delivery::Reset => {
+            let _ = t.write_all(&case.flight).and_then(|_| t.flush());
+            let mut one = [0u8; 1];
+            let _ = t.sock.peek(&mut one);
+            drop(t);
+        }
+        Delivery::Flood => {
+            let chunk = if case.flight.is_empty() {
+                vec![b'A'; 4096]
+            } else {
+                case.flight.repeat(4096 / case.flight.len() + 1)
+            };
+            let mut sent = 0;
+            while sent < 10 << 20 {
+                if t.write_all(&chunk).and_then(|_| t.flush()).is_err() {
+                    return;
+                }
+                sent += chunk.len();
+            }
+            close(t);
+        }
+    }
+}
+
+/// How the peer paces its flight against the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Peer {
+    /// The flight at once (line protocols read their replies in order from the buffer).
+    Replay,
+    /// In turns, each after the client has spoken (TDS 7.x: the PRELOGIN answer after the
+    /// client's PRELOGIN, the TLS records after its ClientHello — sent earlier they are
+    /// bytes before the handshake, which tlsdoctor rightly discards).
+    Turns,
+    /// Inside TLS after a real handshake (TDS 8 strict).
+    InTls,
+}
+
+fn peer_for(dialogue: &str) -> Peer {
+    match dialogue {
+        "tds" => Peer::Turns,
+        "tds-strict" => Peer::InTls,
+        _ => Peer::Replay,
+    }
+}
+
+/// A TDS flight's turns: the first message (packets up to the first with EOM), then the
+/// rest. A flight without a complete first message is one turn.
+fn turns(f: &[u8]) -> Vec<&[u8]> {
+    let mut at = 0;
+    while at + 8 <= f.len() {
+        let len = u16::from_be_bytes([f[at + 2], f[at + 3]]) as usize;
+        if len < 8 {
+            break;
+        }
+        at += len;
+        if f[at - len + 1] & 0x01 != 0 {
+            return if at < f.len() {
+                vec![&f[..at], &f[at..]]
+            } else {
+                vec![f]
+            };
+        }
+    }
+    vec![f]
+}
+
+/// Wait (at most 2 s) for the client to say something; false once it has closed.
+fn client_spoke(s: &mut TcpStream) -> bool {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut buf = [0u8; 4096];
+    let spoke = !matches!(s.read(&mut buf), Ok(0));
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    spoke
+}
+
+/// Write `data` whole, or one byte per write 2 ms apart; false if the client is gone.
+fn send(s: &mut TcpStream, data: &[u8], trickle: bool) -> bool {
+    if !trickle {
+        return s.write_all(data).is_ok();
+    }
+    for b in data {
+        if s.write_all(&[*b]).is_err() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    true
+}
+
 /// Serve one case on a fresh listener; returns its port.
-fn serve(case: Case) -> (u16, std::thread::JoinHandle<()>) {
+fn serve(case: Case, peer: Peer) -> (u16, std::thread::JoinHandle<()>) {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     let port = l.local_addr().unwrap().port();
     let h = std::thread::spawn(move || {
@@ -226,22 +446,43 @@ fn serve(case: Case) -> (u16, std::thread::JoinHandle<()>) {
         s.set_nonblocking(false).unwrap();
         let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
         let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-        match case.delivery {
-            Delivery::Whole => {
-                let _ = s.write_all(&case.flight);
-                finish(s);
-            }
-            Delivery::Trickle => {
-                for b in &case.flight {
-                    if s.write_all(&[*b]).is_err() {
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(2));
+        if peer == Peer::InTls {
+            return serve_in_tls(s, &case);
+        }
+        if case.delivery == Delivery::Flood {
+            let mut sent = 0;
+            let chunk = if case.flight.is_empty() {
+                vec![b'A'; 4096]
+            } else {
+                case.flight.repeat(4096 / case.flight.len() + 1)
+            };
+            while sent < 10 << 20 {
+                match s.write(&chunk) {
+                    Ok(n) => sent += n,
+                    Err(_) => return,
                 }
-                finish(s);
             }
+            return finish(s);
+        }
+        // A stall sends half the flight, then nothing.
+        let flight = match case.delivery {
+            Delivery::Stall => &case.flight[..case.flight.len() / 2],
+            _ => &case.flight[..],
+        };
+        let parts = match peer {
+            Peer::Turns => turns(flight),
+            _ => vec![flight],
+        };
+        for part in parts {
+            if peer == Peer::Turns && !client_spoke(&mut s) {
+                return;
+            }
+            if !send(&mut s, part, case.delivery == Delivery::Trickle) {
+                return;
+            }
+        }
+        match case.delivery {
             Delivery::Stall => {
-                let _ = s.write_all(&case.flight[..case.flight.len() / 2]);
                 // Silent until the client gives up and closes.
                 let mut sink = [0u8; 4096];
                 while let Ok(n) = s.read(&mut sink) {
@@ -251,27 +492,12 @@ fn serve(case: Case) -> (u16, std::thread::JoinHandle<()>) {
                 }
             }
             Delivery::Reset => {
-                let _ = s.write_all(&case.flight);
                 // Wait for the client to say something, then close with it unread: RST.
                 let mut one = [0u8; 1];
                 let _ = s.peek(&mut one);
                 drop(s);
             }
-            Delivery::Flood => {
-                let mut sent = 0;
-                let chunk = if case.flight.is_empty() {
-                    vec![b'A'; 4096]
-                } else {
-                    case.flight.repeat(4096 / case.flight.len() + 1)
-                };
-                while sent < 10 << 20 {
-                    match s.write(&chunk) {
-                        Ok(n) => sent += n,
-                        Err(_) => return,
-                    }
-                }
-                finish(s);
-            }
+            _ => finish(s),
         }
     });
     (port, h)
@@ -298,7 +524,7 @@ fn soak_one(bin: &Path, dialogue: &str, cases: Vec<Case>, timeout_ms: u64) -> Ta
             std::thread::spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(case) = cases.get(i) else { break };
-                let (port, server) = serve(case.clone());
+                let (port, server) = serve(case.clone(), peer_for(&dialogue));
                 let rss_file = tempfile::NamedTempFile::new().expect("temp file");
                 let start = Instant::now();
                 let out = Command::new("/usr/bin/time")
@@ -333,6 +559,20 @@ fn soak_one(bin: &Path, dialogue: &str, cases: Vec<Case>, timeout_ms: u64) -> Ta
                 let code = out.status.code().unwrap_or(-1);
                 let json_ok = serde_json::from_slice::<serde_json::Value>(&out.stdout).is_ok();
                 let over = wall.as_millis() as i64 - timeout_ms as i64;
+                if std::env::var_os("SOAK_VERBOSE").is_some() {
+                    // What the run concluded: its error, or how many certificates it saw.
+                    let said = serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                        .map(|v| {
+                            let chain = v["chain"].as_array().map_or(0, Vec::len);
+                            let version = v["server"]["server_version"].as_str().unwrap_or("-").to_string();
+                            match v["error"]["message"].as_str() {
+                                Some(m) => format!("chain {chain}, version {version}, {m}"),
+                                None => format!("chain {chain}, version {version}"),
+                            }
+                        })
+                        .unwrap_or_else(|_| stderr.lines().next().unwrap_or("").to_string());
+                    eprintln!("{dialogue} {}: exit {code} in {wall:?}: {said}", case.what);
+                }
                 let mut t = tally.lock().unwrap();
                 t.runs += 1;
                 t.peak_rss_kb = t.peak_rss_kb.max(rss);

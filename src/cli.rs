@@ -288,6 +288,13 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "FILE")]
     pub ca: Vec<PathBuf>,
 
+    /// Like --ca, but PATH is read inside the evaluated system (--root, --image, --manifest,
+    /// --pid): the program's own CA-file setting, such as a Helm repository's `caFile`
+    /// (repeatable). A PATH missing there is the diagnosis, not an error; with --manifest a
+    /// proposed patch puts the CA at PATH.
+    #[arg(long, value_name = "PATH", conflicts_with = "ca")]
+    pub ca_in_world: Vec<PathBuf>,
+
     /// Runtimes to evaluate (default: go, openssl, rustls-native, webpki-roots — those whose
     /// store resolves here — plus node, python, python-requests, curl, java when evidently
     /// present: binary on PATH, home directory, or one of their variables set). `ID@VERSION`
@@ -342,6 +349,13 @@ pub struct VerifyArgs {
     /// Trust only these CA files, as a program's explicit CA option would (repeatable).
     #[arg(long, value_name = "FILE")]
     pub ca: Vec<PathBuf>,
+
+    /// Like --ca, but PATH is read inside the evaluated system (--root, --image, --manifest,
+    /// --pid): the program's own CA-file setting, such as a Helm repository's `caFile`
+    /// (repeatable). A PATH missing there is the diagnosis, not an error; with --manifest a
+    /// proposed patch puts the CA at PATH.
+    #[arg(long, value_name = "PATH", conflicts_with = "ca")]
+    pub ca_in_world: Vec<PathBuf>,
 
     /// Runtimes to evaluate (default: go, openssl, rustls-native, webpki-roots — those whose
     /// store resolves here — plus node, python, python-requests, curl, java when evidently

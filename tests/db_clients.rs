@@ -3,15 +3,19 @@
 //! Real PostgreSQL and MariaDB servers on 127.0.0.1 ephemeral ports serve generated
 //! chains (good, leaf only, expired, wrong name, self-signed); the real clients — psql 15
 //! (Debian 12) and psql 17 (the Debian 13 root, `TLSDOCTOR_TRIXIE_ROOT`), the `mariadb`
-//! tools of MariaDB 10.11 and 11.8, and a Go 1.19 program on Debian's pgx v4 and
-//! go-sql-driver/mysql — connect with every trust setup (the right root, another root,
-//! none; `sslrootcert=system`) and mode (`sslmode`, `--ssl-verify-server-cert`, `tls=`),
+//! tools of MariaDB 10.11 and 11.8, and one Go program on each side's pgx v4 and
+//! go-sql-driver/mysql packages built by its Go (1.19 with pgx 4.15 and the driver 1.5;
+//! 1.24 with pgx 4.18 and the driver 1.9) — connect with every trust setup (the right
+//! root, another root, none; `sslrootcert=system`, `SSL_CERT_FILE`) and mode (`sslmode`,
+//! `--ssl-verify-server-cert`, `tls=`),
 //! each with a cleared environment. tlsdoctor predicts each from the same World (same
 //! root, same variables, the same settings in the target URL): the verdict must agree
 //! every time and the message, exactly, in at least 98 % of the cases.
 
 #[path = "common/servers.rs"]
 mod servers;
+#[path = "common/store.rs"]
+mod store_common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -206,7 +210,16 @@ impl Side {
 
     /// tlsdoctor's verdict for `runtime` on `target`, in this side's World: the same root
     /// (the fixture directory bound at /mnt the same way) and the same variables.
-    fn predict(&self, files: &Files, env: &[(String, String)], target: &str, runtime: &str) -> Document {
+    /// `extra`: further arguments (`--exe` as this side sees the program, `--ca` as a
+    /// host path).
+    fn predict(
+        &self,
+        files: &Files,
+        env: &[(String, String)],
+        target: &str,
+        runtime: &str,
+        extra: &[String],
+    ) -> Document {
         let bin = env!("CARGO_BIN_EXE_tlsdoctor");
         let mut args: Vec<String> = vec![
             "--json".into(),
@@ -232,6 +245,7 @@ impl Side {
             ]
             .map(String::from),
         );
+        args.extend(extra.iter().cloned());
         let out = match &self.root {
             None => clean(bin).args(&args).output().expect("tlsdoctor"),
             Some(root) => Command::new("unshare")
@@ -454,7 +468,7 @@ fn libpq_psql_15_and_17_agree_with_tlsdoctor() {
                             conninfo.clone(),
                         ],
                     );
-                    let doc = side.predict(files, &env, &url, "libpq");
+                    let doc = side.predict(files, &env, &url, "libpq", &[]);
                     let port = server.port;
                     tally.compare(
                         format!("{} psql {fname} {tname} sslmode={mode}", side.label),
@@ -519,7 +533,7 @@ fn mariadb_clients_10_11_and_11_8_agree_with_tlsdoctor() {
                     }
                     argv.extend(["-e".into(), "select 1".into()]);
                     let out = side.run(files, &env, &argv);
-                    let doc = side.predict(files, &env, &url, "mysql-client");
+                    let doc = side.predict(files, &env, &url, "mysql-client", &[]);
                     tally.compare(
                         format!("{} mariadb {fname} {tname} verify={verify:?}", side.label),
                         real(&out),
@@ -533,8 +547,10 @@ fn mariadb_clients_10_11_and_11_8_agree_with_tlsdoctor() {
     tally.report("MariaDB client (10.11, 11.8)");
 }
 
-/// A Go program on Debian's driver packages: `pgx DSN` or `mysql DSN [CAFILE]` (with a
-/// CA file: registered as `tls=custom`); prints OK or the error.
+/// A Go program on the distribution's driver packages: `pgx DSN` or `mysql DSN [CAFILE]`
+/// (with a CA file: a `tls.Config` with it as RootCAs, registered as `custom`); prints OK
+/// or the error. The same source builds on both sides (pgx v4 4.15 / go-sql-driver 1.5 on
+/// Debian 12, 4.18 / 1.9 on Debian 13).
 const GO_PROGRAM: &str = r#"package main
 
 import (
@@ -549,115 +565,397 @@ import (
 	"github.com/jackc/pgx/v4"
 )
 
+func fail(err error) {
+	fmt.Println(err)
+	os.Exit(1)
+}
+
 func main() {
 	switch os.Args[1] {
 	case "pgx":
 		c, err := pgx.Connect(context.Background(), os.Args[2])
 		if err != nil {
-			fmt.Println(err)
-			os.Exit(1)
+			fail(err)
 		}
 		c.Close(context.Background())
 	case "mysql":
 		if len(os.Args) > 3 {
 			pool := x509.NewCertPool()
-			pem, _ := os.ReadFile(os.Args[3])
+			pem, err := os.ReadFile(os.Args[3])
+			if err != nil {
+				fail(err)
+			}
 			pool.AppendCertsFromPEM(pem)
-			mysql.RegisterTLSConfig("custom", &tls.Config{RootCAs: pool})
+			if err := mysql.RegisterTLSConfig("custom", &tls.Config{RootCAs: pool}); err != nil {
+				fail(err)
+			}
 		}
-		db, _ := sql.Open("mysql", os.Args[2])
+		db, err := sql.Open("mysql", os.Args[2])
+		if err != nil {
+			fail(err)
+		}
 		if err := db.Ping(); err != nil {
-			fmt.Println(err)
-			os.Exit(1)
+			fail(err)
 		}
 	}
 	fmt.Println("OK")
 }
 "#;
 
-/// Build the program with Debian's Go and `/usr/share/gocode` (GOPATH mode).
-fn go_program(dir: &Path) -> Option<PathBuf> {
-    let gocode = Path::new("/usr/share/gocode/src/github.com");
-    let have = servers::need("go").is_some()
-        && gocode.join("jackc/pgx/v4").is_dir()
-        && gocode.join("go-sql-driver/mysql").is_dir();
+/// The Debian packages the program is built from (the same names in Debian 12 and 13).
+const GO_DRIVERS: &[&str] = &["jackc/pgx/v4", "go-sql-driver/mysql"];
+
+/// The program built by this side's Go (Debian 12: 1.19 on the host; Debian 13: 1.24 in
+/// its root) in GOPATH mode on the side's `/usr/share/gocode`, once per side: its path as
+/// the side sees it (None: a loud skip, a failure under CI=true, when Go or the driver
+/// packages are missing there).
+fn go_program(side: &Side) -> Option<String> {
+    /// (side, its program) for the sides built so far.
+    type Built = Vec<(&'static str, Option<String>)>;
+    static BUILT: std::sync::Mutex<Built> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = built.iter().find(|(l, _)| *l == side.label) {
+        return p.clone();
+    }
+    let p = build_go_program(side);
+    built.push((side.label, p.clone()));
+    p
+}
+
+fn build_go_program(side: &Side) -> Option<String> {
+    let files = &fx().files;
+    let sysroot = side.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let gocode = sysroot.join("usr/share/gocode/src/github.com");
+    // Debian 13's Go is found by its GOROOT (the `go` on PATH is a symlink into it).
+    let goroot = side.root.as_deref().and_then(newest_goroot);
+    let have_go = match &side.root {
+        None => servers::need("go").is_some(),
+        Some(_) => goroot.is_some(),
+    };
+    let have = have_go && GO_DRIVERS.iter().all(|d| gocode.join(d).is_dir());
     if !have {
         assert!(
             !ci(),
-            "CI=true: go and Debian's golang-github-jackc-pgx-v4-dev / golang-github-go-sql-driver-mysql-dev are required"
+            "CI=true: {}: go and golang-github-jackc-pgx-v4-dev / golang-github-go-sql-driver-mysql-dev are required (.ci/run installs them)",
+            side.label
         );
-        eprintln!("!!! SKIPPED: Go or the Debian driver packages are missing !!!");
+        eprintln!(
+            "!!! SKIPPED ({}): Go or the driver packages are missing !!!",
+            side.label
+        );
         return None;
     }
-    let src = dir.join("src/dbprobe");
+    let work = format!("go-{}", side.label);
+    let src = files.dir.join(&work).join("src/dbprobe");
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(src.join("main.go"), GO_PROGRAM).unwrap();
-    let bin = dir.join("dbprobe");
-    let out = clean("go")
-        .current_dir(&src)
-        .env("GO111MODULE", "off")
-        .env("GOPATH", format!("{}:/usr/share/gocode", dir.display()))
-        .env("GOCACHE", dir.join("cache"))
-        .env("HOME", dir)
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(".")
-        .output()
-        .expect("go build");
+    let w = format!("{}/{work}", side.base(files));
+    let mut env: Vec<(String, String)> = vec![
+        ("GO111MODULE".into(), "off".into()),
+        ("GOPATH".into(), format!("{w}:/usr/share/gocode")),
+        ("GOCACHE".into(), format!("{w}/cache")),
+        ("HOME".into(), w.clone()),
+        ("GOTOOLCHAIN".into(), "local".into()),
+        ("GOTELEMETRY".into(), "off".into()),
+        ("CGO_ENABLED".into(), "0".into()),
+    ];
+    if let Some(g) = &goroot {
+        env.push(("GOROOT".into(), format!("/usr/lib/{g}")));
+    }
+    let bin = format!("{w}/dbprobe");
+    let out = side.run(
+        files,
+        &env,
+        &[
+            "sh".into(),
+            "-c".into(),
+            "cd \"$1\" && exec go build -o \"$2\" .".into(),
+            "sh".into(),
+            format!("{w}/src/dbprobe"),
+            bin.clone(),
+        ],
+    );
     assert!(
         out.status.success(),
-        "go build: {}",
+        "{}: go build: {}{}",
+        side.label,
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     Some(bin)
 }
 
+/// The newest `/usr/lib/go-1.N` of a root (its directory name).
+fn newest_goroot(root: &Path) -> Option<String> {
+    std::fs::read_dir(root.join("usr/lib"))
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(String::from))
+        .filter(|n| n.starts_with("go-1."))
+        .max_by_key(|n| n.trim_start_matches("go-1.").parse::<u32>().unwrap_or(0))
+}
+
+/// The Go toolchain and driver packages the side's program was built with (for the
+/// report): Go's `VERSION` file, the packages' versions from the dpkg database.
+fn go_version(side: &Side) -> String {
+    let root = side.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let go = newest_goroot(&root)
+        .and_then(|g| std::fs::read_to_string(root.join("usr/lib").join(g).join("VERSION")).ok())
+        .and_then(|v| v.lines().next().map(String::from))
+        .unwrap_or_else(|| "go?".into());
+    let status = std::fs::read_to_string(root.join("var/lib/dpkg/status")).unwrap_or_default();
+    let version = |pkg: &str| {
+        status
+            .split("\n\n")
+            .find(|p| p.lines().any(|l| l == format!("Package: {pkg}")))
+            .and_then(|p| p.lines().find_map(|l| l.strip_prefix("Version: ")))
+            .unwrap_or("?")
+            .to_string()
+    };
+    format!(
+        "{go}, pgx {}, go-sql-driver/mysql {}",
+        version("golang-github-jackc-pgx-v4-dev"),
+        version("golang-github-go-sql-driver-mysql-dev")
+    )
+}
+
+/// The Go program's outcome: it prints OK or the driver's error on standard output.
+fn go_outcome(out: &std::process::Output) -> Real {
+    if out.status.success() {
+        Real::Connected
+    } else {
+        Real::Failed(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+    }
+}
+
 #[test]
 fn go_driver_pgx_agrees_with_tlsdoctor() {
-    let tmp = tempfile::tempdir().unwrap();
-    let Some(prog) = go_program(tmp.path()) else {
-        return;
-    };
-    let prog = prog.display().to_string();
     let files = &fx().files;
     let pg = pg_servers();
-    let side = Side {
-        label: "debian12",
-        root: None,
-    };
-    let base = side.base(files);
-    let mut tally = Tally::default();
-    for (fname, server) in pg {
-        let Some(server) = server else { return };
-        for (tname, ca, system) in TRUSTS {
-            if *ca == Some("system") {
-                continue;
-            }
-            for mode in ["require", "verify-ca", "verify-full"] {
-                let env = env_for(&base, system);
-                let mut url = format!(
-                    "postgres://postgres@127.0.0.1:{}/postgres?sslmode={mode}",
-                    server.port
-                );
-                if let Some(c) = ca {
-                    url.push_str(&format!("&sslrootcert={base}/{c}"));
+    for side in sides() {
+        let Some(prog) = go_program(&side) else {
+            continue;
+        };
+        let mut tally = Tally::default();
+        let base = side.base(files);
+        for (fname, server) in pg {
+            let Some(server) = server else { return };
+            for (tname, ca, system) in TRUSTS {
+                if *ca == Some("system") {
+                    continue;
                 }
-                let out = side.run(
-                    files,
-                    &env,
-                    &[prog.clone(), "pgx".into(), format!("{url}&connect_timeout=10")],
-                );
-                let doc = side.predict(files, &env, &url, "pgx");
-                let r = if out.status.success() {
-                    Real::Connected
-                } else {
-                    Real::Failed(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
-                };
-                tally.compare(format!("pgx {fname} {tname} sslmode={mode}"), r, &doc, |m| {
-                    format!("failed to connect to `host=127.0.0.1 user=postgres database=postgres`: {m}")
-                });
+                for mode in ["require", "verify-ca", "verify-full"] {
+                    let env = env_for(&base, system);
+                    let mut url = format!(
+                        "postgres://postgres@127.0.0.1:{}/postgres?sslmode={mode}",
+                        server.port
+                    );
+                    if let Some(c) = ca {
+                        url.push_str(&format!("&sslrootcert={base}/{c}"));
+                    }
+                    let out = side.run(
+                        files,
+                        &env,
+                        &[prog.clone(), "pgx".into(), format!("{url}&connect_timeout=10")],
+                    );
+                    let doc = side.predict(files, &env, &url, "pgx", &["--exe".into(), prog.clone()]);
+                    tally.compare(
+                        format!("{} pgx {fname} {tname} sslmode={mode}", side.label),
+                        go_outcome(&out),
+                        &doc,
+                        |m| {
+                            format!(
+                                "failed to connect to `host=127.0.0.1 user=postgres database=postgres`: {m}"
+                            )
+                        },
+                    );
+                }
             }
         }
+        tally.report(&format!("pgx v4 ({}, {})", side.label, go_version(&side)));
     }
-    tally.report("pgx (go1.19, pgx v4)");
+}
+
+/// go-sql-driver/mysql with every `tls=` setting against the MariaDB servers: a CA file is
+/// a registered `tls.Config` (`tls=custom`; tlsdoctor: `--ca`); otherwise `tls=true` (Go's
+/// system pool: `SSL_CERT_FILE`), `skip-verify`, `preferred` and `false`.
+#[test]
+fn go_driver_mysql_agrees_with_tlsdoctor() {
+    let files = &fx().files;
+    let my = my_servers();
+    for side in sides() {
+        let Some(prog) = go_program(&side) else {
+            continue;
+        };
+        let mut tally = Tally::default();
+        let base = side.base(files);
+        for (fname, server) in my {
+            let Some(server) = server else { return };
+            for (tname, ca, system) in TRUSTS {
+                let file = ca.filter(|c| *c != "system");
+                let modes: &[&str] = match (file, *ca) {
+                    (Some(_), _) => &["custom"],
+                    (None, Some(_)) => &["true"],
+                    (None, None) => &["true", "skip-verify", "preferred", "false"],
+                };
+                for mode in modes {
+                    let env = env_for(&base, system);
+                    let dsn = format!("root@tcp(127.0.0.1:{})/?tls={mode}&timeout=10s", server.port);
+                    let mut argv = vec![prog.clone(), "mysql".into(), dsn];
+                    let mut extra = vec!["--exe".to_string(), prog.clone()];
+                    if let Some(c) = file {
+                        argv.push(format!("{base}/{c}"));
+                        extra.push("--ca".into());
+                        extra.push(files.dir.join(c).display().to_string());
+                    }
+                    let out = side.run(files, &env, &argv);
+                    let url = format!("mysql://127.0.0.1:{}/?tls={mode}", server.port);
+                    let doc = side.predict(files, &env, &url, "go-mysql", &extra);
+                    tally.compare(
+                        format!("{} go-mysql {fname} {tname} tls={mode}", side.label),
+                        go_outcome(&out),
+                        &doc,
+                        |m| m.to_string(),
+                    );
+                }
+            }
+        }
+        tally.report(&format!(
+            "go-sql-driver/mysql ({}, {})",
+            side.label,
+            go_version(&side)
+        ));
+        no_tls_server_cases(&side, &prog);
+    }
+}
+
+/// A MariaDB server without TLS (started once): the driver's outcome for every `tls=`
+/// must be what tlsdoctor's conclusions about that server say (`go_sql_driver_mysql`).
+fn no_tls_server_cases(side: &Side, prog: &str) {
+    static PLAIN: OnceLock<Option<Server>> = OnceLock::new();
+    let Some(server) = PLAIN.get_or_init(|| servers::mariadb_plain("no-tls")) else {
+        return;
+    };
+    let files = &fx().files;
+    let base = side.base(files);
+    let env = env_for(&base, "unrelated.pem");
+    let url = format!("mysql://127.0.0.1:{}/", server.port);
+    let doc = side.predict(files, &env, &url, "go-mysql", &[]);
+    let facts = doc
+        .server
+        .as_ref()
+        .and_then(|s| s.get("go_sql_driver_mysql"))
+        .unwrap_or_else(|| {
+            panic!(
+                "{}: no go_sql_driver_mysql conclusions: {:?}",
+                side.label, doc.server
+            )
+        })
+        .clone();
+    let modes = ["true", "skip-verify", "preferred", "false", "custom"];
+    for mode in modes {
+        let dsn = format!("root@tcp(127.0.0.1:{})/?tls={mode}&timeout=10s", server.port);
+        let mut argv = vec![prog.to_string(), "mysql".into(), dsn];
+        let key = if mode == "custom" {
+            argv.push(format!("{base}/root.pem"));
+            "tls=<a registered config>".to_string()
+        } else {
+            format!("tls={mode}")
+        };
+        let real = go_outcome(&side.run(files, &env, &argv));
+        let said = facts[&key].as_str().unwrap_or_default().to_string();
+        let want = match &real {
+            Real::Connected => "connects without TLS".to_string(),
+            Real::Failed(m) => format!("fails: {m}"),
+        };
+        assert_eq!(said, want, "{}: no-TLS server, tls={mode}", side.label);
+    }
+    eprintln!(
+        "go-sql-driver/mysql ({}): a server without TLS: {n}/{n} tls= settings as predicted",
+        side.label,
+        n = modes.len()
+    );
+}
+
+/// Which runtimes judge a database target by default, and how a Go driver is found: a
+/// program linking go-sql-driver/mysql (module mode, the driver from Debian's source by a
+/// `replace`) has it in its build info, so `--exe` on it makes go-mysql present; a program
+/// without it leaves go-mysql absent.
+#[test]
+fn database_targets_are_judged_by_their_clients_and_go_drivers_found_in_build_info() {
+    let driver = Path::new("/usr/share/gocode/src/github.com/go-sql-driver/mysql");
+    if !driver.is_dir() {
+        assert!(
+            !ci(),
+            "CI=true: golang-github-go-sql-driver-mysql-dev is required"
+        );
+        eprintln!("!!! SKIPPED: Debian's go-sql-driver/mysql source is missing !!!");
+        return;
+    }
+    let with = store_common::build_go_mod(
+        "withmysql",
+        "package main\n\nimport (\n\t\"fmt\"\n\n\t_ \"github.com/go-sql-driver/mysql\"\n)\n\nfunc main() { fmt.Println(\"ok\") }\n",
+        &format!(
+            "\nrequire github.com/go-sql-driver/mysql v1.5.0\n\nreplace github.com/go-sql-driver/mysql => {}\n",
+            driver.display()
+        ),
+    );
+    let without = store_common::build_go_mod(
+        "withoutmysql",
+        "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"ok\") }\n",
+        "",
+    );
+    let (Some(with), Some(without)) = (with, without) else {
+        assert!(!ci(), "CI=true: go is required");
+        return;
+    };
+    let absent = |exe: &Path| {
+        let r = servers::tlsdoctor(
+            &[
+                "--exe",
+                &exe.display().to_string(),
+                "store",
+                "--json",
+                "--runtime",
+                "go-mysql",
+            ],
+            &[],
+        );
+        let doc: tlsdoctor::report::store::StoreDoc =
+            serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", r.stdout, r.stderr));
+        assert_eq!(doc.runtimes.len(), 1);
+        doc.runtimes[0].absent
+    };
+    assert!(
+        !absent(&with),
+        "go-mysql not found in the build info of a program linking the driver"
+    );
+    assert!(
+        absent(&without),
+        "go-mysql found in a program that does not link the driver"
+    );
+
+    let judges = |url: &str| -> Vec<String> {
+        let r = servers::tlsdoctor(&["--json", "connect", url, "--timeout", "10s", "--no-fetch"], &[]);
+        r.doc().verdicts.iter().map(|v| v.runtime.clone()).collect()
+    };
+    let good = |servers: &'static Servers| {
+        servers
+            .iter()
+            .find(|(n, _)| *n == "good")
+            .and_then(|(_, s)| s.as_ref())
+            .map(|s| s.port)
+    };
+    if let Some(port) = good(my_servers()) {
+        assert_eq!(
+            judges(&format!("mysql://127.0.0.1:{port}/")),
+            ["go", "openssl", "mysql-client", "go-mysql"]
+        );
+    }
+    if let Some(port) = good(pg_servers()) {
+        assert_eq!(
+            judges(&format!("postgres://127.0.0.1:{port}/postgres")),
+            ["go", "openssl", "libpq", "pgx"]
+        );
+    }
 }

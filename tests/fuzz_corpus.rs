@@ -4,10 +4,15 @@
 //! calls (`tlsdoctor::fuzzing`), so a crash found once stays fixed without nightly Rust.
 //!
 //! `capture_flights` (ignored; run by `scripts/fuzz-seeds`) records what real servers send
-//! before their TLS go-ahead, as seeds for the dialogue targets.
+//! before their TLS go-ahead, as seeds for the dialogue targets — and, for TDS (no SQL
+//! Server installs here), what the in-process TDS server that `tests/connect_tds.rs` proves
+//! against FreeTDS `tsql` and `tedious` sends: its PRELOGIN answer and the whole TLS
+//! handshake inside PRELOGIN packets, and its TDS 8 PRELOGIN answer inside TLS.
 
 #[path = "common/servers.rs"]
 mod servers;
+#[path = "common/tds.rs"]
+mod tds;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -120,7 +125,9 @@ fn dialogue_harnesses_end_on_hostile_flights() {
 // Capturing real servers' flights (scripts/fuzz-seeds)
 
 /// A relay between tlsdoctor and `upstream` that records what the server sends until the
-/// first TLS record (0x16 0x03 at a read boundary after the client's ClientHello).
+/// first TLS record (0x16 0x03 at a read boundary after the client's ClientHello). TDS 7.x
+/// carries the handshake inside PRELOGIN packets, so a TDS flight is recorded whole: the
+/// PRELOGIN answer, the server's handshake messages, until tlsdoctor closes.
 fn record(upstream: String) -> (u16, std::thread::JoinHandle<Vec<u8>>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
@@ -192,6 +199,18 @@ fn capture_flights() {
         servers_seen.push(("dialogue_mysql", "mariadb-ssl-off", db.plain.addr(), "mysql"));
     }
     assert!(!servers_seen.is_empty(), "no real server could be started");
+    // TDS: the in-process server, each encryption setting (TDS 7.x only).
+    let tds_servers: Vec<(&str, tds::TdsServer)> = [
+        ("inprocess-encrypt-off", tds::Encryption::Off),
+        ("inprocess-encrypt-required", tds::Encryption::Required),
+        ("inprocess-encrypt-not-supported", tds::Encryption::NotSupported),
+    ]
+    .into_iter()
+    .map(|(name, enc)| (name, tds::start(&chain, &good.key_pem(), enc, tds::Strict::No)))
+    .collect();
+    for (name, srv) in &tds_servers {
+        servers_seen.push(("dialogue_tds", *name, srv.addr(), "tds"));
+    }
     for (target, name, addr, starttls) in servers_seen {
         let (port, h) = record(addr);
         let _ = servers::tlsdoctor(
@@ -212,4 +231,47 @@ fn capture_flights() {
         std::fs::write(out.join(target).join(name), &flight).unwrap();
         eprintln!("captured {target}/{name}: {} bytes", flight.len());
     }
+    // TDS 8 strict: the PRELOGIN answer travels inside TLS, so a relay sees only ciphertext;
+    // a TLS client (trusting the test root) sends tlsdoctor's PRELOGIN and keeps the
+    // plaintext answer. `scripts/soak` serves these `strict-*` flights inside TLS.
+    let strict = tds::start(&chain, &good.key_pem(), tds::Encryption::Off, tds::Strict::Only);
+    let answer = strict_prelogin_answer(&strict.addr(), &pki.root.pem());
+    let name = "strict-prelogin-answer";
+    std::fs::write(out.join("dialogue_tds").join(name), &answer).unwrap();
+    eprintln!("captured dialogue_tds/{name}: {} bytes", answer.len());
+}
+
+/// The bytes a TDS 8 server answers tlsdoctor's PRELOGIN with, inside TLS (ALPN `tds/8.0`).
+fn strict_prelogin_answer(addr: &str, root_pem: &str) -> Vec<u8> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer, ServerName};
+    use tlsdoctor::probe::protocols::tds;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(root_pem.as_bytes()).unwrap())
+        .unwrap();
+    let mut cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"tds/8.0".to_vec()];
+    let conn =
+        rustls::ClientConnection::new(std::sync::Arc::new(cfg), ServerName::try_from("db.test").unwrap())
+            .unwrap();
+    let sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    tls.write_all(&tds::prelogin(tds::ENCRYPT_STRICT)).unwrap();
+    tls.flush().unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while tds::complete_reply(&got).is_none() {
+        let n = tls.read(&mut buf).unwrap();
+        assert!(n > 0, "the strict server closed before answering the PRELOGIN");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(tds::parse_prelogin(&tds::complete_reply(&got).unwrap()).is_ok());
+    got
 }

@@ -335,3 +335,120 @@ fn flux_subpath_verdicts_match_real_go_and_openssl_in_the_pod() {
     assert_eq!(go, "ok");
     assert!(!ossl);
 }
+
+/// `--ca-in-world`: a program that trusts only its own CA file, read inside the pod (a Helm
+/// repository's `caFile`). The file exists but lacks the corporate root: pointing variables
+/// or the certificate directory at the CA changes nothing for such a program, and mounting
+/// the CA alone over the file would drop what it held; the proven patch is the file's
+/// certificates plus the CA, mounted over it.
+#[test]
+fn a_program_given_its_own_ca_file_in_the_pod_gets_that_file_patched() {
+    let (public, corp) = (ca("Manifest CaFile Public"), ca("Manifest CaFile Corp"));
+    let srv = leaf(&corp, "repo.test");
+    let fs = Fs::new();
+    debian(&fs, &[&public]);
+    let c = Case::new();
+    // The server sends its root too: the CA to trust is in the chain.
+    let chain = c.file("chain.pem", &format!("{}{}", srv.pem(), corp.pem()));
+    let pod = c.file(
+        "pod.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: helm\nspec:\n  containers:\n  - name: helm\n    volumeMounts:\n    - name: corp\n      mountPath: /etc/corp\n  volumes:\n  - name: corp\n    secret:\n      secretName: corp-ca\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: corp-ca\ndata:\n  ca.crt: {}\n",
+            b64(&corp.pem())
+        ),
+    );
+    let ca_file = "/etc/ssl/certs/ca-certificates.crt";
+    let (code, out) = verify(fs.root(), &[&pod], &chain, "go", &[]);
+    assert_eq!(code, 1, "{out}");
+    let (code, out, err) = tlsdoctor(
+        &[
+            "--root",
+            fs.root().to_str().unwrap(),
+            "--manifest",
+            &pod,
+            "verify",
+            &chain,
+            "--name",
+            "repo.test",
+            "--runtime",
+            "go",
+            "--ca-in-world",
+            ca_file,
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let patch = &doc["patch"];
+    assert_eq!(patch["strategy"], "bundle", "{doc}");
+    assert_eq!(patch["proven"], true, "{patch}");
+    assert_eq!(patch["proof"][0]["anchors_lost"], 0, "{patch}");
+    assert_eq!(patch["proof"][0]["anchors_after"], 2, "{patch}");
+    assert_eq!(patch["json_patch"][0]["value"]["mountPath"], ca_file, "{patch}");
+    let data = patch["new_objects"][0]["data"]["ca-certificates.crt"]
+        .as_str()
+        .unwrap();
+    assert!(data.contains(public.pem().trim()) && data.contains(corp.pem().trim()));
+    // The explicit store names the file as the program's own, not --ca.
+    let fix = doc["findings"][0]["fix"].as_str().unwrap_or_default();
+    assert!(
+        fix.contains(&format!("{ca_file}, the CA file the program reads")),
+        "{doc}"
+    );
+
+    // A file the pod does not have is the diagnosis (exit 1, ca-file-missing), not a
+    // usage error; --ca and --ca-in-world do not go together.
+    let (code, out, err) = tlsdoctor(
+        &[
+            "--root",
+            fs.root().to_str().unwrap(),
+            "verify",
+            &chain,
+            "--runtime",
+            "go",
+            "--ca-in-world",
+            "/nowhere/ca.pem",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("\"ca-file-missing\""), "{out}");
+    assert!(
+        out.contains("open /nowhere/ca.pem: no such file or directory"),
+        "{out}"
+    );
+    let (code, _, err) = tlsdoctor(&["verify", &chain, "--ca", &chain, "--ca-in-world", "/x"], &[]);
+    assert_eq!(code, 2, "{err}");
+}
+
+/// A mount deeper than what the image has: the directories leading to it exist in the
+/// container (the runtime creates them) and are listed, as in the pod.
+#[test]
+fn directories_leading_to_a_mount_are_listed() {
+    let fs = Fs::new();
+    distroless(&fs, &[&ca("Manifest Deep Public")]);
+    let c = Case::new();
+    let pod = c.file(
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: p\n    volumeMounts:\n    - name: ca\n      mountPath: /opt/deep/certs\n  volumes:\n  - name: ca\n    configMap:\n      name: ca\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ca\ndata:\n  ca.crt: x\n",
+    );
+    let w = tlsdoctor::world::manifest::apply(
+        tlsdoctor::world::World::fixture(fs.root(), &[]),
+        &[pod.into()],
+        None,
+    )
+    .unwrap();
+    let names = |p: &str| -> Vec<String> {
+        w.read_dir(Path::new(p))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect()
+    };
+    assert!(names("/").contains(&"opt".to_string()), "{:?}", names("/"));
+    assert_eq!(names("/opt"), ["deep"]);
+    assert_eq!(names("/opt/deep"), ["certs"]);
+    assert!(names("/opt/deep/certs").contains(&"ca.crt".to_string()));
+}

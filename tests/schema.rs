@@ -330,10 +330,10 @@ fn all_processes_lines_match_their_schema() {
     }
 }
 
-/// A pod whose CA is staged but not installed: `verify` proposes a patch, and the document
-/// with it matches the schema.
+/// A pod whose CA is staged but not installed: `verify` and `connect` propose a patch, and
+/// the documents with it match their schemas.
 #[test]
-fn a_proposed_patch_matches_the_verify_schema() {
+fn a_proposed_patch_matches_the_verify_and_connect_schemas() {
     let lab = Lab::new();
     let corp = ship::ca(lab.dir.path(), "corp", "Schema Corp Root");
     let leaf = ship::leaf(
@@ -370,6 +370,30 @@ fn a_proposed_patch_matches_the_verify_schema() {
     let doc = json_of("verify with a patch", &out);
     assert_eq!(doc["patch"]["proven"], true, "{doc}");
     validate("tlsdoctor verify with a proposed patch", &doc);
+
+    // `connect` to a real `openssl s_server` presenting that leaf proposes the same patch.
+    let Some(openssl) = ship::need("openssl") else {
+        return;
+    };
+    let server = ship::SServer::start(&openssl, &leaf.cert_path, &leaf.key_path, &[]);
+    let target = format!("127.0.0.1:{}", server.port);
+    let out = run(&[
+        "--root",
+        &lab.root(),
+        "--manifest",
+        Lab::p(&manifest),
+        "connect",
+        &target,
+        "--name",
+        "localhost",
+        "--runtime",
+        "go",
+        "--json",
+    ]);
+    let c = json_of("connect with a patch", &out);
+    assert_eq!(c["patch"]["proven"], true, "{c}");
+    assert_eq!(c["patch"]["json_patch"], doc["patch"]["json_patch"], "{c}");
+    validate("tlsdoctor connect with a proposed patch", &c);
 }
 
 /// The schemas themselves: valid JSON Schema (2020-12), one per documented `schema` value,

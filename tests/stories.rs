@@ -50,6 +50,9 @@ struct Story {
     trusted_before: &'static [&'static str],
     strategy: &'static str,
     pki: rt::Pki,
+    /// The program trusts only this file of the pod (a Helm repository's `caFile`): given
+    /// to tlsdoctor as `--ca-in-world`, and the real runtime is a Helm-like Go client.
+    ca_file: Option<&'static str>,
 }
 
 /// Run tlsdoctor in `dir` with `args` (relative file names, as the doc shows them).
@@ -66,6 +69,74 @@ fn tlsdoctor_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
+}
+
+/// The port the doc shows for `connect`; the test swaps in the real server's.
+const DOC_PORT: &str = "8443";
+
+/// `tlsdoctor --image image --manifest M connect 127.0.0.1:PORT --name good.test --runtime …`
+fn connect_args(story: &Story, manifest: &str, port: &str) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "--image",
+        "image",
+        "--manifest",
+        manifest,
+        "connect",
+        &format!("127.0.0.1:{port}"),
+        "--name",
+        NAME,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for r in story.runtimes {
+        a.push("--runtime".into());
+        a.push(r.to_string());
+    }
+    if let Some(f) = story.ca_file {
+        a.push("--ca-in-world".into());
+        a.push(f.into());
+    }
+    a
+}
+
+/// The patch as `connect` printed it is the one `verify` printed: the same change, CA and
+/// proof (the proof's messages are each command's own wording, and not compared).
+fn assert_same_patch(story: &str, verify: &Value, connect: &Value) {
+    for k in [
+        "workload",
+        "container",
+        "ca",
+        "strategy",
+        "summary",
+        "strategic_merge",
+        "json_patch",
+        "new_objects",
+        "proven",
+        "not_covered",
+    ] {
+        assert_eq!(
+            verify[k], connect[k],
+            "{story}: `{k}` differs between verify and connect"
+        );
+    }
+    let proof = |p: &Value| -> Vec<(Value, Value, Value, Value, Value)> {
+        p["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["runtime"].clone(),
+                    r["before"].clone(),
+                    r["after"].clone(),
+                    r["trusted_after"].clone(),
+                    r["anchors_lost"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(proof(verify), proof(connect), "{story}: the proofs differ");
 }
 
 fn verify_args(story: &Story, manifest: &str) -> Vec<String> {
@@ -85,6 +156,10 @@ fn verify_args(story: &Story, manifest: &str) -> Vec<String> {
     for r in story.runtimes {
         a.push("--runtime".into());
         a.push(r.to_string());
+    }
+    if let Some(f) = story.ca_file {
+        a.push("--ca-in-world".into());
+        a.push(f.into());
     }
     a
 }
@@ -109,6 +184,15 @@ fn real_verdicts(
     let mut out = BTreeMap::new();
     for r in story.runtimes {
         let (ok, said) = match *r {
+            "go" if story.ca_file.is_some() => {
+                // Helm's HTTP getter with the repository's caFile, against the server.
+                let srv = rt::Server::start(&story.pki.leaf, &[&story.pki.int]);
+                let url = format!("https://{NAME}:{}/index.yaml", srv.port);
+                let addr = format!("127.0.0.1:{}", srv.port);
+                let bin = helm_client().expect("go");
+                let s = pod::in_chroot(tree.path(), &env, &bin, &[story.ca_file.unwrap(), &url, &addr]);
+                (s == "ok", s)
+            }
             "go" => {
                 let s = pod::real_go(tree.path(), &env, &chain, NAME);
                 (s == "ok", s)
@@ -143,6 +227,67 @@ fn real_verdicts(
         out.insert(r.to_string(), (ok, said.trim().to_string()));
     }
     out
+}
+
+/// What a Helm repository's `caFile` does, as Helm 3's HTTP getter does it
+/// (`internal/tlsutil`: the file is read — `can't read CA file` when it cannot be —, a new
+/// pool gets its certificates — `failed to append certificates from pem block` when none
+/// parse — and becomes `tls.Config.RootCAs`: the system pool is never consulted). The URL's
+/// host is the name checked and sent as SNI; the TCP connection goes to ADDR.
+const HELM_CLIENT: &str = r#"package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+)
+
+// helmget CAFILE URL ADDR: prints `ok` or the error Helm would wrap.
+func main() {
+	caFile, href, addr := os.Args[1], os.Args[2], os.Args[3]
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		fmt.Printf("can't read CA file: %q: %v\n", caFile, err)
+		return
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		fmt.Println("failed to append certificates from pem block")
+		return
+	}
+	u, err := url.Parse(href)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	tr := &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: u.Hostname()},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, addr)
+		},
+	}
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(href)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	fmt.Println("ok")
+}
+"#;
+
+static HELM_BIN: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+
+/// The static Helm-like client (this machine's Go, CGO off).
+fn helm_client() -> Option<std::path::PathBuf> {
+    HELM_BIN.get_or_init(|| build_go("helmget", HELM_CLIENT)).clone()
 }
 
 /// Apply the RFC 6902 operations (add, replace) to a document.
@@ -246,6 +391,28 @@ fn check(story: Story) {
         );
     }
     assert_eq!(code, 1, "{}: a runtime rejects", story.name);
+    if let Some(f) = story.ca_file {
+        // The file is not in the pod: Helm fails before any handshake, and tlsdoctor says so.
+        assert!(real["go"].1.contains("can't read CA file"), "{}", real["go"].1);
+        let go = doc["verdicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["runtime"] == "go")
+            .unwrap();
+        assert_eq!(
+            go["message"],
+            format!("open {f}: no such file or directory"),
+            "{go}"
+        );
+        let codes: Vec<&str> = doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|x| x["code"].as_str())
+            .collect();
+        assert!(codes.contains(&"ca-file-missing"), "{codes:?}");
+    }
 
     // 2. The proposed patch, proven.
     let patch = &doc["patch"];
@@ -262,6 +429,41 @@ fn check(story: Story) {
     assert!(
         human.contains("proven: the pod built again with it trusts the chain"),
         "{human}"
+    );
+
+    // 2b. `connect` to a real `openssl s_server` presenting the same chain: the same
+    //     verdicts, and the same proposed patch, in JSON and in the human report.
+    let srv = rt::Server::start(&story.pki.leaf, &[&story.pki.int]);
+    let port = srv.port.to_string();
+    let c_args = connect_args(&story, &manifest_name, &port);
+    let c_argv: Vec<&str> = c_args.iter().map(String::as_str).collect();
+    let mut c_json = c_argv.clone();
+    c_json.push("--json");
+    let (c_code, c_out, c_err) = tlsdoctor_in(dir, &c_json);
+    assert_eq!(c_code, 1, "{}: connect: {c_out}{c_err}", story.name);
+    let c_doc: Value = serde_json::from_str(&c_out).unwrap_or_else(|e| panic!("{e}: {c_out}{c_err}"));
+    assert_eq!(c_doc["handshake"]["completed"], true, "{c_out}");
+    assert_eq!(
+        verdict_map(&c_doc),
+        ours,
+        "{}: connect's verdicts vs verify's",
+        story.name
+    );
+    assert!(
+        c_doc["patch"].is_object(),
+        "{}: connect proposes no patch: {c_out}",
+        story.name
+    );
+    assert_same_patch(story.name, patch, &c_doc["patch"]);
+    let (_, c_human, _) = tlsdoctor_in(dir, &c_argv);
+    let from = |h: &str| h[h.find("\nProposed patch for ").unwrap_or(h.len())..].to_string();
+    assert!(c_human.contains("Proposed patch for "), "{c_human}");
+    // Identical text from the heading on, but for the proof's wording (none is printed).
+    assert_eq!(
+        from(&c_human),
+        from(&human),
+        "{}: connect's patch text",
+        story.name
     );
 
     // 3. The printed patch applied to the manifest: tlsdoctor and the real runtimes agree
@@ -292,11 +494,30 @@ fn check(story: Story) {
         assert_eq!(proof["after"], "ok");
     }
 
+    // connect, with the patch: every runtime trusts the server, nothing left to propose.
+    let c_after = connect_args(&story, &patched_name, &port);
+    let mut c_after_json: Vec<&str> = c_after.iter().map(String::as_str).collect();
+    c_after_json.push("--json");
+    let (code, out, err) = tlsdoctor_in(dir, &c_after_json);
+    assert_eq!(code, 0, "{}: connect with the patch: {out}{err}", story.name);
+    let c_after_doc: Value = serde_json::from_str(&out).unwrap();
+    assert!(c_after_doc.get("patch").is_none(), "nothing left to patch: {out}");
+    drop(srv);
+
     // For writing the doc: the report as a user sees it.
     eprintln!("==== {}\n$ tlsdoctor {}\n{human}", story.name, args.join(" "));
+    eprintln!(
+        "==== {} connect\n$ tlsdoctor {}\n{c_human}",
+        story.name,
+        c_args.join(" ")
+    );
 
     // 4. The doc shows exactly these commands.
-    for a in [&args, &after_args] {
+    let doc_connect = [
+        connect_args(&story, &manifest_name, DOC_PORT),
+        connect_args(&story, &patched_name, DOC_PORT),
+    ];
+    for a in [&args, &after_args].into_iter().chain(&doc_connect) {
         let line = format!("tlsdoctor {}", a.join(" "));
         assert!(
             DOC.contains(&line),
@@ -387,6 +608,7 @@ fn external_dns_the_images_ssl_cert_file_wins_over_a_mounted_bundle() {
         trusted_before: &[],
         strategy: "env",
         pki,
+        ca_file: None,
     });
 }
 
@@ -413,6 +635,7 @@ fn devlake_a_staged_secret_nobody_installs() {
         trusted_before: &[],
         strategy: "mount",
         pki,
+        ca_file: None,
     });
 }
 
@@ -438,5 +661,42 @@ fn flux_a_subpath_root_go_sees_and_openssl_does_not() {
         trusted_before: &["go"],
         strategy: "mount",
         pki,
+        ca_file: None,
+    });
+}
+
+/// k0s: a hosted control plane (k0s controllers in a StatefulSet, as k0smotron runs them)
+/// pulls its Helm extensions from the team's registry. The registry's CA comes from a
+/// cert-manager Secret, mounted as the kcm hosted templates do
+/// (`/usr/local/share/ca-certificates/registry/ca.crt`); the Helm repository's `caFile`
+/// in the k0s config was copied from the worker templates, which write the same CA to
+/// `/usr/local/share/ca-certificates/kcm-registry.pem` — a file the controller pod does not
+/// have. Helm builds its root pool from that file alone, so it fails before any handshake.
+/// The patch mounts the Secret's `ca.crt` at the path the caFile names.
+#[test]
+fn k0s_a_helm_repository_ca_file_the_pod_does_not_have() {
+    let pki = story_pki("Registry Corp");
+    let tree = Fs::new();
+    alpine(&tree, &[&public()]);
+    let k0s_yaml = format!(
+        "apiVersion: k0s.k0sproject.io/v1beta1\nkind: ClusterConfig\nmetadata:\n  name: k0s\nspec:\n  extensions:\n    helm:\n      repositories:\n      - name: global-registry\n        url: https://{NAME}/charts\n        caFile: /usr/local/share/ca-certificates/kcm-registry.pem\n      charts:\n      - name: aws-cloud-controller-manager\n        chartname: global-registry/aws-cloud-controller-manager\n        version: 0.0.11\n        namespace: kube-system\n"
+    );
+    let manifest = format!(
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: kmc-hosted\nspec:\n  template:\n    spec:\n      containers:\n      - name: controller\n        image: quay.io/k0sproject/k0s\n        args: [\"k0s\", \"controller\", \"--config=/etc/k0s/k0s.yaml\"]\n        volumeMounts:\n        - name: k0s-config\n          mountPath: /etc/k0s\n          readOnly: true\n        - name: registry-ca\n          mountPath: /usr/local/share/ca-certificates/registry\n          readOnly: true\n      volumes:\n      - name: k0s-config\n        configMap:\n          name: kmc-hosted-config\n      - name: registry-ca\n        secret:\n          secretName: registry-cert\n          defaultMode: 420\n          items:\n          - key: ca.crt\n            path: ca.crt\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kmc-hosted-config\ndata:\n  k0s.yaml: |\n{}---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: registry-cert\ntype: kubernetes.io/tls\ndata:\n  tls.crt: {}\n  tls.key: {}\n  ca.crt: {}\n",
+        indent(&k0s_yaml, 4),
+        b64(&format!("{}{}", pki.leaf.pem(), pki.int.pem())),
+        b64(&pki.leaf.key_pem()),
+        b64(&pki.root.pem())
+    );
+    check(Story {
+        name: "k0s",
+        tree,
+        image_env: vec![],
+        manifest,
+        runtimes: &["go"],
+        trusted_before: &[],
+        strategy: "mount",
+        pki,
+        ca_file: Some("/usr/local/share/ca-certificates/kcm-registry.pem"),
     });
 }

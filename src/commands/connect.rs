@@ -14,7 +14,7 @@ use crate::cli::{ConnectArgs, Format, RuntimeArg, StarttlsArg};
 use crate::finding::{Finding, Severity};
 use crate::probe::{self, Probe, ProbeOptions, ProxyChoice, Starttls, Target};
 use crate::report::json::{
-    CertDoc, Document, ErrorDoc, HandshakeDoc, NetworkDoc, TargetDoc, VerdictDoc, CONNECT_SCHEMA,
+    Document, ErrorDoc, HandshakeDoc, NetworkDoc, TargetDoc, VerdictDoc, CONNECT_SCHEMA,
 };
 use crate::report::sanitize::sanitize;
 use crate::trust::{Runtime, TrustStore};
@@ -31,6 +31,9 @@ pub struct ConnectRequest {
     pub xmpp_domain: Option<String>,
     /// Explicit CA files (host paths); empty = each runtime's resolved store.
     pub ca: Vec<PathBuf>,
+    /// Explicit CA files read inside the World (`--ca-in-world`: the program's own CA-file
+    /// setting, a Helm repository's `caFile`).
+    pub ca_in_world: Vec<PathBuf>,
     /// Empty = every runtime whose store resolves here.
     pub runtimes: Vec<Runtime>,
     /// Versions pinned (`--runtime go@1.24`, a spec's `runtimes = ["go@1.24"]`).
@@ -62,6 +65,7 @@ impl ConnectRequest {
             name: a.name.clone(),
             xmpp_domain: a.xmpp_domain.clone(),
             ca: a.ca.clone(),
+            ca_in_world: a.ca_in_world.clone(),
             runtimes: explicit,
             pins: RuntimeArg::pins(&a.runtimes),
             timeout: a.timeout,
@@ -114,9 +118,18 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
     // --ca: read up front (an unreadable file is a usage error, before any network) for
     // the rustls verifier's roots; each runtime's store is built off the critical path.
     let mut verifier_roots: Vec<Vec<u8>> = Vec::new();
-    for f in &req.ca {
-        let data = crate::world::read_host_file(f)
-            .map_err(|e| anyhow::anyhow!("--ca {}: {}", f.display(), crate::world::describe_io(&e)))?;
+    let in_world = req.ca_in_world.iter().map(|f| (f, true));
+    for (f, world) in req.ca.iter().map(|f| (f, false)).chain(in_world) {
+        let data = if world {
+            // A file the World lacks is the diagnosis (the store says so), not an error.
+            match ctx.world.read(f) {
+                Ok(d) => d,
+                Err(_) => continue,
+            }
+        } else {
+            crate::world::read_host_file(f)
+                .map_err(|e| anyhow::anyhow!("--ca {}: {}", f.display(), crate::world::describe_io(&e)))?
+        };
         use rustls::pki_types::pem::PemObject as _;
         let before = verifier_roots.len();
         verifier_roots.extend(
@@ -140,6 +153,7 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
         (Some(db), true) => db.clone(),
         _ => req.runtimes.clone(),
     };
+    let explicit_ca = !req.ca.is_empty() || !req.ca_in_world.is_empty();
     let ca_runtimes = if runtimes.is_empty() {
         // The core runtimes (node, python, curl, java: with --runtime).
         Runtime::core()
@@ -167,7 +181,16 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
     // The stores resolve (and the distribution is detected) while the network is busy.
     let (probe, prepared) = std::thread::scope(|s| {
         let prepared = s.spawn(|| {
-            let stores = if req.ca.is_empty() {
+            let stores = if !req.ca_in_world.is_empty() {
+                let key =
+                    super::StoreKey::InWorld(ca_runtimes.clone(), req.ca_in_world.clone(), req.pins.clone());
+                ctx.stores.get_or_resolve(key, || {
+                    let mut v =
+                        crate::trust::from_ca_files_in_world(&ca_runtimes, &ctx.world, &req.ca_in_world);
+                    crate::trust::attach_profiles(&mut v, &ctx.world, &trust_opts);
+                    Ok(v)
+                })
+            } else if !explicit_ca {
                 let key = if target.params.is_empty() {
                     super::StoreKey::World(runtimes.clone(), req.pins.clone())
                 } else {
@@ -198,7 +221,16 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
     // The distribution was detected (and cached in ctx.stores) alongside the stores.
     let _ = distro;
     Ok(build_document(
-        &target, &name, at, &probe, &stores, sni, ctx, fetch,
+        &target,
+        &name,
+        at,
+        &probe,
+        &stores,
+        sni,
+        ctx,
+        &trust_opts,
+        (!req.ca.is_empty(), &req.ca_in_world),
+        fetch,
     ))
 }
 
@@ -213,6 +245,8 @@ fn build_document(
     stores: &[TrustStore],
     sni: Option<String>,
     ctx: &Ctx,
+    trust_opts: &crate::trust::TrustOptions,
+    (host_ca, ca_in_world): (bool, &[PathBuf]),
     fetch: Result<(&ProxyChoice, Duration), &str>,
 ) -> Document {
     let distro = ctx.stores.distro(&ctx.world);
@@ -231,11 +265,35 @@ fn build_document(
             )),
         }
     }
-    let (verdicts, diag_findings, chain, issuer) = if certs.is_empty() {
-        (Vec::new(), Vec::new(), Vec::new(), None)
+    let (verdicts, diag_findings, chain, issuer, patch) = if certs.is_empty() {
+        (Vec::new(), Vec::new(), Vec::new(), None, None)
     } else {
         let ev = super::issuer_evidence(ctx, stores, &certs, fetch);
-        evaluate(&certs, name, at, stores, distro, ev.as_ref())
+        let input = crate::diagnose::Input {
+            chain: certs.clone(),
+            name: Some(name.to_string()),
+            at,
+            distro: Some(distro),
+        };
+        let d = crate::diagnose::evaluate_with(&input, stores, 0, ev.as_ref());
+        // A pod (--manifest) whose runtimes lack the CA of the chain the server presented:
+        // the smallest manifest change, proven, exactly as `verify --manifest` proposes it.
+        // Not with --ca (host files: nothing in the pod to change); with --ca-in-world the
+        // patch makes the CA appear in that file.
+        let patch = if host_ca {
+            None
+        } else {
+            super::patch::propose(
+                ctx,
+                trust_opts,
+                &input,
+                stores,
+                &d.verdicts,
+                ev.as_ref(),
+                ca_in_world,
+            )
+        };
+        (d.verdicts, d.findings, d.chain, d.issuer, patch)
     };
     findings.extend(diag_findings);
     super::store_findings(stores, &verdicts, &mut findings);
@@ -288,7 +346,7 @@ fn build_document(
         ));
     }
     Document {
-        patch: None,
+        patch,
         schema: CONNECT_SCHEMA.to_string(),
         target: Some(TargetDoc {
             host: target.host.clone(),
@@ -460,6 +518,9 @@ pub fn run(args: &ConnectArgs, ctx: &Ctx) -> anyhow::Result<u8> {
 pub fn render_human(doc: &Document, ctx: &Ctx) -> String {
     let mut out = render_connect_header(doc, ctx.quiet);
     out.push_str(&render_body(doc, ctx));
+    if let Some(p) = &doc.patch {
+        out.push_str(&super::patch::render_human(p));
+    }
     out
 }
 
@@ -570,30 +631,6 @@ fn resolve_stores(runtimes: &[Runtime], ctx: &Ctx, opts: &crate::trust::TrustOpt
     } else {
         stores
     }
-}
-
-/// Diagnose the presented chain against every store.
-fn evaluate(
-    certs: &[Arc<CertInfo>],
-    name: &str,
-    at: i64,
-    stores: &[TrustStore],
-    distro: crate::trust::distro::Distro,
-    evidence: Option<&crate::diagnose::evidence::IssuerEvidence>,
-) -> (
-    Vec<VerdictDoc>,
-    Vec<Finding>,
-    Vec<CertDoc>,
-    Option<crate::diagnose::evidence::IssuerDoc>,
-) {
-    let input = crate::diagnose::Input {
-        chain: certs.to_vec(),
-        name: Some(name.to_string()),
-        at,
-        distro: Some(distro),
-    };
-    let d = crate::diagnose::evaluate_with(&input, stores, 0, evidence);
-    (d.verdicts, d.findings, d.chain, d.issuer)
 }
 
 /// The shared verdict/chain/findings text.

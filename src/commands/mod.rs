@@ -50,6 +50,8 @@ pub enum StoreKey {
     WorldWith(Vec<Runtime>, Vec<(String, String)>, crate::profiles::Pins),
     /// Explicit CA files (`--ca`, a spec's `ca`), as each runtime's CA option.
     Explicit(Vec<Runtime>, Vec<PathBuf>, crate::profiles::Pins),
+    /// Explicit CA files read inside the World (`--ca-in-world`).
+    InWorld(Vec<Runtime>, Vec<PathBuf>, crate::profiles::Pins),
 }
 
 type StoreSlot = Arc<OnceLock<Result<Arc<Vec<TrustStore>>, String>>>;
@@ -218,6 +220,7 @@ const MAY_EXPLAIN: &[&str] = &[
     "system-bundle-not-read",
     "ssl-cert-file-without-dir",
     "ca-file-no-certificate",
+    "ca-file-missing",
 ];
 
 /// Store findings about one certificate (staged, installed but not read, not hashed): the

@@ -19,6 +19,10 @@
 //! 3. **bundle**: a ConfigMap holding the bundle the runtimes read plus the CA, mounted with
 //!    `subPath` over that bundle.
 //!
+//! A program that trusts only its own CA file (`--ca-in-world PATH`: a Helm repository's
+//! `caFile`) is reached by none of those: its candidates are the CA mounted at PATH, then
+//! PATH's certificates plus the CA as a ConfigMap mounted over it (`ca_file_candidates`).
+//!
 //! "Proven" means: every runtime that rejected for want of the CA now trusts the chain, no
 //! runtime that trusted it stops, and no runtime loses any anchor it had.
 
@@ -348,9 +352,11 @@ fn strategic_merge(m: &Manifests, sel: &Selected, ch: &Change) -> String {
 /// The stores and verdicts of the pod built from `m`.
 fn evaluate(
     ctx: &Ctx,
+    opts: &crate::trust::TrustOptions,
     pod: &PodSource,
     m: &Manifests,
     runtimes: &[Runtime],
+    ca_files: &[PathBuf],
     input: &Input,
 ) -> anyhow::Result<(Vec<TrustStore>, Vec<VerdictDoc>)> {
     let mut w = manifest::apply_loaded(pod.base.clone(), m, pod.container.as_deref())?;
@@ -358,7 +364,14 @@ fn evaluate(
     if let Some(e) = ctx.world.exe() {
         w = w.with_exe(e.to_path_buf());
     }
-    let stores = crate::trust::resolve_many(runtimes, &w, &ctx.trust);
+    let stores = if ca_files.is_empty() {
+        crate::trust::resolve_many(runtimes, &w, opts)
+    } else {
+        // The program's own CA file, read in the pod built again.
+        let mut v = crate::trust::from_ca_files_in_world(runtimes, &w, ca_files);
+        crate::trust::attach_profiles(&mut v, &w, opts);
+        v
+    };
     let d = evaluate_with(input, &stores, 0, None);
     Ok((stores, d.verdicts))
 }
@@ -440,24 +453,7 @@ fn candidates(
         .filter(|d| w.metadata(d).is_ok_and(|m| m.is_dir()))
         .unwrap_or_else(|| PathBuf::from("/etc/ssl/certs"));
     let dir = w.canonical(&dir).unwrap_or(dir);
-    let (volume, vol_name, sub, objects, from) = match volume_with(m, sel, ca) {
-        Some((v, p)) => (None, v.clone(), p, vec![], format!("volume {v}")),
-        None => {
-            let name = fresh_name(m, sel, "tlsdoctor-ca");
-            (
-                Some(json!({"name": name, "configMap": {"name": name}})),
-                name.clone(),
-                "ca.crt".to_string(),
-                vec![json!({
-                    "apiVersion": "v1",
-                    "kind": "ConfigMap",
-                    "metadata": {"name": name},
-                    "data": {"ca.crt": ca.pem()},
-                })],
-                format!("a new ConfigMap {name}"),
-            )
-        }
-    };
+    let (volume, vol_name, sub, objects, from) = ca_source(m, sel, ca);
     if let Some(h) = hash {
         let n = (0..10)
             .find(|n| !w.exists(&dir.join(format!("{h:08x}.{n}"))))
@@ -520,13 +516,106 @@ fn candidates(
     out
 }
 
+/// The candidates when the program trusts only its own CA file(s) (`--ca-in-world`: a Helm
+/// repository's `caFile`): no variable, directory or system bundle reaches such a pool, only
+/// the file itself does. For each file, smallest first: the CA mounted at that path (where
+/// the file is missing, or held nothing the program needs), then the file's certificates
+/// plus the CA as a new ConfigMap mounted over it.
+fn ca_file_candidates(
+    ctx: &Ctx,
+    m: &Manifests,
+    sel: &Selected,
+    ca: &CertInfo,
+    ca_files: &[PathBuf],
+) -> Vec<Change> {
+    let w = &ctx.world;
+    let mut out = Vec::new();
+    let (volume, vol_name, sub, objects, from) = ca_source(m, sel, ca);
+    for f in ca_files {
+        let at = f.to_string_lossy().into_owned();
+        let exists = w.exists(f);
+        out.push(Change {
+            strategy: "mount",
+            summary: format!(
+                "mount the CA ({from}) at {at}, the CA file the program reads{}",
+                if exists {
+                    " (in place of the file there)"
+                } else {
+                    ", which the pod does not have"
+                }
+            ),
+            volume: volume.clone(),
+            mounts: vec![json!({"name": vol_name, "mountPath": at, "subPath": sub, "readOnly": true})],
+            objects: objects.clone(),
+            ..Default::default()
+        });
+        let Ok(bytes) = w.read(f) else { continue };
+        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&ca.pem());
+        let key = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "ca.crt".into());
+        let name = fresh_name(m, sel, "tlsdoctor-ca-bundle");
+        out.push(Change {
+            strategy: "bundle",
+            summary: format!(
+                "mount a ConfigMap {name} holding {at} plus the CA over {at}, the CA file the program reads"
+            ),
+            volume: Some(json!({"name": name, "configMap": {"name": name}})),
+            mounts: vec![json!({"name": name, "mountPath": at, "subPath": key, "readOnly": true})],
+            objects: vec![json!({
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": name},
+                "data": {key: text},
+            })],
+            ..Default::default()
+        });
+    }
+    out
+}
+
+/// Where a mount of the CA comes from: the Secret or ConfigMap volume of the pod that
+/// already carries it (no new volume), else a new ConfigMap `tlsdoctor-ca` holding it.
+/// Returns (new volume, volume name, subPath, new objects, a phrase for the summary).
+fn ca_source(
+    m: &Manifests,
+    sel: &Selected,
+    ca: &CertInfo,
+) -> (Option<Value>, String, String, Vec<Value>, String) {
+    match volume_with(m, sel, ca) {
+        Some((v, p)) => (None, v.clone(), p, vec![], format!("volume {v}")),
+        None => {
+            let name = fresh_name(m, sel, "tlsdoctor-ca");
+            (
+                Some(json!({"name": name, "configMap": {"name": name}})),
+                name.clone(),
+                "ca.crt".to_string(),
+                vec![json!({
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": name},
+                    "data": {"ca.crt": ca.pem()},
+                })],
+                format!("a new ConfigMap {name}"),
+            )
+        }
+    }
+}
+
 /// Propose and prove a patch, when the World is a pod and some runtime wants the CA.
 pub fn propose(
     ctx: &Ctx,
+    opts: &crate::trust::TrustOptions,
     input: &Input,
     stores: &[TrustStore],
     verdicts: &[VerdictDoc],
     ev: Option<&IssuerEvidence>,
+    ca_files: &[PathBuf],
 ) -> Option<PatchDoc> {
     let pod = ctx.pod.as_ref()?;
     let wanting: Vec<&VerdictDoc> = verdicts.iter().filter(|v| wants_ca(v)).collect();
@@ -553,9 +642,14 @@ pub fn propose(
     let (ca, from) = the_ca(input, ev, m)?;
     let runtimes: Vec<Runtime> = stores.iter().map(|s| s.runtime).collect();
     let mut best: Option<(usize, PatchDoc)> = None;
-    for ch in candidates(ctx, m, &sel, &ca, &targets, ev) {
+    let changes = if ca_files.is_empty() {
+        candidates(ctx, m, &sel, &ca, &targets, ev)
+    } else {
+        ca_file_candidates(ctx, m, &sel, &ca, ca_files)
+    };
+    for ch in changes {
         let (patched, ops) = apply_change(m, &sel, &ch);
-        let Ok((after_stores, after)) = evaluate(ctx, pod, &patched, &runtimes, input) else {
+        let Ok((after_stores, after)) = evaluate(ctx, opts, pod, &patched, &runtimes, ca_files, input) else {
             continue;
         };
         let mut proof = Vec::new();

@@ -15,9 +15,18 @@ const CA_DEFAULT: [Runtime; 3] = [Runtime::Go, Runtime::Openssl, Runtime::Rustls
 pub fn stores(
     args_runtimes: &[RuntimeArg],
     ca: &[std::path::PathBuf],
+    ca_in_world: &[std::path::PathBuf],
     ctx: &Ctx,
 ) -> anyhow::Result<Vec<TrustStore>> {
-    let mut v = resolve(args_runtimes, ca, ctx)?;
+    let mut v = if ca_in_world.is_empty() {
+        resolve(args_runtimes, ca, ctx)?
+    } else {
+        // The program's own CA file, read inside the World (a Helm repository's caFile).
+        let rts = RuntimeArg::expand(args_runtimes, &CA_DEFAULT);
+        let mut stores = trust::from_ca_files_in_world(&rts, &ctx.world, ca_in_world);
+        trust::attach_profiles(&mut stores, &ctx.world, &ctx.trust);
+        stores
+    };
     // Database clients: their settings from the World (offline: checked as verifying).
     crate::runtimes::apply_clients(&mut v, &ctx.world, &[], None);
     Ok(v)
@@ -61,7 +70,7 @@ pub fn document(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<Document> {
         Some(s) => super::parse_at(s)?,
         None => ctx.now,
     };
-    let stores = stores(&args.runtimes, &args.ca, ctx)?;
+    let stores = stores(&args.runtimes, &args.ca, &args.ca_in_world, ctx)?;
     let input = Input {
         chain,
         name: args.name.clone(),
@@ -82,9 +91,18 @@ pub fn document(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<Document> {
         },
     );
     let d = evaluate_with(&input, &stores, 0, ev.as_ref());
-    // A pod (--manifest) whose runtimes lack the CA: the smallest manifest change, proven.
+    // A pod (--manifest) whose runtimes lack the CA: the smallest manifest change, proven
+    // (with --ca-in-world: the CA in that file; not with host --ca files).
     let patch = if args.ca.is_empty() {
-        super::patch::propose(ctx, &input, &stores, &d.verdicts, ev.as_ref())
+        super::patch::propose(
+            ctx,
+            &ctx.trust,
+            &input,
+            &stores,
+            &d.verdicts,
+            ev.as_ref(),
+            &args.ca_in_world,
+        )
     } else {
         None
     };

@@ -341,6 +341,25 @@ fn sighting(
         crate::trust::distro::Distro::Rhel => "`update-ca-trust extract`",
         _ => "`update-ca-certificates`",
     };
+    // A program given its own CA file (--ca-in-world) reads nothing else: wherever else the
+    // CA is, the point is that it is not in that file.
+    let in_world: Vec<&str> = stores
+        .iter()
+        .flat_map(|s| s.ca_in_world.iter().map(String::as_str))
+        .collect();
+    if !stores.is_empty() && stores.iter().all(|s| !s.ca_in_world.is_empty()) && l.kind != "system-source" {
+        let mut files = in_world.clone();
+        files.dedup();
+        return Some(Sighting {
+            path: p.clone(),
+            kind: l.kind.to_string(),
+            note: format!(
+                "in {p}, not in {}, the CA file the program reads",
+                files.join(", ")
+            ),
+            trusted_by: vec![],
+        });
+    }
     let note = match l.kind {
         "staging" => {
             let crt_only = matches!(

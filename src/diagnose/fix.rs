@@ -68,8 +68,9 @@ pub fn kubernetes_for(runtimes: &[Runtime]) -> String {
 fn trust_ca(distro: Distro, ca: &str, runtime: Runtime, ctx: &FixCtx) -> String {
     if ctx.explicit {
         return format!(
-            "add {ca} to the CA file the program is given (--ca here): with an explicit CA file \
-             the system store is not consulted, so installing it system-wide changes nothing"
+            "add {ca} to {}: with an explicit CA file the system store is not consulted, so \
+             installing it system-wide changes nothing",
+            given_file(&ctx.ca_in_world)
         );
     }
     format!(
@@ -279,6 +280,16 @@ impl CaFacts {
     }
 }
 
+/// How a fix names the CA file a program is given: `--ca` here, or the program's own
+/// setting's path in the World (`--ca-in-world`).
+fn given_file(in_world: &[String]) -> String {
+    if in_world.is_empty() {
+        "the CA file the program is given (--ca here)".into()
+    } else {
+        format!("{}, the CA file the program reads", in_world.join(", "))
+    }
+}
+
 /// The step of `store` that an environment variable set, if any.
 fn set_by<'a>(store: &'a crate::trust::TrustStore, var: &str) -> Option<&'a str> {
     store
@@ -307,15 +318,12 @@ pub fn trust_ca_for(
         return (c.ca_fix)(store, name, &ca.file_or_installed(distro));
     }
     if store.explicit {
+        let given = given_file(&store.ca_in_world);
         return match runtime {
-            Runtime::Openssl | Runtime::Python | Runtime::Curl => format!(
-                "add the self-signed root \"{name}\" to the CA file the program is given (--ca here): \
-                 the system store is not consulted"
-            ),
-            _ => format!(
-                "add \"{name}\" to the CA file the program is given (--ca here): the system store is not \
-                 consulted"
-            ),
+            Runtime::Openssl | Runtime::Python | Runtime::Curl => {
+                format!("add the self-signed root \"{name}\" to {given}: the system store is not consulted")
+            }
+            _ => format!("add \"{name}\" to {given}: the system store is not consulted"),
         };
     }
     let file = ca.file_or_installed(distro);
@@ -473,6 +481,9 @@ pub struct FixCtx {
     pub product: Option<&'static str>,
     pub clock_skew: bool,
     pub explicit: bool,
+    /// The explicit CA files are the program's own setting, read in the World
+    /// (`--ca-in-world`): their paths, named in the fix instead of `--ca`.
+    pub ca_in_world: Vec<String>,
     /// The server sent intermediates (the top presented certificate is not the leaf).
     pub intermediates_sent: bool,
     /// The server's own certificate is a CA certificate (basicConstraints CA:TRUE).

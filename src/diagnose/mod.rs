@@ -576,7 +576,7 @@ fn client_outcome(v: &mut Verdict, p: &Policy, findings: &mut Vec<Finding>) {
             "client-unverified",
             Severity::Warning,
             format!(
-                "{code} connects without verifying the server certificate ({}: {why}): anyone on the                  path can stand in for the server{would}",
+                "{code} connects without verifying the server certificate ({}: {why}): anyone on the path can stand in for the server{would}",
                 p.setting
             ),
         )
@@ -789,10 +789,16 @@ fn verdict_doc(env: &Env, v: &Verdict, s: &TrustStore) -> VerdictDoc {
 fn eval_go(env: &Env, si: usize) -> Verdict {
     let store = &env.stores[si];
     let roots = &env.store_idx[si];
-    let rules = env
+    let mut rules = env
         .profile(si)
         .map(|p| go::GoRules::of(&p))
         .unwrap_or_else(|| go::GoRules::version(19));
+    // A Go client that checks the chain only (pgx verify-ca) calls Verify itself in
+    // VerifyPeerCertificate (InsecureSkipVerify set): crypto/tls returns that callback's
+    // error as it is, without `tls: failed to verify certificate: `.
+    if store.policy.as_ref().is_some_and(|p| p.check == Check::Chain) {
+        rules.wraps_verify_error = false;
+    }
     let out = go::verify_rules(
         &env.arena,
         &env.pres,
@@ -819,7 +825,12 @@ fn eval_go(env: &Env, si: usize) -> Verdict {
         v.message = err.msg.clone();
         if roots.is_empty() {
             if let Some(e) = &store.error {
-                v.message = format!("x509: failed to load system roots and no roots provided; {e}");
+                v.message = if store.explicit {
+                    // The program's own CA file could not be read: it fails before verifying.
+                    e.clone()
+                } else {
+                    format!("x509: failed to load system roots and no roots provided; {e}")
+                };
             }
         }
     }
@@ -1406,6 +1417,11 @@ fn findings(
                 clock_skew: leaf.not_before > env.input.at
                     && leaf.not_before - env.input.at <= CLOCK_SKEW_SECS,
                 explicit: stores.iter().any(|s| s.explicit),
+                ca_in_world: stores
+                    .iter()
+                    .find(|s| !s.ca_in_world.is_empty())
+                    .map(|s| s.ca_in_world.clone())
+                    .unwrap_or_default(),
                 intermediates_sent: env.presented_top() != env.pres[0],
                 ca_as_leaf: leaf.is_ca(),
                 runtimes: rts.iter().map(|w| w.runtime).collect(),

@@ -71,6 +71,8 @@ registry! {
     MysqlClient => mysql_client,
     /// pgx (Go's PostgreSQL driver): sslmode, sslrootcert, else Go's system pool.
     Pgx => pgx,
+    /// go-sql-driver/mysql (Go's MySQL driver): `tls=` (true, skip-verify, preferred, a registered config), Go's system pool.
+    GoMysql => go_mysql,
 }
 
 /// Is a runtime always evaluated, or only when evidently present in the World?

@@ -10,8 +10,8 @@ use crate::trust::{Cx, Outcome, StepKind, TrustStore};
 use crate::world::World;
 
 pub static UNIT: Unit = Unit {
-    // Version rules are this client's own rows (see its `RULES`), not a profile family.
-    profile: None,
+    // crypto/x509 and crypto/tls at the Go version the program was built with.
+    profile: Some(crate::detect::Kind::Go),
     runtime: Runtime::Pgx,
     id: "pgx",
     title: "pgx (Go PostgreSQL driver)",
@@ -42,7 +42,8 @@ static CLIENT: Client = Client {
     policy,
     words,
     ca_fix,
-    // One behaviour measured (pgx v4 / pgconn 1.x, Debian 12's package): no version rows.
+    // The TLS setup is the same in the versions measured (pgx 4.15 / pgconn 1.11 on Debian 12,
+    // 4.18 / 1.14 on Debian 13); what changes with the version is Go's, in the Go profile.
     version_rules: Vec::new,
     detection: "the pgx/pgconn module in a Go program's build info (`--exe`, `--pid`)",
 };

@@ -54,6 +54,7 @@ pub const CODES: &[&str] = &[
     "proxy-env",
     "ca-file-der",
     "ca-file-no-certificate",
+    "ca-file-missing",
     "node-options-invalid",
     "node-extra-ca-certs-failed",
     "node-extra-ca-certs-empty",

@@ -112,6 +112,9 @@ pub struct TrustStore {
     pub assumptions: Vec<String>,
     /// The store came from explicit `--ca` files, not the environment.
     pub explicit: bool,
+    /// Those files were read inside the World (`--ca-in-world`: the program's own CA-file
+    /// setting): their paths there.
+    pub ca_in_world: Vec<String>,
     /// A hard failure the runtime itself would report (Go: "failed to load system roots").
     pub error: Option<String>,
     /// The version and build modelled for this runtime (None: nothing about it is
@@ -352,7 +355,57 @@ pub fn from_ca_files_many(runtimes: &[Runtime], files: &[PathBuf]) -> anyhow::Re
         // is the prediction (Go trusts nothing from it; an OpenSSL client cannot load it).
         parsed.push((f, content));
     }
-    Ok(runtimes.iter().map(|&r| ca_store(r, &parsed)).collect())
+    Ok(runtimes.iter().map(|&r| ca_store(r, &parsed, "--ca")).collect())
+}
+
+/// The store a program has when its own CA-file setting names `files` inside `world` (a
+/// Helm repository's `caFile`, `--ca-in-world`): as [`from_ca_files_many`] — the file alone
+/// is the root pool, the system store is not consulted — but each path is read in the
+/// World (`--root`, `--image`, `--manifest`, `--pid`). A file the World does not have is
+/// not a usage error but the diagnosis: the program cannot load it (`ca-file-missing`).
+pub fn from_ca_files_in_world(runtimes: &[Runtime], world: &World, files: &[PathBuf]) -> Vec<TrustStore> {
+    let loader = Loader::new(world, true);
+    let mut parsed = Vec::with_capacity(files.len());
+    let mut missing = Vec::new();
+    for f in files {
+        match world.read(f) {
+            Ok(data) => parsed.push((f, loader.parse_content(f.clone(), &data))),
+            Err(e) => missing.push((f, crate::world::describe_io(&e))),
+        }
+    }
+    runtimes
+        .iter()
+        .map(|&r| {
+            let mut store = ca_store(r, &parsed, "--ca-in-world");
+            store.ca_in_world = files.iter().map(|f| f.display().to_string()).collect();
+            for (f, why) in &missing {
+                let path = f.display().to_string();
+                store.steps.push(Step {
+                    source: path.clone(),
+                    kind: StepKind::Explicit,
+                    outcome: Outcome::Error,
+                    anchors: 0,
+                    reason: Some(format!("given with --ca-in-world, but {why} here")),
+                });
+                store.findings.push(
+                    Finding::new(
+                        "ca-file-missing",
+                        crate::finding::Severity::Error,
+                        format!(
+                            "The CA file {path} the program is given does not exist here ({why}): it \
+                             cannot build its root pool (Helm: `can't read CA file`), and trusts nothing."
+                        ),
+                    )
+                    .fix(format!("mount the CA at {path}, or name a file that holds it"))
+                    .runtimes(&[r.code()])
+                    .path(path.clone()),
+                );
+                // What the program reports instead of a verification error.
+                store.error = Some(format!("open {path}: {why}"));
+            }
+            store
+        })
+        .collect()
 }
 
 /// Give stores built outside a World (explicit CA files) the profile each runtime is
@@ -365,7 +418,7 @@ pub fn attach_profiles(stores: &mut [TrustStore], world: &World, opts: &TrustOpt
 }
 
 /// The store one runtime builds from already-parsed explicit CA files.
-fn ca_store(runtime: Runtime, parsed: &[(&PathBuf, loader::FileContent)]) -> TrustStore {
+fn ca_store(runtime: Runtime, parsed: &[(&PathBuf, loader::FileContent)], flag: &str) -> TrustStore {
     let mut store = TrustStore::empty(runtime);
     store.explicit = true;
     let mut seen = HashSet::new();
@@ -415,16 +468,16 @@ fn ca_store(runtime: Runtime, parsed: &[(&PathBuf, loader::FileContent)]) -> Tru
             }
         }
         let reason = if n > 0 {
-            "given with --ca".to_string()
+            format!("given with {flag}")
         } else if content.shape == pem::Shape::Der {
-            "given with --ca, but it is DER: read as PEM, it holds nothing".to_string()
+            format!("given with {flag}, but it is DER: read as PEM, it holds nothing")
         } else if openssl_refuses {
             format!(
-                "given with --ca, but OpenSSL refuses the whole file ({})",
+                "given with {flag}, but OpenSSL refuses the whole file ({})",
                 bad.join("; ")
             )
         } else {
-            "given with --ca, but no certificate this runtime reads is in it".to_string()
+            format!("given with {flag}, but no certificate this runtime reads is in it")
         };
         store.steps.push(Step {
             source: path.clone(),
@@ -440,7 +493,7 @@ fn ca_store(runtime: Runtime, parsed: &[(&PathBuf, loader::FileContent)]) -> Tru
                     "ca-file-no-certificate",
                     crate::finding::Severity::Warning,
                     format!(
-                        "--ca {path} holds no certificate: {}",
+                        "{flag} {path} holds no certificate: {}",
                         no_certificate_effect(runtime, &path)
                     ),
                 )
@@ -457,7 +510,7 @@ fn ca_store(runtime: Runtime, parsed: &[(&PathBuf, loader::FileContent)]) -> Tru
                     "ca-file-der",
                     crate::finding::Severity::Error,
                     format!(
-                        "--ca {path} is a DER certificate; {} reads CA files as PEM and finds nothing in it.",
+                        "{flag} {path} is a DER certificate; {} reads CA files as PEM and finds nothing in it.",
                         runtime.title()
                     ),
                 )
@@ -477,7 +530,7 @@ fn ca_store(runtime: Runtime, parsed: &[(&PathBuf, loader::FileContent)]) -> Tru
                         crate::finding::Severity::Warning
                     },
                     format!(
-                        "--ca {path} has undecodable CERTIFICATE block(s): {}. {}",
+                        "{flag} {path} has undecodable CERTIFICATE block(s): {}. {}",
                         bad.join("; "),
                         if openssl_refuses {
                             "OpenSSL refuses the whole file."
@@ -564,6 +617,7 @@ impl TrustStore {
             findings: Vec::new(),
             assumptions: Vec::new(),
             explicit: false,
+            ca_in_world: Vec::new(),
             error: None,
             profile: None,
             policy: None,

@@ -496,11 +496,17 @@ impl World {
             Err(e) if !self.is_mount_ancestor(comps) => return Err(e),
             Err(_) => {}
         }
-        // Mount points directly below this directory appear in it.
+        // Mount points directly below this directory appear in it; so do the directories
+        // leading to deeper ones, which the container runtime creates when the image lacks
+        // them (a mount at /usr/local/share/x in an image without /usr/local).
         for m in self.mounts.iter() {
-            if m.at.len() == comps.len() + 1 && m.at[..comps.len()] == comps[..] {
+            if m.at.len() > comps.len() && m.at[..comps.len()] == comps[..] {
                 let name = m.at[comps.len()].clone();
-                out.insert(name, tree_link(&m.tree, &m.base).is_ok());
+                if m.at.len() == comps.len() + 1 {
+                    out.insert(name, tree_link(&m.tree, &m.base).is_ok());
+                } else {
+                    out.entry(name).or_insert(false);
+                }
             }
         }
         Ok(out.into_iter().collect())

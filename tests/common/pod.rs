@@ -146,10 +146,21 @@ pub fn chroot() -> &'static str {
 /// Go's error for `chain` (PEM, leaf first) and `name`.
 pub fn real_go(tree: &Path, env: &BTreeMap<String, String>, chain: &str, name: &str) -> String {
     let bin = go_verifier().unwrap();
-    std::fs::copy(&bin, tree.join("podverify")).unwrap();
     std::fs::write(tree.join("chain.pem"), chain).unwrap();
+    in_chroot(tree, env, &bin, &["/chain.pem", name])
+}
+
+/// Run the static program `bin` chrooted into the materialised pod `tree` (copied there as
+/// `/NAME`), with exactly the pod's environment; its trimmed standard output.
+pub fn in_chroot(tree: &Path, env: &BTreeMap<String, String>, bin: &Path, args: &[&str]) -> String {
+    let name = bin.file_name().unwrap();
+    std::fs::copy(bin, tree.join(name)).unwrap();
     let mut c = Command::new(chroot());
-    c.env_clear().arg(tree).args(["/podverify", "/chain.pem", name]);
+    c.env_clear()
+        .arg(tree)
+        .arg(Path::new("/").join(name))
+        .args(args)
+        .stdin(Stdio::null());
     for (k, v) in env {
         c.env(k, v);
     }

@@ -575,6 +575,14 @@ pub fn mariadb_tls(name: &str, chain_pem: &str, key_pem: &str) -> Option<Server>
     Some(start_mariadb_in(&bin, dir.path(), "tls", true))
 }
 
+/// A MariaDB server of its own without TLS (`--skip-ssl`; killed on drop).
+pub fn mariadb_plain(name: &str) -> Option<Server> {
+    let bin = need("mariadbd").or_else(|| need("mysqld"))?;
+    need("setpriv")?;
+    let dir = scratch(&format!("mariadb-{name}"));
+    Some(start_mariadb_in(&bin, dir.path(), "plain", false))
+}
+
 // ---------------------------------------------------------------------------------------
 // Running tlsdoctor
 

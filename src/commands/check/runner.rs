@@ -238,6 +238,7 @@ mod tests {
                 name: None,
                 xmpp_domain: None,
                 ca: vec![],
+                ca_in_world: vec![],
                 runtimes: vec![],
                 pins: vec![],
                 timeout: DEFAULT_TIMEOUT,

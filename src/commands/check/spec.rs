@@ -363,6 +363,7 @@ fn build_job(s: Settings, base: &Path) -> anyhow::Result<Job> {
         name: s.name,
         xmpp_domain: s.xmpp_domain,
         ca,
+        ca_in_world: vec![],
         runtimes,
         pins,
         timeout,

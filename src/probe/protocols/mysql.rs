@@ -264,6 +264,18 @@ pub fn run(conn: &mut Conn) -> Result<Dialogue, ProbeError> {
                     "VERIFY_CA": "fails: SSL connection error: SSL is required but the server doesn't support it",
                     "VERIFY_IDENTITY": "fails: SSL connection error: SSL is required but the server doesn't support it",
                 }));
+                let no_tls = format!("fails: {}", crate::runtimes::go_mysql::NO_TLS);
+                d.fact(
+                    "go_sql_driver_mysql",
+                    json!({
+                        "tls=false": "connects without TLS",
+                        "tls=preferred": "connects without TLS",
+                        "tls=true": no_tls,
+                        "tls=skip-verify": no_tls,
+                        "tls=<a registered config>": no_tls,
+                        "allowFallbackToPlaintext=true": "connects without TLS (driver 1.7+, any tls=)",
+                    }),
+                );
                 return Ok(d.refuse(
                     Cause::StarttlsRefused,
                     format!(
