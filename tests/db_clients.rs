@@ -14,6 +14,8 @@
 
 #[path = "common/servers.rs"]
 mod servers;
+#[path = "common/store.rs"]
+mod store_common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -873,4 +875,87 @@ fn no_tls_server_cases(side: &Side, prog: &str) {
         side.label,
         n = modes.len()
     );
+}
+
+/// Which runtimes judge a database target by default, and how a Go driver is found: a
+/// program linking go-sql-driver/mysql (module mode, the driver from Debian's source by a
+/// `replace`) has it in its build info, so `--exe` on it makes go-mysql present; a program
+/// without it leaves go-mysql absent.
+#[test]
+fn database_targets_are_judged_by_their_clients_and_go_drivers_found_in_build_info() {
+    let driver = Path::new("/usr/share/gocode/src/github.com/go-sql-driver/mysql");
+    if !driver.is_dir() {
+        assert!(
+            !ci(),
+            "CI=true: golang-github-go-sql-driver-mysql-dev is required"
+        );
+        eprintln!("!!! SKIPPED: Debian's go-sql-driver/mysql source is missing !!!");
+        return;
+    }
+    let with = store_common::build_go_mod(
+        "withmysql",
+        "package main\n\nimport (\n\t\"fmt\"\n\n\t_ \"github.com/go-sql-driver/mysql\"\n)\n\nfunc main() { fmt.Println(\"ok\") }\n",
+        &format!(
+            "\nrequire github.com/go-sql-driver/mysql v1.5.0\n\nreplace github.com/go-sql-driver/mysql => {}\n",
+            driver.display()
+        ),
+    );
+    let without = store_common::build_go_mod(
+        "withoutmysql",
+        "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"ok\") }\n",
+        "",
+    );
+    let (Some(with), Some(without)) = (with, without) else {
+        assert!(!ci(), "CI=true: go is required");
+        return;
+    };
+    let absent = |exe: &Path| {
+        let r = servers::tlsdoctor(
+            &[
+                "--exe",
+                &exe.display().to_string(),
+                "store",
+                "--json",
+                "--runtime",
+                "go-mysql",
+            ],
+            &[],
+        );
+        let doc: tlsdoctor::report::store::StoreDoc =
+            serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", r.stdout, r.stderr));
+        assert_eq!(doc.runtimes.len(), 1);
+        doc.runtimes[0].absent
+    };
+    assert!(
+        !absent(&with),
+        "go-mysql not found in the build info of a program linking the driver"
+    );
+    assert!(
+        absent(&without),
+        "go-mysql found in a program that does not link the driver"
+    );
+
+    let judges = |url: &str| -> Vec<String> {
+        let r = servers::tlsdoctor(&["--json", "connect", url, "--timeout", "10s", "--no-fetch"], &[]);
+        r.doc().verdicts.iter().map(|v| v.runtime.clone()).collect()
+    };
+    let good = |servers: &'static Servers| {
+        servers
+            .iter()
+            .find(|(n, _)| *n == "good")
+            .and_then(|(_, s)| s.as_ref())
+            .map(|s| s.port)
+    };
+    if let Some(port) = good(my_servers()) {
+        assert_eq!(
+            judges(&format!("mysql://127.0.0.1:{port}/")),
+            ["go", "openssl", "mysql-client", "go-mysql"]
+        );
+    }
+    if let Some(port) = good(pg_servers()) {
+        assert_eq!(
+            judges(&format!("postgres://127.0.0.1:{port}/postgres")),
+            ["go", "openssl", "libpq", "pgx"]
+        );
+    }
 }

