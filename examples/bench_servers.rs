@@ -81,23 +81,32 @@ fn run() -> anyhow::Result<()> {
             )?,
     );
 
+    // The servers must not be what the benchmark measures. std's TcpListener listens with
+    // a backlog of 128 and one acceptor thread spawning a thread per connection falls
+    // behind on a loaded machine: the accept queue fills, the kernel drops the client's
+    // SYN (TcpExtListenOverflows) and the retransmission comes 1 s later, after a 1 s
+    // timeout, so a target that should pass came back "unreachable: timeout". Each
+    // listener gets the largest accept queue the kernel allows and several acceptors.
     let mut tls_ports = Vec::new();
     for _ in 0..servers {
-        let l = TcpListener::bind("127.0.0.1:0")?;
+        let l = listener()?;
         tls_ports.push(l.local_addr()?.port());
-        let config = Arc::clone(&config);
-        std::thread::spawn(move || {
-            for s in l.incoming().flatten() {
-                let config = Arc::clone(&config);
-                let _ = std::thread::Builder::new()
-                    .stack_size(256 * 1024)
-                    .spawn(move || serve(s, config));
-            }
-        });
+        for _ in 0..ACCEPTORS {
+            let l = l.try_clone()?;
+            let config = Arc::clone(&config);
+            std::thread::spawn(move || {
+                for s in l.incoming().flatten() {
+                    let config = Arc::clone(&config);
+                    let _ = std::thread::Builder::new()
+                        .stack_size(256 * 1024)
+                        .spawn(move || serve(s, config));
+                }
+            });
+        }
     }
     let mut silent_ports = Vec::new();
     for _ in 0..silent.min(4).max(usize::from(silent > 0)) {
-        let l = TcpListener::bind("127.0.0.1:0")?;
+        let l = listener()?;
         silent_ports.push(l.local_addr()?.port());
         std::thread::spawn(move || {
             let mut held = Vec::new();
@@ -144,6 +153,22 @@ fn run() -> anyhow::Result<()> {
     loop {
         std::thread::sleep(Duration::from_secs(3600));
     }
+}
+
+/// Acceptor threads per TLS listener.
+const ACCEPTORS: usize = 4;
+
+/// A loopback listener whose accept queue is as long as `net.core.somaxconn` allows
+/// (listen(2) on a listening socket only changes its backlog; std has no other way).
+#[allow(unsafe_code)]
+fn listener() -> anyhow::Result<TcpListener> {
+    use std::os::fd::AsRawFd as _;
+    let l = TcpListener::bind("127.0.0.1:0")?;
+    // SAFETY: a valid socket descriptor owned by `l`; listen(2) touches no memory.
+    if unsafe { libc::listen(l.as_raw_fd(), 65535) } != 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    Ok(l)
 }
 
 fn serve(sock: TcpStream, config: Arc<rustls::ServerConfig>) {

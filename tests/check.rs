@@ -276,6 +276,13 @@ fn check_a_mix_of_real_servers() {
 
     // --- JUnit ---------------------------------------------------------------------------
     let xml = std::fs::read_to_string(&junit).unwrap();
+    // The test cases waited in a hidden file beside the report; nothing is left of it.
+    let left: Vec<String> = std::fs::read_dir(lab.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".reports-junit.xml"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     let parsed = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
     let root = parsed.root_element();
     assert_eq!(root.tag_name().name(), "testsuites");

@@ -350,11 +350,53 @@ pub fn verify_sig(child: &Facts, issuer: &Facts) -> SigCheck {
     if have == "ec" && issuer.spki_key.first() != Some(&4) {
         return SigCheck::Unsupported;
     }
-    let key = s::UnparsedPublicKey::new(alg, &issuer.spki_key);
-    match key.verify(&child.tbs, &child.sig_value) {
-        Ok(()) => SigCheck::Valid,
-        Err(_) => SigCheck::Invalid,
+    // The answer depends on these bytes alone: remembered for the whole process, so the
+    // same certificate under the same issuer (every target of a `check` behind one CA,
+    // each runtime's model, the issuer evidence) costs one public-key operation.
+    let memo = sig_memo_key(&[
+        child.sig_oid.as_bytes(),
+        &child.sig_params,
+        issuer.spki_curve_oid.as_deref().unwrap_or_default().as_bytes(),
+        &issuer.spki_key,
+        &child.tbs,
+        &child.sig_value,
+    ]);
+    if let Some(valid) = sig_memo().lock().ok().and_then(|m| m.get(&memo).copied()) {
+        return if valid { SigCheck::Valid } else { SigCheck::Invalid };
     }
+    let key = s::UnparsedPublicKey::new(alg, &issuer.spki_key);
+    let valid = key.verify(&child.tbs, &child.sig_value).is_ok();
+    if let Ok(mut m) = sig_memo().lock() {
+        if m.len() >= SIG_MEMO_MAX {
+            m.clear();
+        }
+        m.insert(memo, valid);
+    }
+    if valid {
+        SigCheck::Valid
+    } else {
+        SigCheck::Invalid
+    }
+}
+
+/// Signature checks remembered at most (then forgotten all at once): 64 KiB of keys.
+const SIG_MEMO_MAX: usize = 2048;
+
+fn sig_memo() -> &'static std::sync::Mutex<HashMap<[u8; 32], bool>> {
+    static MEMO: std::sync::OnceLock<std::sync::Mutex<HashMap<[u8; 32], bool>>> = std::sync::OnceLock::new();
+    MEMO.get_or_init(Default::default)
+}
+
+/// SHA-256 over the length-prefixed parts: what a signature check depends on.
+fn sig_memo_key(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = ring::digest::Context::new(&ring::digest::SHA256);
+    for p in parts {
+        h.update(&(p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(h.finish().as_ref());
+    out
 }
 
 /// OpenSSL canonical forms of (subject, issuer); None when a name cannot be canonicalised.
@@ -437,5 +479,41 @@ impl Arena {
 impl Default for Arena {
     fn default() -> Self {
         Arena::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> (Facts, Facts) {
+        let mut ca = rcgen::CertificateParams::new(vec![]).unwrap();
+        ca.distinguished_name.push(rcgen::DnType::CommonName, "memo CA");
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["memo.test".to_string()]).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf_cert = leaf.signed_by(&leaf_key, &ca_cert, &ca_key).unwrap();
+        let facts = |der: &[u8]| Facts::new(Arc::new(CertInfo::from_der(der).unwrap()));
+        (facts(leaf_cert.der()), facts(ca_cert.der()))
+    }
+
+    #[test]
+    fn remembered_signature_checks_give_the_same_answers() {
+        let (leaf, ca) = pair();
+        let (_, other_ca) = pair();
+        for _ in 0..2 {
+            assert_eq!(verify_sig(&leaf, &ca), SigCheck::Valid);
+            assert_eq!(verify_sig(&leaf, &other_ca), SigCheck::Invalid);
+        }
+        // One byte of the signed part changed: a different question, a different answer.
+        let mut forged = leaf.clone();
+        let last = forged.tbs.len() - 1;
+        forged.tbs[last] ^= 1;
+        for _ in 0..2 {
+            assert_eq!(verify_sig(&forged, &ca), SigCheck::Invalid);
+        }
+        assert_eq!(verify_sig(&leaf, &ca), SigCheck::Valid);
     }
 }

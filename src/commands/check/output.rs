@@ -178,6 +178,38 @@ pub fn target_doc(job: &Job, f: Finished, now: i64, deadline: Duration) -> Check
     }
 }
 
+/// One target of `--format json`, rendered as [`json_report`] places it: pretty-printed
+/// and indented to sit in the report's `targets` array.
+pub fn json_target(t: &CheckTargetDoc) -> String {
+    // Pretty JSON has no raw newline inside a string, so indenting every line is exact.
+    let pretty = serde_json::to_string_pretty(t).unwrap_or_default();
+    let mut out = String::with_capacity(pretty.len() + pretty.len() / 8);
+    for (i, line) in pretty.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str("    ");
+        out.push_str(line);
+    }
+    out
+}
+
+/// The `--format json` report: `head` (its `targets` empty) with `targets`, the
+/// [`json_target`]s joined by `",\n"`; the same bytes as pretty-printing the whole report.
+pub fn json_report(head: &CheckReportDoc, targets: &str) -> String {
+    let (before, after) = json_around_targets(head, !targets.is_empty());
+    format!("{before}{targets}{after}")
+}
+
+/// What goes before and after the joined [`json_target`]s in [`json_report`].
+pub fn json_around_targets(head: &CheckReportDoc, any: bool) -> (String, String) {
+    let out = serde_json::to_string_pretty(head).unwrap_or_default();
+    match out.strip_suffix("[]\n}") {
+        Some(stem) if any => (format!("{stem}[\n"), "\n  ]\n}\n".to_string()),
+        _ => (out, "\n".to_string()),
+    }
+}
+
 pub fn summarize(targets: &[CheckTargetDoc]) -> SummaryDoc {
     let mut s = SummaryDoc {
         total: targets.len(),
@@ -259,54 +291,75 @@ fn note(t: &CheckTargetDoc) -> String {
     }
 }
 
-/// One line per target, then the details of every target that did not pass, then totals.
-pub fn render_human(r: &CheckReportDoc, color: bool, quiet: bool) -> String {
-    let p = Paint { color };
-    let mut out = String::new();
-    let idw = r
-        .targets
-        .iter()
-        .map(|t| sanitize(&t.id).chars().count())
-        .max()
-        .unwrap_or(0)
-        .min(32);
-    // The target column (shown when it differs from the id) is padded too, so the notes
-    // line up.
-    let shown = |t: &CheckTargetDoc| (t.id != t.target).then(|| sanitize(&t.target));
-    let tw = r
-        .targets
-        .iter()
-        .filter_map(|t| shown(t).map(|s| s.chars().count()))
-        .max()
-        .unwrap_or(0)
-        .min(40);
-    for t in &r.targets {
-        let (m, code) = mark(&t.status);
-        let id = sanitize(&t.id);
-        let pad = idw.saturating_sub(id.chars().count());
-        let target = match shown(t) {
-            Some(s) => format!("  {s}{}", " ".repeat(tw.saturating_sub(s.chars().count()))),
-            None if tw > 0 => " ".repeat(tw + 2),
-            None => String::new(),
-        };
-        let _ = writeln!(
-            out,
-            "{} {:<11} {id}{}{target}  {}",
-            p.c(code, m),
-            p.c(code, &t.status),
-            " ".repeat(pad),
-            note(t)
-        );
-    }
-    let problems: Vec<&CheckTargetDoc> = r.targets.iter().filter(|t| t.status != "pass").collect();
-    if !quiet && !problems.is_empty() {
-        let _ = writeln!(out);
-        let _ = writeln!(out, "{}", p.c(style::BOLD, "Details"));
-        for t in problems {
-            out.push_str(&details(t, &p));
+/// Column widths of the human summary: the id column, and the target column (shown when
+/// it differs from the id), both capped. Known from the spec before any target runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HumanWidths {
+    id: usize,
+    target: usize,
+}
+
+impl HumanWidths {
+    /// From each target's (id, target as shown in reports).
+    pub fn of<'a>(targets: impl IntoIterator<Item = (&'a str, &'a str)>) -> HumanWidths {
+        let mut w = HumanWidths::default();
+        for (id, target) in targets {
+            w.id = w.id.max(sanitize(id).chars().count());
+            if id != target {
+                w.target = w.target.max(sanitize(target).chars().count());
+            }
+        }
+        HumanWidths {
+            id: w.id.min(32),
+            target: w.target.min(40),
         }
     }
-    let s = &r.summary;
+}
+
+/// A target's line of the human summary, and its details (empty for a pass).
+pub fn human_parts(t: &CheckTargetDoc, w: HumanWidths, color: bool) -> (String, String) {
+    let p = Paint { color };
+    let (m, code) = mark(&t.status);
+    let id = sanitize(&t.id);
+    let pad = w.id.saturating_sub(id.chars().count());
+    let target = match (t.id != t.target).then(|| sanitize(&t.target)) {
+        Some(s) => format!("  {s}{}", " ".repeat(w.target.saturating_sub(s.chars().count()))),
+        None if w.target > 0 => " ".repeat(w.target + 2),
+        None => String::new(),
+    };
+    let line = format!(
+        "{} {:<11} {id}{}{target}  {}\n",
+        p.c(code, m),
+        p.c(code, &t.status),
+        " ".repeat(pad),
+        note(t)
+    );
+    let details = if t.status == "pass" {
+        String::new()
+    } else {
+        details(t, &p)
+    };
+    (line, details)
+}
+
+/// The end of the human summary: the details of every target that did not pass (unless
+/// `quiet`), then the totals.
+pub fn human_tail(
+    details: &str,
+    summary: &SummaryDoc,
+    duration_ms: u64,
+    exit_code: u8,
+    color: bool,
+    quiet: bool,
+) -> String {
+    let p = Paint { color };
+    let mut out = String::new();
+    if !quiet && !details.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{}", p.c(style::BOLD, "Details"));
+        out.push_str(details);
+    }
+    let s = summary;
     let _ = writeln!(out);
     let _ = writeln!(
         out,
@@ -318,9 +371,30 @@ pub fn render_human(r: &CheckReportDoc, color: bool, quiet: bool) -> String {
         s.unreachable,
         s.errors,
         if s.errors == 1 { "" } else { "s" },
-        fmt_duration(Duration::from_millis(r.duration_ms)),
-        r.exit_code
+        fmt_duration(Duration::from_millis(duration_ms)),
+        exit_code
     );
+    out
+}
+
+/// One line per target, then the details of every target that did not pass, then totals.
+pub fn render_human(r: &CheckReportDoc, color: bool, quiet: bool) -> String {
+    let w = HumanWidths::of(r.targets.iter().map(|t| (t.id.as_str(), t.target.as_str())));
+    let mut out = String::new();
+    let mut all_details = String::new();
+    for t in &r.targets {
+        let (line, details) = human_parts(t, w, color);
+        out.push_str(&line);
+        all_details.push_str(&details);
+    }
+    out.push_str(&human_tail(
+        &all_details,
+        &r.summary,
+        r.duration_ms,
+        r.exit_code,
+        color,
+        quiet,
+    ));
     out
 }
 
@@ -417,15 +491,18 @@ fn secs(ms: u64) -> String {
     format!("{:.3}", ms as f64 / 1000.0)
 }
 
-/// A JUnit XML report: one `<testsuite>` for the spec, one `<testcase>` per target;
-/// `<failure>` for failed expectations, `<error>` for targets that could not be examined.
-pub fn render_junit(r: &CheckReportDoc) -> String {
-    let s = &r.summary;
-    let suite = std::path::Path::new(&r.spec)
+/// The JUnit suite's name: the spec file's stem.
+pub fn junit_suite(spec: &str) -> String {
+    std::path::Path::new(spec)
         .file_stem()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "check".into());
-    let timestamp = r.started_at.trim_end_matches('Z');
+        .unwrap_or_else(|| "check".into())
+}
+
+/// The start of the JUnit report, up to the first `<testcase>`.
+pub fn junit_head(suite: &str, summary: &SummaryDoc, duration_ms: u64, started_at: &str) -> String {
+    let s = summary;
+    let timestamp = started_at.trim_end_matches('Z');
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         x,
@@ -433,7 +510,7 @@ pub fn render_junit(r: &CheckReportDoc) -> String {
         s.total,
         s.failed,
         s.unreachable + s.errors,
-        secs(r.duration_ms)
+        secs(duration_ms)
     );
     let _ = writeln!(
         x,
@@ -442,68 +519,86 @@ pub fn render_junit(r: &CheckReportDoc) -> String {
         s.total,
         s.failed,
         s.unreachable + s.errors,
-        secs(r.duration_ms),
+        secs(duration_ms),
         xml_escape(timestamp, true)
     );
-    let classname = format!("tlsdoctor.check.{suite}");
+    x
+}
+
+/// The end of the JUnit report, after the last `</testcase>`.
+pub const JUNIT_TAIL: &str = "  </testsuite>\n</testsuites>\n";
+
+/// A JUnit XML report: one `<testsuite>` for the spec, one `<testcase>` per target;
+/// `<failure>` for failed expectations, `<error>` for targets that could not be examined.
+pub fn render_junit(r: &CheckReportDoc) -> String {
+    let suite = junit_suite(&r.spec);
+    let mut x = junit_head(&suite, &r.summary, r.duration_ms, &r.started_at);
     for t in &r.targets {
-        let _ = write!(
-            x,
-            "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\"",
-            xml_escape(&t.id, true),
-            xml_escape(&classname, true),
-            secs(t.duration_ms)
-        );
-        let out = system_out(t);
-        match t.status.as_str() {
-            "pass" if out.is_empty() => x.push_str("/>\n"),
-            "pass" => {
+        x.push_str(&junit_testcase(t, &suite));
+    }
+    x.push_str(JUNIT_TAIL);
+    x
+}
+
+/// One target's `<testcase>` element (with its newline) in the suite `suite`.
+pub fn junit_testcase(t: &CheckTargetDoc, suite: &str) -> String {
+    let mut x = String::new();
+    let classname = format!("tlsdoctor.check.{suite}");
+    let _ = write!(
+        x,
+        "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\"",
+        xml_escape(&t.id, true),
+        xml_escape(&classname, true),
+        secs(t.duration_ms)
+    );
+    let out = system_out(t);
+    match t.status.as_str() {
+        "pass" if out.is_empty() => x.push_str("/>\n"),
+        "pass" => {
+            let _ = writeln!(
+                x,
+                ">\n      <system-out>{}</system-out>\n    </testcase>",
+                xml_escape(&out, false)
+            );
+        }
+        "fail" => {
+            let failed: Vec<&ExpectationResult> = t.expectations.iter().filter(|e| !e.passed).collect();
+            let message = failed
+                .iter()
+                .map(|e| format!("{}: {}", e.expectation, e.actual))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let mut body = String::new();
+            for e in &failed {
                 let _ = writeln!(
-                    x,
-                    ">\n      <system-out>{}</system-out>\n    </testcase>",
-                    xml_escape(&out, false)
+                    body,
+                    "{}: expected {}\n  got {}",
+                    e.expectation, e.expected, e.actual
                 );
             }
-            "fail" => {
-                let failed: Vec<&ExpectationResult> = t.expectations.iter().filter(|e| !e.passed).collect();
-                let message = failed
-                    .iter()
-                    .map(|e| format!("{}: {}", e.expectation, e.actual))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                let mut body = String::new();
-                for e in &failed {
-                    let _ = writeln!(
-                        body,
-                        "{}: expected {}\n  got {}",
-                        e.expectation, e.expected, e.actual
-                    );
-                }
-                let _ = writeln!(
-                    x,
-                    ">\n      <failure message=\"{}\" type=\"expectation\">{}</failure>\n      <system-out>{}</system-out>\n    </testcase>",
-                    xml_escape(&message, true),
-                    xml_escape(&body, false),
-                    xml_escape(&out, false)
-                );
-            }
-            _ => {
-                let (cause, message) = match &t.error {
-                    Some(e) => (e.cause.clone(), e.message.clone()),
-                    None => (t.status.clone(), t.status.clone()),
-                };
-                let _ = writeln!(
-                    x,
-                    ">\n      <error message=\"{}\" type=\"{}\">{}</error>\n      <system-out>{}</system-out>\n    </testcase>",
-                    xml_escape(&format!("{cause}: {message}"), true),
-                    xml_escape(&cause, true),
-                    xml_escape(&format!("{} ({}): {cause}: {message}\n", t.id, t.target), false),
-                    xml_escape(&out, false)
-                );
-            }
+            let _ = writeln!(
+                x,
+                ">\n      <failure message=\"{}\" type=\"expectation\">{}</failure>\n      <system-out>{}</system-out>\n    </testcase>",
+                xml_escape(&message, true),
+                xml_escape(&body, false),
+                xml_escape(&out, false)
+            );
+        }
+        _ => {
+            let (cause, message) = match &t.error {
+                Some(e) => (e.cause.clone(), e.message.clone()),
+                None => (t.status.clone(), t.status.clone()),
+            };
+            let _ = writeln!(
+                x,
+                ">\n      <error message=\"{}\" type=\"{}\">{}</error>\n      <system-out>{}</system-out>\n    </testcase>",
+                xml_escape(&format!("{cause}: {message}"), true),
+                xml_escape(&cause, true),
+                xml_escape(&format!("{} ({}): {cause}: {message}\n", t.id, t.target), false),
+                xml_escape(&out, false)
+            );
         }
     }
-    x.push_str("  </testsuite>\n</testsuites>\n");
     x
 }
 
@@ -780,6 +875,23 @@ mod tests {
         assert_eq!(xml_escape("x\ny\u{1b}z\u{0}", false), "x\ny\\x1bz\\x00");
         assert_eq!(xml_escape("x\ny", true), "x&#10;y");
         assert_eq!(xml_escape("\u{fffe}é", false), "\\u{fffe}é");
+    }
+
+    #[test]
+    fn the_json_report_assembled_from_rendered_targets_is_the_pretty_printed_report() {
+        let r = report();
+        let whole = format!("{}\n", serde_json::to_string_pretty(&r).unwrap());
+        let targets: Vec<String> = r.targets.iter().map(json_target).collect();
+        let head = CheckReportDoc {
+            targets: Vec::new(),
+            ..r.clone()
+        };
+        assert_eq!(json_report(&head, &targets.join(",\n")), whole);
+        // No targets: the empty array stays as serde writes it.
+        assert_eq!(
+            json_report(&head, ""),
+            format!("{}\n", serde_json::to_string_pretty(&head).unwrap())
+        );
     }
 
     #[test]

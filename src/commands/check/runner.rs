@@ -54,29 +54,68 @@ pub struct RunOpts {
 /// Examine every job; results in job order.
 pub fn run(jobs: Arc<Vec<Job>>, examine: Examiner, opts: &RunOpts) -> Vec<Finished> {
     let n = jobs.len();
+    let mut results: Vec<Option<Finished>> = vec![None; n];
+    let _ = run_each(jobs, examine, Arc::new(|_, f| f), opts, |i, f| {
+        results[i] = Some(f);
+        Ok::<(), std::convert::Infallible>(())
+    });
+    results.into_iter().flatten().collect()
+}
+
+/// How a worker turns a target's result into what the caller keeps (on the worker's
+/// thread, so rendering runs on every core and no document outlives its target).
+pub type Render<T> = Arc<dyn Fn(usize, Finished) -> T + Send + Sync>;
+
+/// Examine every job. `render` runs on the worker that examined the target; `each` gets
+/// `(index, rendered)` on this thread in the order the targets finish, exactly once per
+/// job: the targets still running (or never started) when the deadline and its grace
+/// have passed are rendered here as [`RunError::Deadline`]. An error from `each` ends the
+/// run at once (the detached workers stop at their next send).
+pub fn run_each<T: Send + 'static, E>(
+    jobs: Arc<Vec<Job>>,
+    examine: Examiner,
+    render: Render<T>,
+    opts: &RunOpts,
+    mut each: impl FnMut(usize, T) -> Result<(), E>,
+) -> Result<(), E> {
+    let n = jobs.len();
     let start = Instant::now();
     let deadline_at = start + opts.deadline;
     let next = Arc::new(AtomicUsize::new(0));
-    let (tx, rx) = mpsc::channel::<(usize, Finished)>();
     let workers = opts.jobs.clamp(1, n.max(1));
+    // Bounded: when this thread falls behind (it is one thread among `workers`), the
+    // workers wait instead of piling rendered results up in the channel.
+    let (tx, mut rx) = mpsc::sync_channel::<(usize, bool, T)>(workers.max(64));
     for w in 0..workers {
-        let (j, e, nx, t) = (
+        let (j, e, r, nx, t) = (
             Arc::clone(&jobs),
             Arc::clone(&examine),
+            Arc::clone(&render),
             Arc::clone(&next),
-            tx.clone(),
+            Tx::Bounded(tx.clone()),
         );
         let spawned = std::thread::Builder::new()
             .name(format!("check-{w}"))
-            .spawn(move || worker(&j, &*e, &nx, &t, deadline_at));
+            .spawn(move || worker(&j, &*e, &*r, &nx, &t, deadline_at));
         if spawned.is_err() && w == 0 {
-            // Not even one thread: run in this thread rather than not at all.
-            worker(&jobs, &*examine, &next, &tx, deadline_at);
+            // Not even one thread: run in this thread rather than not at all (into an
+            // unbounded channel: nobody would drain a bounded one).
+            let (all_tx, all_rx) = mpsc::channel();
+            worker(
+                &jobs,
+                &*examine,
+                &*render,
+                &next,
+                &Tx::Unbounded(all_tx),
+                deadline_at,
+            );
+            rx = all_rx;
+            break;
         }
     }
     drop(tx);
 
-    let mut results: Vec<Option<Finished>> = vec![None; n];
+    let mut seen = vec![false; n];
     let mut progress = Progress::new(opts.progress, n, start);
     let mut done = 0;
     let hard_stop = deadline_at + GRACE;
@@ -87,36 +126,66 @@ pub fn run(jobs: Arc<Vec<Job>>, examine: Examiner, opts: &RunOpts) -> Vec<Finish
         }
         let wait = (hard_stop - now).min(Duration::from_millis(100));
         match rx.recv_timeout(wait) {
-            Ok((i, f)) => {
-                if results[i].is_none() {
+            Ok((i, problem, r)) => {
+                if !std::mem::replace(&mut seen[i], true) {
                     done += 1;
+                    progress.finished(problem);
+                    progress.draw();
+                    if let Err(e) = each(i, r) {
+                        progress.clear();
+                        return Err(e);
+                    }
                 }
-                let problem = !matches!(&f.result, Ok(d) if crate::commands::connect::exit_code(d) == 0);
-                progress.finished(problem);
-                results[i] = Some(f);
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
         progress.draw();
     }
+    // What finished but was not received in time still counts.
+    while let Ok((i, problem, r)) = rx.try_recv() {
+        if !std::mem::replace(&mut seen[i], true) {
+            progress.finished(problem);
+            if let Err(e) = each(i, r) {
+                progress.clear();
+                return Err(e);
+            }
+        }
+    }
     progress.clear();
-    results
-        .into_iter()
-        .map(|r| {
-            r.unwrap_or(Finished {
-                result: Err(RunError::Deadline { started: true }),
-                elapsed: start.elapsed(),
-            })
-        })
-        .collect()
+    let late = start.elapsed();
+    for (i, _) in seen.iter().enumerate().filter(|(_, s)| !**s) {
+        let f = Finished {
+            result: Err(RunError::Deadline { started: true }),
+            elapsed: late,
+        };
+        each(i, render(i, f))?;
+    }
+    Ok(())
 }
 
-fn worker(
+/// Where a worker sends its results.
+enum Tx<M> {
+    Bounded(mpsc::SyncSender<M>),
+    Unbounded(mpsc::Sender<M>),
+}
+
+impl<M> Tx<M> {
+    /// False once nobody listens.
+    fn send(&self, m: M) -> bool {
+        match self {
+            Tx::Bounded(t) => t.send(m).is_ok(),
+            Tx::Unbounded(t) => t.send(m).is_ok(),
+        }
+    }
+}
+
+fn worker<T>(
     jobs: &[Job],
     examine: &(dyn Fn(&ConnectRequest) -> anyhow::Result<Document> + Send + Sync),
+    render: &(dyn Fn(usize, Finished) -> T + Send + Sync),
     next: &AtomicUsize,
-    tx: &mpsc::Sender<(usize, Finished)>,
+    tx: &Tx<(usize, bool, T)>,
     deadline_at: Instant,
 ) {
     loop {
@@ -142,7 +211,19 @@ fn worker(
                 elapsed: t0.elapsed(),
             }
         };
-        if tx.send((i, finished)).is_err() {
+        let problem = !matches!(&finished.result, Ok(d) if crate::commands::connect::exit_code(d) == 0);
+        // A panic while rendering is contained like one while examining.
+        let rendered = match catch_unwind(AssertUnwindSafe(|| render(i, finished))) {
+            Ok(r) => r,
+            Err(p) => render(
+                i,
+                Finished {
+                    result: Err(RunError::Panic(panic_text(&p))),
+                    elapsed: t0.elapsed(),
+                },
+            ),
+        };
+        if !tx.send((i, problem, rendered)) {
             return; // the run is over (deadline): nobody listens any more
         }
     }

@@ -235,11 +235,13 @@ pub fn parse(text: &str, base: &Path) -> anyhow::Result<Spec> {
     }
     let deadline = file.deadline.as_ref().map(|d| d.get("deadline")).transpose()?;
     let mut seen = BTreeSet::new();
+    // Each file is checked once, however many targets name it (through `[defaults]`).
+    let mut files = Files::default();
     let mut jobs = Vec::with_capacity(file.targets.len());
     for (i, t) in file.targets.into_iter().enumerate() {
         let n = i + 1;
         let s = t.over(&file.defaults);
-        let job = build_job(s, base).with_context(|| format!("[[target]] #{n}"))?;
+        let job = build_job(s, base, &mut files).with_context(|| format!("[[target]] #{n}"))?;
         if !seen.insert(job.id.clone()) {
             bail!(
                 "[[target]] #{n}: duplicate id {:?}: give each target a unique `id`",
@@ -256,7 +258,7 @@ pub fn parse(text: &str, base: &Path) -> anyhow::Result<Spec> {
     })
 }
 
-fn build_job(s: Settings, base: &Path) -> anyhow::Result<Job> {
+fn build_job(s: Settings, base: &Path, files: &mut Files) -> anyhow::Result<Job> {
     let target = match s.target {
         Some(t) if !t.trim().is_empty() => t.trim().to_string(),
         Some(_) => bail!("`target` is empty"),
@@ -298,7 +300,7 @@ fn build_job(s: Settings, base: &Path) -> anyhow::Result<Job> {
         s.ca.map(OneOrMany::into_vec)
             .unwrap_or_default()
             .into_iter()
-            .map(|p| input_file(base, &p, "ca"))
+            .map(|p| files.input(base, &p, "ca"))
             .collect::<anyhow::Result<Vec<_>>>()?;
     if s.client_cert.is_some() != s.client_key.is_some() {
         bail!("`client_cert` and `client_key` go together");
@@ -306,12 +308,12 @@ fn build_job(s: Settings, base: &Path) -> anyhow::Result<Job> {
     let client_cert = s
         .client_cert
         .as_deref()
-        .map(|p| input_file(base, p, "client_cert"))
+        .map(|p| files.input(base, p, "client_cert"))
         .transpose()?;
     let client_key = s
         .client_key
         .as_deref()
-        .map(|p| input_file(base, p, "client_key"))
+        .map(|p| files.input(base, p, "client_key"))
         .transpose()?;
     let at = match &s.at {
         None => None,
@@ -427,6 +429,22 @@ fn possible<T: ValueEnum>(v: &[T]) -> String {
         .map(|p| p.get_name().to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The files named in a spec that were found readable (by the name written there).
+#[derive(Default)]
+struct Files(std::collections::HashMap<String, PathBuf>);
+
+impl Files {
+    /// [`input_file`], once per name.
+    fn input(&mut self, base: &Path, p: &str, key: &str) -> anyhow::Result<PathBuf> {
+        if let Some(path) = self.0.get(p) {
+            return Ok(path.clone());
+        }
+        let path = input_file(base, p, key)?;
+        self.0.insert(p.to_string(), path.clone());
+        Ok(path)
+    }
 }
 
 /// A file named in the spec: relative to the spec's directory; must be a readable file.
