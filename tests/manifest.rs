@@ -398,7 +398,8 @@ fn a_program_given_its_own_ca_file_in_the_pod_gets_that_file_patched() {
     );
 
     // A file the pod does not have is the diagnosis (exit 1, ca-file-missing), not a
-    // usage error; --ca and --ca-in-world do not go together.
+    // usage error (a relative path is taken from the World's /); --ca and --ca-in-world do
+    // not go together.
     let (code, out, err) = tlsdoctor(
         &[
             "--root",
@@ -408,7 +409,7 @@ fn a_program_given_its_own_ca_file_in_the_pod_gets_that_file_patched() {
             "--runtime",
             "go",
             "--ca-in-world",
-            "/nowhere/ca.pem",
+            "nowhere/ca.pem",
             "--json",
         ],
         &[],

@@ -65,7 +65,7 @@ impl ConnectRequest {
             name: a.name.clone(),
             xmpp_domain: a.xmpp_domain.clone(),
             ca: a.ca.clone(),
-            ca_in_world: a.ca_in_world.clone(),
+            ca_in_world: super::in_world_paths(&a.ca_in_world),
             runtimes: explicit,
             pins: RuntimeArg::pins(&a.runtimes),
             timeout: a.timeout,
@@ -304,7 +304,13 @@ fn build_document(
             server.insert(
                 "rustls_verifier".into(),
                 json!({
-                    "roots": if stores.iter().any(|s| s.explicit) { "--ca" } else { "webpki-roots" },
+                    "roots": if stores.iter().any(|s| !s.ca_in_world.is_empty()) {
+                        "--ca-in-world"
+                    } else if stores.iter().any(|s| s.explicit) {
+                        "--ca"
+                    } else {
+                        "webpki-roots"
+                    },
                     "answer": match ans { Ok(()) => "ok".to_string(), Err(e) => sanitize(e) },
                 }),
             );

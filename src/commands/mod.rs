@@ -125,6 +125,12 @@ pub fn world_from_global(g: &GlobalArgs) -> anyhow::Result<(World, Option<patch:
     ))
 }
 
+/// `--ca-in-world` paths as the World sees them: a relative path is taken from its `/`
+/// (as a mountPath in a proposed patch must be).
+pub fn in_world_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
+    paths.iter().map(|p| std::path::Path::new("/").join(p)).collect()
+}
+
 /// `--env KEY=VALUE` (set) and `--env KEY` (unset), in order.
 pub fn apply_env(mut world: World, env: &[String]) -> anyhow::Result<World> {
     for kv in env {

@@ -70,7 +70,8 @@ pub fn document(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<Document> {
         Some(s) => super::parse_at(s)?,
         None => ctx.now,
     };
-    let stores = stores(&args.runtimes, &args.ca, &args.ca_in_world, ctx)?;
+    let ca_in_world = super::in_world_paths(&args.ca_in_world);
+    let stores = stores(&args.runtimes, &args.ca, &ca_in_world, ctx)?;
     let input = Input {
         chain,
         name: args.name.clone(),
@@ -101,7 +102,7 @@ pub fn document(args: &VerifyArgs, ctx: &Ctx) -> anyhow::Result<Document> {
             &stores,
             &d.verdicts,
             ev.as_ref(),
-            &args.ca_in_world,
+            &ca_in_world,
         )
     } else {
         None

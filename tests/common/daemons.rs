@@ -127,6 +127,39 @@ fn start_with_retries<T>(mut f: impl FnMut() -> Result<T, String>) -> T {
     panic!("{last}")
 }
 
+/// What a daemon instance's start gives back: the spawned daemon, the ports it must
+/// listen on, and its endpoints.
+type Launched = (Daemon, Vec<u16>, Vec<Endpoint>);
+
+/// One daemon per `(name, item)`, each in its own directory `base/name`: `start` writes its
+/// config there and spawns it; it is retried with fresh ports until it listens.
+fn instances<T: Copy>(
+    base: &Scratch,
+    items: Vec<(String, T)>,
+    mut start: impl FnMut(&Path, T) -> Result<Launched, String>,
+) -> Started {
+    let mut eps = Vec::new();
+    let mut daemons = Vec::new();
+    for (name, item) in items {
+        let dir = sub(base, &name);
+        let (d, local) = start_with_retries(|| {
+            let (mut d, ports, local) = start(&dir, item)?;
+            ready(&mut d, &ports)?;
+            Ok((d, local))
+        });
+        eps.extend(local);
+        daemons.push(d);
+    }
+    Some((eps, daemons))
+}
+
+/// Every chain scenario by name, and `off` (no TLS).
+fn chains_and_off(chains: &[ChainFiles]) -> Vec<(String, Option<&ChainFiles>)> {
+    let mut all: Vec<_> = chains.iter().map(|c| (c.name.to_string(), Some(c))).collect();
+    all.push(("off".to_string(), None));
+    all
+}
+
 fn sub(base: &Scratch, name: &str) -> PathBuf {
     let d = base.path().join(name);
     std::fs::create_dir_all(&d).unwrap();
@@ -259,34 +292,27 @@ pub fn dovecot(chains: &[ChainFiles]) -> Started {
     let bin = need("dovecot")?;
     need("setpriv")?;
     let base = servers::scratch("dovecot");
-    let mut eps = Vec::new();
-    let mut daemons = Vec::new();
-    let mut all: Vec<Option<&ChainFiles>> = chains.iter().map(Some).collect();
-    all.push(None);
-    for c in all {
-        let name = c.map(|c| c.name).unwrap_or("off");
-        let dir = sub(&base, name);
+    instances(&base, chains_and_off(chains), |dir, c| {
         let run = dir.join("run");
         std::fs::create_dir_all(&run).unwrap();
-        let (d, local) = start_with_retries(|| {
-            let mut local = Vec::new();
-            let (imap, imaps, pop3, pop3s) = (free_port(), free_port(), free_port(), free_port());
-            let ssl = match c {
-                Some(c) => format!(
-                    "ssl = yes\nssl_cert = <{}\nssl_key = <{}\n",
-                    c.chain.display(),
-                    c.key.display()
-                ),
-                None => "ssl = no\n".to_string(),
-            };
-            let implicit = |svc: &str, port: u16| {
-                if c.is_some() {
-                    format!("  inet_listener {svc}s {{\n    address = 127.0.0.1\n    port = {port}\n    ssl = yes\n  }}\n")
-                } else {
-                    format!("  inet_listener {svc}s {{\n    port = 0\n  }}\n")
-                }
-            };
-            let conf = format!(
+        let mut local = Vec::new();
+        let (imap, imaps, pop3, pop3s) = (free_port(), free_port(), free_port(), free_port());
+        let ssl = match c {
+            Some(c) => format!(
+                "ssl = yes\nssl_cert = <{}\nssl_key = <{}\n",
+                c.chain.display(),
+                c.key.display()
+            ),
+            None => "ssl = no\n".to_string(),
+        };
+        let implicit = |svc: &str, port: u16| {
+            if c.is_some() {
+                format!("  inet_listener {svc}s {{\n    address = 127.0.0.1\n    port = {port}\n    ssl = yes\n  }}\n")
+            } else {
+                format!("  inet_listener {svc}s {{\n    port = 0\n  }}\n")
+            }
+        };
+        let conf = format!(
                 "base_dir = {run}\nstate_dir = {run}\nlisten = 127.0.0.1\nprotocols = imap pop3\n\
                  log_path = /dev/stderr\n{ssl}auth_mechanisms = plain\n\
                  disable_plaintext_auth = no\n\
@@ -300,29 +326,24 @@ pub fn dovecot(chains: &[ChainFiles]) -> Started {
                 imaps = implicit("imap", imaps),
                 pop3s = implicit("pop3", pop3s),
             );
-            let cf = dir.join("dovecot.conf");
-            write(&cf, &conf);
-            let mut d = spawn(
-                &bin,
-                &["-F".into(), "-c".into(), cf.display().to_string()],
-                &dir,
-                "dovecot",
-            );
-            let mut ports = vec![imap, pop3];
-            local.push(ep("dovecot imap", c, imap, "imap", "imap", Some("imap")));
-            local.push(ep("dovecot pop3", c, pop3, "pop3", "pop3", Some("pop3")));
-            if c.is_some() {
-                ports.extend([imaps, pop3s]);
-                local.push(ep("dovecot imaps", c, imaps, "imaps", "none", None));
-                local.push(ep("dovecot pop3s", c, pop3s, "pop3s", "none", None));
-            }
-            ready(&mut d, &ports)?;
-            Ok((d, local))
-        });
-        eps.extend(local);
-        daemons.push(d);
-    }
-    Some((eps, daemons))
+        let cf = dir.join("dovecot.conf");
+        write(&cf, &conf);
+        let d = spawn(
+            &bin,
+            &["-F".into(), "-c".into(), cf.display().to_string()],
+            dir,
+            "dovecot",
+        );
+        let mut ports = vec![imap, pop3];
+        local.push(ep("dovecot imap", c, imap, "imap", "imap", Some("imap")));
+        local.push(ep("dovecot pop3", c, pop3, "pop3", "pop3", Some("pop3")));
+        if c.is_some() {
+            ports.extend([imaps, pop3s]);
+            local.push(ep("dovecot imaps", c, imaps, "imaps", "none", None));
+            local.push(ep("dovecot pop3s", c, pop3s, "pop3s", "none", None));
+        }
+        Ok((d, ports, local))
+    })
 }
 
 fn ep(
@@ -350,55 +371,43 @@ pub fn slapd(chains: &[ChainFiles]) -> Started {
     let bin = need("slapd")?;
     need("setpriv")?;
     let base = servers::scratch("slapd");
-    let mut eps = Vec::new();
-    let mut daemons = Vec::new();
-    let mut all: Vec<Option<&ChainFiles>> = chains.iter().map(Some).collect();
-    all.push(None);
-    for c in all {
-        let name = c.map(|c| c.name).unwrap_or("off");
-        let dir = sub(&base, name);
-        let (d, local) = start_with_retries(|| {
-            let mut local = Vec::new();
-            let (ldap, ldaps) = (free_port(), free_port());
-            let mut conf = format!(
-                "include /etc/ldap/schema/core.schema\npidfile {d}/slapd.pid\nargsfile {d}/slapd.args\n",
-                d = dir.display()
-            );
-            let mut urls = format!("ldap://127.0.0.1:{ldap}/");
-            let mut ports = vec![ldap];
-            local.push(ep("slapd ldap", c, ldap, "ldap", "ldap", Some("ldap")));
-            if let Some(c) = c {
-                conf.push_str(&format!(
-                    "TLSCertificateFile {}\nTLSCertificateKeyFile {}\n",
-                    c.chain.display(),
-                    c.key.display()
-                ));
-                urls.push_str(&format!(" ldaps://127.0.0.1:{ldaps}/"));
-                ports.push(ldaps);
-                local.push(ep("slapd ldaps", Some(c), ldaps, "ldaps", "none", None));
-            }
-            let cf = dir.join("slapd.conf");
-            write(&cf, &conf);
-            let mut d = spawn(
-                &bin,
-                &[
-                    "-d".into(),
-                    "0".into(),
-                    "-f".into(),
-                    cf.display().to_string(),
-                    "-h".into(),
-                    urls,
-                ],
-                &dir,
-                "slapd",
-            );
-            ready(&mut d, &ports)?;
-            Ok((d, local))
-        });
-        eps.extend(local);
-        daemons.push(d);
-    }
-    Some((eps, daemons))
+    instances(&base, chains_and_off(chains), |dir, c| {
+        let mut local = Vec::new();
+        let (ldap, ldaps) = (free_port(), free_port());
+        let mut conf = format!(
+            "include /etc/ldap/schema/core.schema\npidfile {d}/slapd.pid\nargsfile {d}/slapd.args\n",
+            d = dir.display()
+        );
+        let mut urls = format!("ldap://127.0.0.1:{ldap}/");
+        let mut ports = vec![ldap];
+        local.push(ep("slapd ldap", c, ldap, "ldap", "ldap", Some("ldap")));
+        if let Some(c) = c {
+            conf.push_str(&format!(
+                "TLSCertificateFile {}\nTLSCertificateKeyFile {}\n",
+                c.chain.display(),
+                c.key.display()
+            ));
+            urls.push_str(&format!(" ldaps://127.0.0.1:{ldaps}/"));
+            ports.push(ldaps);
+            local.push(ep("slapd ldaps", Some(c), ldaps, "ldaps", "none", None));
+        }
+        let cf = dir.join("slapd.conf");
+        write(&cf, &conf);
+        let d = spawn(
+            &bin,
+            &[
+                "-d".into(),
+                "0".into(),
+                "-f".into(),
+                cf.display().to_string(),
+                "-h".into(),
+                urls,
+            ],
+            dir,
+            "slapd",
+        );
+        Ok((d, ports, local))
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -408,34 +417,25 @@ pub fn vsftpd(chains: &[ChainFiles]) -> Started {
     let bin = need("vsftpd")?;
     need("setpriv")?;
     let base = servers::scratch("vsftpd");
-    let mut eps = Vec::new();
-    let mut daemons = Vec::new();
-    let mut runs: Vec<(Option<&ChainFiles>, bool)> = Vec::new();
-    for c in chains {
-        runs.push((Some(c), false));
-        runs.push((Some(c), true));
+    let mut runs = Vec::new();
+    for (name, c) in chains_and_off(chains) {
+        runs.push((name.clone(), (c, false)));
+        if c.is_some() {
+            runs.push((format!("{name}-implicit"), (c, true)));
+        }
     }
-    runs.push((None, false));
-    for (c, implicit) in runs {
-        let name = format!(
-            "{}{}",
-            c.map(|c| c.name).unwrap_or("off"),
-            if implicit { "-implicit" } else { "" }
-        );
-        let dir = sub(&base, &name);
+    instances(&base, runs, |dir, (c, implicit)| {
         let empty = dir.join("empty");
         std::fs::create_dir_all(&empty).unwrap();
-        let (d, local) = start_with_retries(|| {
-            let mut local = Vec::new();
-            let port = free_port();
-            let mut conf = format!(
-                "listen=YES\nlisten_address=127.0.0.1\nlisten_port={port}\nbackground=NO\n\
+        let port = free_port();
+        let mut conf = format!(
+            "listen=YES\nlisten_address=127.0.0.1\nlisten_port={port}\nbackground=NO\n\
                  anonymous_enable=YES\nanon_root={e}\nno_anon_password=YES\nlocal_enable=NO\n\
                  secure_chroot_dir={e}\nseccomp_sandbox=NO\nvsftpd_log_file={d}/xfer.log\n",
-                e = empty.display(),
-                d = dir.display()
-            );
-            match c {
+            e = empty.display(),
+            d = dir.display()
+        );
+        match c {
                 Some(c) => conf.push_str(&format!(
                     "ssl_enable=YES\nallow_anon_ssl=YES\nrsa_cert_file={}\nrsa_private_key_file={}\nimplicit_ssl={}\n",
                     c.chain.display(),
@@ -444,21 +444,16 @@ pub fn vsftpd(chains: &[ChainFiles]) -> Started {
                 )),
                 None => conf.push_str("ssl_enable=NO\n"),
             }
-            let cf = dir.join("vsftpd.conf");
-            write(&cf, &conf);
-            let mut d = spawn(&bin, &[cf.display().to_string()], &dir, "vsftpd");
-            ready(&mut d, &[port])?;
-            local.push(if implicit {
-                ep("vsftpd implicit", c, port, "ftps", "none", None)
-            } else {
-                ep("vsftpd ftp", c, port, "ftp", "ftp", Some("ftp"))
-            });
-            Ok((d, local))
-        });
-        eps.extend(local);
-        daemons.push(d);
-    }
-    Some((eps, daemons))
+        let cf = dir.join("vsftpd.conf");
+        write(&cf, &conf);
+        let d = spawn(&bin, &[cf.display().to_string()], dir, "vsftpd");
+        let local = vec![if implicit {
+            ep("vsftpd implicit", c, port, "ftps", "none", None)
+        } else {
+            ep("vsftpd ftp", c, port, "ftp", "ftp", Some("ftp"))
+        }];
+        Ok((d, vec![port], local))
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -469,32 +464,25 @@ pub fn prosody(chains: &[ChainFiles]) -> Started {
     let bin = need("prosody")?;
     need("setpriv")?;
     let base = servers::scratch("prosody");
-    let mut eps = Vec::new();
-    let mut daemons = Vec::new();
-    let mut all: Vec<Option<&ChainFiles>> = chains.iter().map(Some).collect();
-    all.push(None);
-    for c in all {
-        let name = c.map(|c| c.name).unwrap_or("off");
-        let dir = sub(&base, name);
+    instances(&base, chains_and_off(chains), |dir, c| {
         let data = dir.join("data");
         std::fs::create_dir_all(&data).unwrap();
-        let (d, local) = start_with_retries(|| {
-            let mut local = Vec::new();
-            let (c2s, direct) = (free_port(), free_port());
-            let ssl = match c {
-                Some(c) => format!(
-                    "ssl = {{ certificate = \"{}\", key = \"{}\" }}\n",
-                    c.chain.display(),
-                    c.key.display()
-                ),
-                None => String::new(),
-            };
-            let direct_ports = if c.is_some() {
-                format!("{{ {direct} }}")
-            } else {
-                "{ }".to_string()
-            };
-            let conf = format!(
+        let mut local = Vec::new();
+        let (c2s, direct) = (free_port(), free_port());
+        let ssl = match c {
+            Some(c) => format!(
+                "ssl = {{ certificate = \"{}\", key = \"{}\" }}\n",
+                c.chain.display(),
+                c.key.display()
+            ),
+            None => String::new(),
+        };
+        let direct_ports = if c.is_some() {
+            format!("{{ {direct} }}")
+        } else {
+            "{ }".to_string()
+        };
+        let conf = format!(
                 "run_as_root = true\npidfile = \"{d}/prosody.pid\"\ndata_path = \"{data}\"\n\
                  daemonize = false\nlog = {{ {{ levels = {{ min = \"info\" }}, to = \"console\" }} }}\n\
                  interfaces = {{ \"127.0.0.1\" }}\nc2s_ports = {{ {c2s} }}\nc2s_direct_tls_ports = {direct_ports}\n\
@@ -510,26 +498,21 @@ pub fn prosody(chains: &[ChainFiles]) -> Started {
                 tls = if c.is_some() { "\"tls\", " } else { "" },
                 notls = if c.is_some() { "" } else { ", \"tls\"" },
             );
-            std::fs::create_dir_all(dir.join("certs")).unwrap();
-            let cf = dir.join("prosody.cfg.lua");
-            write(&cf, &conf);
-            let mut d = spawn(
-                &bin,
-                &["--config".into(), cf.display().to_string(), "-F".into()],
-                &dir,
-                "prosody",
-            );
-            let mut ports = vec![c2s];
-            local.push(ep("prosody c2s", c, c2s, "xmpp", "xmpp", Some("xmpp")));
-            if c.is_some() {
-                ports.push(direct);
-                local.push(ep("prosody direct TLS", c, direct, "xmpps", "none", None));
-            }
-            ready(&mut d, &ports)?;
-            Ok((d, local))
-        });
-        eps.extend(local);
-        daemons.push(d);
-    }
-    Some((eps, daemons))
+        std::fs::create_dir_all(dir.join("certs")).unwrap();
+        let cf = dir.join("prosody.cfg.lua");
+        write(&cf, &conf);
+        let d = spawn(
+            &bin,
+            &["--config".into(), cf.display().to_string(), "-F".into()],
+            dir,
+            "prosody",
+        );
+        let mut ports = vec![c2s];
+        local.push(ep("prosody c2s", c, c2s, "xmpp", "xmpp", Some("xmpp")));
+        if c.is_some() {
+            ports.push(direct);
+            local.push(ep("prosody direct TLS", c, direct, "xmpps", "none", None));
+        }
+        Ok((d, ports, local))
+    })
 }

@@ -316,11 +316,14 @@ pub fn scratch(kind: &str) -> Scratch {
     Scratch(d)
 }
 
-/// Two PostgreSQL servers from one initdb: `ssl=on` with `chain`/`key` and `ssl=off`.
-pub struct Postgres {
+/// A database server with TLS (`chain`/`key`) and one without, shared by a test binary.
+pub struct Pair {
     pub tls: Server,
     pub plain: Server,
 }
+
+/// Two PostgreSQL servers from one initdb: `ssl=on` and `ssl=off`.
+pub type Postgres = Pair;
 
 /// The shared PostgreSQL pair (started once per test binary), with certificates from `pki`
 /// written by the first caller. None = skipped.
@@ -339,49 +342,19 @@ fn chown_postgres(path: &Path) {
 }
 
 fn start_postgres(chain_pem: &str, key_pem: &str) -> Option<Postgres> {
-    let initdb = pg_bin("initdb")?;
-    let postgres = pg_bin("postgres")?;
-    need("setpriv")?;
-    let dir = scratch("postgres");
-    let base = dir.path().join("base");
-    std::fs::create_dir(&base).unwrap();
-    std::fs::write(dir.path().join("server.crt"), chain_pem).unwrap();
-    std::fs::write(dir.path().join("server.key"), key_pem).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(
-        dir.path().join("server.key"),
-        std::fs::Permissions::from_mode(0o600),
-    )
-    .unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    chown_postgres(dir.path());
-    let out = as_postgres(&initdb)
-        .args(["-D"])
-        .arg(&base)
-        .args([
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "--no-sync",
-            "--locale=C",
-            "-E",
-            "UTF8",
-        ])
-        .output()
-        .expect("initdb");
-    assert!(
-        out.status.success(),
-        "initdb failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let plain_dir = dir.path().join("plain");
-    let st = clean("cp").arg("-a").arg(&base).arg(&plain_dir).status().unwrap();
-    assert!(st.success());
-    let tls = start_pg(&postgres, dir.path(), &base, true, "tls");
-    let plain = start_pg(&postgres, dir.path(), &plain_dir, false, "plain");
+    Some(Postgres {
+        tls: pg_instance("shared-tls", Some((chain_pem, key_pem)))?,
+        plain: pg_instance("shared-plain", None)?,
+    })
+}
 
-    Some(Postgres { tls, plain })
+/// `chain.pem`/`key.pem` as the servers read them: `dir/server.crt`, `dir/server.key`
+/// (mode 0600, which PostgreSQL requires of a key file).
+fn write_cert_key(dir: &Path, chain_pem: &str, key_pem: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(dir.join("server.crt"), chain_pem).unwrap();
+    std::fs::write(dir.join("server.key"), key_pem).unwrap();
+    std::fs::set_permissions(dir.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 /// Start `postgres` on a free port from `data`, its sockets and log in `dir`; with `ssl`,
@@ -412,13 +385,20 @@ fn start_pg(postgres: &Path, dir: &Path, data: &Path, ssl: bool, name: &str) -> 
             .arg(format!("ssl_key_file={}", dir.join("server.key").display()));
     }
     c.stdout(logf.try_clone().unwrap()).stderr(logf);
-    let mut child = spawn_forever(c).expect("spawn postgres");
-    wait_for(
-        &mut child,
-        &log,
+    started(
+        c,
+        port,
+        log,
         "ready to accept connections",
         Duration::from_secs(60),
-    );
+    )
+}
+
+/// Spawn a database daemon for the process lifetime ([`spawn_forever`]) and wait until its
+/// log says `ready` (it listens on `port`).
+fn started(c: Command, port: u16, log: PathBuf, ready: &str, limit: Duration) -> Server {
+    let mut child = spawn_forever(c).expect("spawn the server");
+    wait_for(&mut child, &log, ready, limit);
     Server {
         child,
         stdin: None,
@@ -468,20 +448,26 @@ fn pg_template() -> Option<&'static (Scratch, PathBuf)> {
 /// A PostgreSQL server of its own serving `chain_pem`/`key_pem` (killed on drop), its
 /// data copied from one initdb per test binary. None = skipped.
 pub fn postgres_tls(name: &str, chain_pem: &str, key_pem: &str) -> Option<Server> {
+    pg_instance(name, Some((chain_pem, key_pem)))
+}
+
+/// A PostgreSQL server in `NAME/` of the template's scratch, its data copied from the
+/// template: `ssl=on` with `tls` = (chain PEM, key PEM), or `ssl=off`.
+fn pg_instance(name: &str, tls: Option<(&str, &str)>) -> Option<Server> {
     let postgres = pg_bin("postgres")?;
     let (tdir, base) = pg_template()?;
     let dir = tdir.path().join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("server.crt"), chain_pem).unwrap();
-    std::fs::write(dir.join("server.key"), key_pem).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    if let Some((chain_pem, key_pem)) = tls {
+        write_cert_key(&dir, chain_pem, key_pem);
+    }
     let data = dir.join("data");
     let st = clean("cp").arg("-a").arg(base).arg(&data).status().unwrap();
     assert!(st.success());
     chown_postgres(&dir);
-    Some(start_pg(&postgres, &dir, &data, true, "tls"))
+    let what = if tls.is_some() { "tls" } else { "plain" };
+    Some(start_pg(&postgres, &dir, &data, tls.is_some(), what))
 }
 
 fn as_postgres(bin: &Path) -> Command {
@@ -498,11 +484,8 @@ fn as_postgres(bin: &Path) -> Command {
     c
 }
 
-/// MariaDB with TLS (`chain`/`key`) and without (`--skip-ssl`).
-pub struct Mariadb {
-    pub tls: Server,
-    pub plain: Server,
-}
+/// MariaDB with TLS and without (`--skip-ssl`).
+pub type Mariadb = Pair;
 
 pub fn mariadb(chain_pem: &str, key_pem: &str) -> Option<&'static Mariadb> {
     static DB: OnceLock<Option<Mariadb>> = OnceLock::new();
@@ -510,14 +493,10 @@ pub fn mariadb(chain_pem: &str, key_pem: &str) -> Option<&'static Mariadb> {
 }
 
 fn start_mariadb(chain_pem: &str, key_pem: &str) -> Option<Mariadb> {
-    let bin = need("mariadbd").or_else(|| need("mysqld"))?;
-    need("setpriv")?;
-    let dir = scratch("mariadb");
-    std::fs::write(dir.path().join("server.crt"), chain_pem).unwrap();
-    std::fs::write(dir.path().join("server.key"), key_pem).unwrap();
-    let tls = start_mariadb_in(&bin, dir.path(), "tls", true);
-    let plain = start_mariadb_in(&bin, dir.path(), "plain", false);
-    Some(Mariadb { tls, plain })
+    Some(Mariadb {
+        tls: mariadb_instance("shared-tls", Some((chain_pem, key_pem)))?,
+        plain: mariadb_instance("shared-plain", None)?,
+    })
 }
 
 /// Start mariadbd with a fresh data directory `dir/name`; with `ssl`, `dir/server.crt`
@@ -554,33 +533,30 @@ fn start_mariadb_in(bin: &Path, dir: &Path, name: &str, ssl: bool) -> Server {
         c.arg("--skip-ssl");
     }
     c.stdout(logf.try_clone().unwrap()).stderr(logf);
-    let mut child = spawn_forever(c).expect("spawn mariadbd");
-    wait_for(&mut child, &log, "ready for connections", Duration::from_secs(90));
-    Server {
-        child,
-        stdin: None,
-        port,
-        log,
-        dir: None,
-    }
+    started(c, port, log, "ready for connections", Duration::from_secs(90))
 }
 
 /// A MariaDB server of its own serving `chain_pem`/`key_pem` (killed on drop).
 pub fn mariadb_tls(name: &str, chain_pem: &str, key_pem: &str) -> Option<Server> {
-    let bin = need("mariadbd").or_else(|| need("mysqld"))?;
-    need("setpriv")?;
-    let dir = scratch(&format!("mariadb-{name}"));
-    std::fs::write(dir.path().join("server.crt"), chain_pem).unwrap();
-    std::fs::write(dir.path().join("server.key"), key_pem).unwrap();
-    Some(start_mariadb_in(&bin, dir.path(), "tls", true))
+    mariadb_instance(name, Some((chain_pem, key_pem)))
 }
 
 /// A MariaDB server of its own without TLS (`--skip-ssl`; killed on drop).
 pub fn mariadb_plain(name: &str) -> Option<Server> {
+    mariadb_instance(name, None)
+}
+
+/// A MariaDB server in its own scratch `mariadb-NAME`: TLS with `tls` = (chain PEM, key
+/// PEM), or `--skip-ssl`.
+fn mariadb_instance(name: &str, tls: Option<(&str, &str)>) -> Option<Server> {
     let bin = need("mariadbd").or_else(|| need("mysqld"))?;
     need("setpriv")?;
     let dir = scratch(&format!("mariadb-{name}"));
-    Some(start_mariadb_in(&bin, dir.path(), "plain", false))
+    if let Some((chain_pem, key_pem)) = tls {
+        write_cert_key(dir.path(), chain_pem, key_pem);
+    }
+    let what = if tls.is_some() { "tls" } else { "plain" };
+    Some(start_mariadb_in(&bin, dir.path(), what, tls.is_some()))
 }
 
 // ---------------------------------------------------------------------------------------
