@@ -311,9 +311,13 @@ fn bench_protocols() {
     ];
     let world = fx().world.path().display().to_string();
     let root = root();
+    // "wait": s_client's wall time minus its CPU time (user + system, as hyperfine
+    // measures them) — the time it spends waiting for the server, which any client of the
+    // same exchange waits too; "floor" = wait / s_client's wall, the best ratio a client
+    // with zero CPU cost could reach.
     println!(
-        "{:<22} {:>10} {:>10} {:>7}",
-        "protocol", "tlsdoctor", "s_client", "ratio"
+        "{:<22} {:>10} {:>10} {:>7} {:>10} {:>10} {:>6}",
+        "protocol", "tlsdoctor", "s_client", "ratio", "td CPU", "sc wait", "floor"
     );
     let mut keep = Vec::new();
     for start in starters {
@@ -340,6 +344,7 @@ fn bench_protocols() {
             let hf = servers::need("hyperfine").expect("hyperfine");
             let json = std::env::temp_dir().join(format!("bench-protocols-{}.json", std::process::id()));
             let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            let (mut ours_cpu, mut theirs_wait) = (Vec::new(), Vec::new());
             for i in 0..runs + 2 {
                 let order = if i % 2 == 0 {
                     [("td", &td), ("sc", &sc)]
@@ -365,9 +370,17 @@ fn bench_protocols() {
                 }
                 for r in doc["results"].as_array().unwrap() {
                     let ms = r["times"][0].as_f64().unwrap() * 1000.0;
+                    let cpu =
+                        (r["user"].as_f64().unwrap_or(0.0) + r["system"].as_f64().unwrap_or(0.0)) * 1000.0;
                     match r["command"].as_str() {
-                        Some("td") => ours.push(ms),
-                        _ => theirs.push(ms),
+                        Some("td") => {
+                            ours.push(ms);
+                            ours_cpu.push(cpu);
+                        }
+                        _ => {
+                            theirs.push(ms);
+                            theirs_wait.push((ms - cpu).max(0.0));
+                        }
                     }
                 }
             }
@@ -377,7 +390,17 @@ fn bench_protocols() {
                 v[v.len() / 2]
             };
             let (m1, m2) = (median(&mut ours), median(&mut theirs));
-            println!("{:<22} {:>8.2}ms {:>8.2}ms {:>6.2}×", ep.what, m1, m2, m1 / m2);
+            let (c1, w2) = (median(&mut ours_cpu), median(&mut theirs_wait));
+            println!(
+                "{:<22} {:>8.2}ms {:>8.2}ms {:>6.2}× {:>8.2}ms {:>8.2}ms {:>5.2}×",
+                ep.what,
+                m1,
+                m2,
+                m1 / m2,
+                c1,
+                w2,
+                w2 / m2
+            );
         }
     }
 }

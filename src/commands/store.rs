@@ -50,7 +50,7 @@ pub fn examine_opts(args: &StoreArgs, ctx: &Ctx, one_shot: bool) -> anyhow::Resu
     // Listing does not need the self-signature checks; --find reports on specific certs.
     let mut cx = Cx::new(&ctx.world, &ctx.trust, false);
     cx.now = ctx.now;
-    let stores: Vec<TrustStore> = runtimes.iter().map(|r| cx.resolve(*r)).collect();
+    let stores: Vec<TrustStore> = cx.resolve_all(&runtimes);
     let found = query.as_ref().map(|q| find::find(&cx, &stores, q));
     let doc = document(&ctx.world, &cx, &stores, args, found.as_ref(), ctx.now);
     drop(found);

@@ -529,7 +529,7 @@ pub fn python(world: &World) -> Option<Detected> {
 /// installed), with any epoch removed.
 pub fn dpkg_version(world: &World, package: &str) -> Option<String> {
     let db = world
-        .read_capped(Path::new("/var/lib/dpkg/status"), MAX_LIB_BYTES)
+        .read_shared(Path::new("/var/lib/dpkg/status"), MAX_LIB_BYTES)
         .ok()?;
     // Only the paragraphs that start with this package's name are parsed (the database
     // is hundreds of kilobytes; detection runs on every report).

@@ -165,10 +165,19 @@ pub fn presented_top(chain: &[Arc<CertInfo>]) -> Option<Arc<CertInfo>> {
 /// same key identifier; and its key verifies the signature (when it can be checked)?
 pub fn issues(cand: &CertInfo, child: &CertInfo) -> bool {
     if cand.subject_der != child.issuer_der {
-        let same = match (
-            super::canon_name(&cand.subject_der),
-            super::canon_name(&child.issuer_der),
-        ) {
+        // The same child is asked about every certificate of the World's inventory: its
+        // issuer's canonical form is computed once.
+        thread_local! {
+            static CHILD: std::cell::RefCell<(Vec<u8>, Option<Vec<u8>>)> = Default::default();
+        }
+        let child_canon = CHILD.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.0 != child.issuer_der || c.0.is_empty() {
+                *c = (child.issuer_der.clone(), super::canon_name(&child.issuer_der));
+            }
+            c.1.clone()
+        });
+        let same = match (super::canon_name(&cand.subject_der), child_canon) {
             (Some(a), Some(b)) => a == b,
             _ => false,
         };

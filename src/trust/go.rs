@@ -186,7 +186,12 @@ pub fn resolve(cx: &Cx) -> TrustStore {
                 let mut empty_files = Vec::new();
                 let mut unreadable = Vec::new();
                 for e in entries {
-                    if let Some(t) = &e.link_target {
+                    let target = if e.is_link {
+                        cx.world().read_link(&e.path).ok().flatten()
+                    } else {
+                        None
+                    };
+                    if let Some(t) = &target {
                         if !t.as_os_str().as_encoded_bytes().contains(&b'/') {
                             same_dir_links += 1;
                             continue;

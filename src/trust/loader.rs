@@ -2,12 +2,10 @@
 //! certificate is decoded once, however many runtimes look at it (Go, OpenSSL and rustls
 //! usually read the same bundle).
 
-use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::world::{describe_io, Entry, Meta, ResolveError, World, MAX_FILE_BYTES};
 use crate::x509::CertInfo;
@@ -142,30 +140,60 @@ impl FileContent {
 /// Blocks without a certificate (keys, broken blocks, other labels) kept per file; the
 /// rest are counted in [`FileContent::omitted_blocks`].
 pub const MAX_OTHER_BLOCKS: usize = 1000;
-/// Failed certificate decodings remembered (the cache keeps every good certificate).
+/// Failed certificate decodings remembered.
 const MAX_CACHED_ERRORS: usize = 1000;
+/// Decoded certificates remembered per process (a run reads at most [`MAX_TOTAL_BYTES`]
+/// per World; `--all-processes` and `check` evaluate many Worlds that mostly share them).
+const MAX_CACHED_CERTS: usize = 200_000;
+
+#[derive(Default)]
+struct Decoded {
+    map: super::fasthash::FastMap<Vec<u8>, CertResult>,
+    errors: usize,
+}
+
+/// The process's decoded certificates: without, then with the self-signature check.
+fn decoded() -> &'static [std::sync::Mutex<Decoded>; 2] {
+    static D: std::sync::OnceLock<[std::sync::Mutex<Decoded>; 2]> = std::sync::OnceLock::new();
+    D.get_or_init(Default::default)
+}
 /// The most one run reads from a World's trust files in total (each file is also capped
 /// at [`MAX_FILE_BYTES`]): a directory or image of many big files is bounded as a whole.
 pub const MAX_TOTAL_BYTES: u64 = 2 * MAX_FILE_BYTES;
 
-pub type Loaded = Rc<Result<FileContent, ReadErr>>;
+pub type Loaded = Arc<Result<FileContent, ReadErr>>;
 /// A cached directory listing.
-pub type Listing = Rc<Result<Vec<Entry>, ReadErr>>;
+pub type Listing = Arc<Result<Vec<Entry>, ReadErr>>;
 type CertResult = Result<Arc<CertInfo>, String>;
 /// (canonical World path, twice: the reading key and the reported path).
 type Resolved = Result<(PathBuf, PathBuf), ReadErr>;
+
+/// What the Loaders of one World share (with and without the self-signature check):
+/// the stores resolved while `connect` waits for the server, the issuer evidence search
+/// and `--find` read the same files once.
+#[derive(Default)]
+pub struct Shared {
+    caches: [Caches; 2],
+    /// Bytes read so far by every Loader of this World, against [`MAX_TOTAL_BYTES`].
+    read_bytes: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Default)]
+struct Caches {
+    files: Mutex<HashMap<PathBuf, Loaded>>,
+    dirs: Mutex<HashMap<PathBuf, Listing>>,
+    parents: Mutex<HashMap<PathBuf, Resolved>>,
+}
+
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// The cache shared by the runtimes resolved together.
 pub struct Loader<'w> {
     pub world: &'w World,
     check_self_signature: bool,
-    files: RefCell<HashMap<PathBuf, Loaded>>,
-    dirs: RefCell<HashMap<PathBuf, Listing>>,
-    certs: RefCell<super::fasthash::FastMap<Vec<u8>, CertResult>>,
-    parents: RefCell<HashMap<PathBuf, Resolved>>,
-    cached_errors: Cell<usize>,
-    /// Bytes read so far, against [`MAX_TOTAL_BYTES`].
-    read_bytes: Cell<u64>,
+    shared: Arc<Shared>,
 }
 
 impl<'w> Loader<'w> {
@@ -173,28 +201,36 @@ impl<'w> Loader<'w> {
         Loader {
             world,
             check_self_signature,
-            files: RefCell::new(HashMap::new()),
-            dirs: RefCell::new(HashMap::new()),
-            certs: RefCell::new(Default::default()),
-            parents: RefCell::new(HashMap::new()),
-            cached_errors: Cell::new(0),
-            read_bytes: Cell::new(0),
+            shared: world.view_cache::<Shared>(),
         }
     }
 
-    /// Decode a certificate, once per distinct DER.
+    /// Whether certificates are decoded with their self-signature checked.
+    pub fn checks_self_signature(&self) -> bool {
+        self.check_self_signature
+    }
+
+    fn caches(&self) -> &Caches {
+        &self.shared.caches[usize::from(self.check_self_signature)]
+    }
+
+    /// Decode a certificate, once per distinct DER in this process: the runtimes' stores
+    /// (resolved on another thread while `connect` waits for the server), the issuer
+    /// evidence search and `--find` all read the same bundles.
     pub fn cert(&self, der: &[u8]) -> Result<Arc<CertInfo>, String> {
-        let hit = self.certs.borrow().get(der).cloned();
-        if let Some(c) = hit {
-            return c;
+        let cache = &decoded()[usize::from(self.check_self_signature)];
+        let lock = || cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = lock().map.get(der) {
+            return c.clone();
         }
         let r = CertInfo::from_der_opts(der, self.check_self_signature)
             .map(Arc::new)
             .map_err(|e| e.to_string());
-        if r.is_ok() || self.cached_errors.get() < MAX_CACHED_ERRORS {
-            self.cached_errors
-                .set(self.cached_errors.get() + usize::from(r.is_err()));
-            self.certs.borrow_mut().insert(der.to_vec(), r.clone());
+        let mut c = lock();
+        let room = c.map.len() < MAX_CACHED_CERTS;
+        if room && (r.is_ok() || c.errors < MAX_CACHED_ERRORS) {
+            c.errors += usize::from(r.is_err());
+            c.map.insert(der.to_vec(), r.clone());
         }
         r
     }
@@ -223,7 +259,7 @@ impl<'w> Loader<'w> {
                 .map(|c| (c.clone(), c))
                 .map_err(ReadErr::from_resolve);
         }
-        let cached = self.parents.borrow().get(parent).cloned();
+        let cached = locked(&self.caches().parents).get(parent).cloned();
         let (_, cp) = match cached {
             Some(r) => r?,
             None => {
@@ -232,7 +268,7 @@ impl<'w> Loader<'w> {
                     .resolve(parent)
                     .map(|c| (c.clone(), c))
                     .map_err(ReadErr::from_resolve);
-                self.parents.borrow_mut().insert(parent.to_path_buf(), r.clone());
+                locked(&self.caches().parents).insert(parent.to_path_buf(), r.clone());
                 r?
             }
         };
@@ -266,25 +302,25 @@ impl<'w> Loader<'w> {
     /// The same file reached by several names (Debian: `x.pem`, `abcd1234.0`, the target in
     /// /usr/share/ca-certificates) is read once.
     pub fn file(&self, p: &Path) -> Loaded {
-        let hit = self.files.borrow().get(p).cloned();
+        let hit = locked(&self.caches().files).get(p).cloned();
         if let Some(f) = hit {
             return f;
         }
         let r = match self.resolve(p) {
-            Err(e) => Rc::new(Err(e)),
+            Err(e) => Arc::new(Err(e)),
             Ok((host, resolved)) => {
-                let hit = self.files.borrow().get(&resolved).cloned();
+                let hit = locked(&self.caches().files).get(&resolved).cloned();
                 match hit {
                     Some(f) => f,
                     None => {
-                        let r = Rc::new(self.load(host, resolved.clone()));
-                        self.files.borrow_mut().insert(resolved, r.clone());
+                        let r = Arc::new(self.load(host, resolved.clone()));
+                        locked(&self.caches().files).insert(resolved, r.clone());
                         r
                     }
                 }
             }
         };
-        self.files.borrow_mut().insert(p.to_path_buf(), r.clone());
+        locked(&self.caches().files).insert(p.to_path_buf(), r.clone());
         r
     }
 
@@ -303,11 +339,13 @@ impl<'w> Loader<'w> {
         if md.len() > MAX_FILE_BYTES {
             return Err(ReadErr::TooBig(md.len()));
         }
-        let total = self.read_bytes.get() + md.len();
-        if total > MAX_TOTAL_BYTES {
+        // Charged before reading, so two threads cannot both pass the cap.
+        let read = &self.shared.read_bytes;
+        let before = read.fetch_add(md.len(), std::sync::atomic::Ordering::SeqCst);
+        if before + md.len() > MAX_TOTAL_BYTES {
+            read.fetch_sub(md.len(), std::sync::atomic::Ordering::SeqCst);
             return Err(ReadErr::Budget(md.len()));
         }
-        self.read_bytes.set(total);
         let data = self
             .world
             .read_canonical(&canon, MAX_FILE_BYTES)
@@ -389,7 +427,7 @@ impl<'w> Loader<'w> {
 
     /// List a directory (cached).
     pub fn dir(&self, p: &Path) -> Listing {
-        let hit = self.dirs.borrow().get(p).cloned();
+        let hit = locked(&self.caches().dirs).get(p).cloned();
         if let Some(d) = hit {
             return d;
         }
@@ -397,9 +435,9 @@ impl<'w> Loader<'w> {
         // is listed once.
         let canon = self.resolve(p).map(|(_, c)| c).ok();
         if let Some(c) = &canon {
-            let hit = self.dirs.borrow().get(c).cloned();
+            let hit = locked(&self.caches().dirs).get(c).cloned();
             if let Some(d) = hit {
-                self.dirs.borrow_mut().insert(p.to_path_buf(), d.clone());
+                locked(&self.caches().dirs).insert(p.to_path_buf(), d.clone());
                 return d;
             }
         }
@@ -408,10 +446,10 @@ impl<'w> Loader<'w> {
             Ok(md) if !md.is_dir() => Err(ReadErr::NotDir),
             Ok(_) => self.world.read_dir(p).map_err(|e| ReadErr::from_io(&e)),
         };
-        let r = Rc::new(r);
-        self.dirs.borrow_mut().insert(p.to_path_buf(), r.clone());
+        let r = Arc::new(r);
+        locked(&self.caches().dirs).insert(p.to_path_buf(), r.clone());
         if let Some(c) = canon {
-            self.dirs.borrow_mut().insert(c, r.clone());
+            locked(&self.caches().dirs).insert(c, r.clone());
         }
         r
     }
@@ -475,6 +513,6 @@ mod tests {
         // One listing for two names of the same directory.
         let a = l.dir(Path::new("/usr/lib/ssl/certs"));
         let b = l.dir(Path::new("/etc/ssl/certs"));
-        assert!(Rc::ptr_eq(&a, &b));
+        assert!(Arc::ptr_eq(&a, &b));
     }
 }

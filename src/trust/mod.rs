@@ -179,8 +179,9 @@ pub struct Cx<'w> {
     pub opts: &'w TrustOptions,
     /// "Now" for expiry findings (Unix seconds).
     pub now: i64,
-    /// Versions detected once for every runtime resolved with this context.
-    pub profiles: crate::profiles::Cache,
+    /// Versions detected once for every runtime resolved with this context (and the
+    /// helper thread of [`Cx::resolve_all`]).
+    pub profiles: Arc<crate::profiles::Cache>,
 }
 
 impl<'w> Cx<'w> {
@@ -204,6 +205,83 @@ impl<'w> Cx<'w> {
         findings::common(self, &mut store);
         store.profile = self.profile(runtime);
         store
+    }
+
+    /// Resolve several runtimes on two threads: this one takes runtimes from the front of
+    /// the list, a helper first warms what every runtime needs later (each runtime's
+    /// version detection, the compiled-in webpki-roots anchors), then takes runtimes from
+    /// the back, with its own [`Loader`] over the same World caches. Files and
+    /// certificates are shared, so the two split the reading and decoding of the common
+    /// bundles rather than doing it twice; on two cores the wall time nearly halves. The
+    /// stores come back in the order asked, whichever thread resolved them.
+    pub fn resolve_all(&self, runtimes: &[Runtime]) -> Vec<TrustStore> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        if runtimes.len() < 2 {
+            return runtimes.iter().map(|r| self.resolve(*r)).collect();
+        }
+        let world = self.world();
+        // [front, back): the runtimes nobody has taken yet.
+        let front = AtomicUsize::new(0);
+        let back = AtomicUsize::new(runtimes.len());
+        let take_front = || {
+            let i = front.fetch_add(1, Ordering::SeqCst);
+            (i < back.load(Ordering::SeqCst)).then_some(i)
+        };
+        let slots: Vec<std::sync::Mutex<Option<TrustStore>>> =
+            runtimes.iter().map(|_| Default::default()).collect();
+        let put = |i: usize, s: TrustStore| {
+            *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
+        };
+        let (opts, profiles, distro, now) = (self.opts, self.profiles.clone(), self.distro, self.now);
+        let check = self.loader.checks_self_signature();
+        let (front_h, back_h, put_h) = (&front, &back, &put);
+        std::thread::scope(|s| {
+            let helper = std::thread::Builder::new().spawn_scoped(s, move || {
+                if runtimes
+                    .iter()
+                    .any(|r| matches!(r, Runtime::WebpkiRoots | Runtime::Node))
+                {
+                    webpki::builtin();
+                }
+                for r in runtimes.iter().rev() {
+                    crate::profiles::for_runtime(world, *r, &opts.pins, &profiles);
+                }
+                let mine = Cx {
+                    loader: Loader::new(world, check),
+                    distro,
+                    opts,
+                    now,
+                    profiles,
+                };
+                loop {
+                    let old = back_h.fetch_sub(1, Ordering::SeqCst);
+                    let i = old.wrapping_sub(1);
+                    if old == 0 || i < front_h.load(Ordering::SeqCst) {
+                        // The main thread has it (or has taken everything). In a close
+                        // race both may leave one: it is resolved after the join.
+                        back_h.fetch_add(1, Ordering::SeqCst);
+                        break;
+                    }
+                    put_h(i, mine.resolve(runtimes[i]));
+                }
+            });
+            while let Some(i) = take_front() {
+                put(i, self.resolve(runtimes[i]));
+            }
+            // A helper that could not start (or stopped) leaves its runtimes to this one.
+            if let Ok(h) = helper {
+                let _ = h.join();
+            }
+        });
+        slots
+            .into_iter()
+            .zip(runtimes)
+            .map(|(m, r)| {
+                m.into_inner()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .unwrap_or_else(|| self.resolve(*r))
+            })
+            .collect()
     }
 
     /// The version and build `runtime` is modelled at in this World.
@@ -254,7 +332,7 @@ pub fn resolve_many_opts(
     check_self_signature: bool,
 ) -> Vec<TrustStore> {
     let cx = Cx::new(world, opts, check_self_signature);
-    runtimes.iter().map(|r| cx.resolve(*r)).collect()
+    cx.resolve_all(runtimes)
 }
 
 /// The store a program has when it is given explicit CA files (`--ca`): Go sets

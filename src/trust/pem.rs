@@ -142,14 +142,14 @@ impl<'a> Blocks<'a> {
     /// The line starting at `at` (without its '\n') and the start of the next one.
     fn line_at(&self, at: usize) -> (&'a [u8], usize) {
         let rest = &self.data[at..];
-        match rest.iter().position(|b| *b == b'\n') {
+        match memchr::memchr(b'\n', rest) {
             Some(n) => (&rest[..n], at + n + 1),
             None => (rest, self.data.len() + 1),
         }
     }
 
     fn newlines(&self, from: usize, to: usize) -> usize {
-        self.data[from..to].iter().filter(|b| **b == b'\n').count()
+        memchr::memchr_iter(b'\n', &self.data[from..to]).count()
     }
 
     /// Move to the next line starting with a valid BEGIN line: its (start, label).
@@ -253,7 +253,7 @@ impl Iterator for Blocks<'_> {
                 break;
             }
             if !too_big {
-                body.extend(l.iter().filter(|b| !b.is_ascii_whitespace()));
+                push_base64_line(&mut body, l);
                 if body.len() > MAX_BLOCK_BASE64 {
                     too_big = true;
                     body = Vec::new();
@@ -284,29 +284,22 @@ fn result_is_truncated(r: &Result<Vec<u8>, String>) -> bool {
     matches!(r, Err(e) if e == "no END line")
 }
 
+/// Append a base64 line without its whitespace (usually only a trailing `\r`).
+fn push_base64_line(body: &mut Vec<u8>, l: &[u8]) {
+    let t = l.trim_ascii();
+    if t.iter().any(|b| b.is_ascii_whitespace()) {
+        body.extend(t.iter().filter(|b| !b.is_ascii_whitespace()));
+    } else {
+        body.extend_from_slice(t);
+    }
+}
+
 /// Find `needle` in `hay`.
 pub fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
+    if needle.is_empty() {
         return None;
     }
-    let first = needle[0];
-    let mut i = 0;
-    while i + needle.len() <= hay.len() {
-        match hay[i..hay.len() - needle.len() + 1]
-            .iter()
-            .position(|b| *b == first)
-        {
-            None => return None,
-            Some(p) => {
-                let at = i + p;
-                if &hay[at..at + needle.len()] == needle {
-                    return Some(at);
-                }
-                i = at + 1;
-            }
-        }
-    }
-    None
+    memchr::memmem::find(hay, needle)
 }
 
 /// Labels that hold a certificate for OpenSSL.
@@ -414,7 +407,7 @@ mod tests {
                     resume = j;
                     break;
                 }
-                body.extend(l.iter().filter(|b| !b.is_ascii_whitespace()));
+                push_base64_line(&mut body, l);
                 j += 1;
             }
             let data = result.unwrap_or_else(|| Err("no END line".into()));

@@ -20,12 +20,13 @@ pub mod pid;
 pub mod root;
 pub mod tree;
 
-use std::collections::BTreeMap;
+use std::any::{Any, TypeId};
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tree::{Content, NodeKind, Tree};
 
@@ -87,6 +88,26 @@ pub struct World {
     /// What the report must say about how this World was built (an init container's
     /// unknown output, the platform chosen from an index, …).
     notes: Vec<String>,
+    /// Filesystem answers already obtained in this run (directory Worlds), by host path.
+    memo: Arc<root::Memo>,
+    /// What this run has read by World path (a mount changes what a path shows: a new
+    /// mount starts afresh).
+    views: Arc<Views>,
+}
+
+/// Caches keyed by World paths, shared by clones of one World (and so by threads).
+#[derive(Default)]
+struct Views {
+    /// Whole files read through [`World::read_shared`].
+    shared: Mutex<HashMap<PathBuf, Arc<Vec<u8>>>>,
+    /// One cache per type for other modules ([`World::view_cache`]).
+    ext: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+}
+
+impl std::fmt::Debug for Views {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Views")
+    }
 }
 
 /// An error resolving a path inside the World.
@@ -122,8 +143,9 @@ pub struct Entry {
     pub name: String,
     /// The path as seen inside the World (`/etc/ssl/certs/abcd1234.0`).
     pub path: PathBuf,
-    /// `Some(target)` if the entry itself is a symlink (target as written in the link).
-    pub link_target: Option<PathBuf>,
+    /// Whether the entry itself is a symlink ([`World::read_link`] reads its target: a
+    /// listing reads no link, as most callers only look for names).
+    pub is_link: bool,
 }
 
 /// What a path is, after following symlinks inside the World ([`World::lstat`] can also
@@ -242,6 +264,8 @@ impl World {
             kind,
             exe: None,
             notes: Vec::new(),
+            memo: Default::default(),
+            views: Default::default(),
         }
     }
 
@@ -285,6 +309,7 @@ impl World {
             writable,
         });
         self.mounts = Arc::new(mounts);
+        self.views = Default::default();
         self
     }
 
@@ -397,7 +422,7 @@ impl World {
         let r = match self.locate(comps) {
             Loc::Mounted(m, key) => tree_meta(&m.tree, &key),
             Loc::Base => match &self.base {
-                Base::Dir(root) => root::lstat(root, comps),
+                Base::Dir(root) => root::lstat(&self.memo, root, comps),
                 Base::Image(img) => tree_meta(&img.tree, &key_of(comps)),
             },
         };
@@ -420,7 +445,7 @@ impl World {
         let target = match self.locate(comps) {
             Loc::Mounted(m, key) => tree_link(&m.tree, &key)?,
             Loc::Base => match &self.base {
-                Base::Dir(root) => return root::readlink(root, comps),
+                Base::Dir(root) => return root::readlink(&self.memo, root, comps),
                 Base::Image(img) => tree_link(&img.tree, &key_of(comps))?,
             },
         };
@@ -431,7 +456,7 @@ impl World {
         let (tree, key, img) = match self.locate(comps) {
             Loc::Mounted(m, key) => (&*m.tree, key, None),
             Loc::Base => match &self.base {
-                Base::Dir(root) => return root::read(root, comps, cap),
+                Base::Dir(root) => return root::read(&self.memo, root, comps, cap),
                 Base::Image(img) => (&img.tree, key_of(comps), Some(img)),
             },
         };
@@ -456,12 +481,13 @@ impl World {
         }
     }
 
-    fn list_comps(&self, comps: &[OsString]) -> io::Result<Vec<(OsString, Option<PathBuf>)>> {
-        let mut out: BTreeMap<OsString, Option<PathBuf>> = BTreeMap::new();
+    /// The names in a directory, each with whether it is a symlink.
+    fn list_comps(&self, comps: &[OsString]) -> io::Result<Vec<(OsString, bool)>> {
+        let mut out: BTreeMap<OsString, bool> = BTreeMap::new();
         let listed = match self.locate(comps) {
             Loc::Mounted(m, key) => tree_list(&m.tree, &key),
             Loc::Base => match &self.base {
-                Base::Dir(root) => root::list(root, comps),
+                Base::Dir(root) => root::names(&self.memo, root, comps).map(|v| v.to_vec()),
                 Base::Image(img) => tree_list(&img.tree, &key_of(comps)),
             },
         };
@@ -477,12 +503,9 @@ impl World {
             if m.at.len() > comps.len() && m.at[..comps.len()] == comps[..] {
                 let name = m.at[comps.len()].clone();
                 if m.at.len() == comps.len() + 1 {
-                    let link = tree_link(&m.tree, &m.base)
-                        .ok()
-                        .map(|t| PathBuf::from(OsStr::from_bytes(&t)));
-                    out.insert(name, link);
+                    out.insert(name, tree_link(&m.tree, &m.base).is_ok());
                 } else {
-                    out.entry(name).or_insert(None);
+                    out.entry(name).or_insert(false);
                 }
             }
         }
@@ -580,6 +603,32 @@ impl World {
         self.read_comps(&c, cap)
     }
 
+    /// [`World::read_capped`], read once per run however often it is asked for (a file
+    /// several detections consult, such as the package database).
+    pub fn read_shared(&self, p: &Path, cap: u64) -> io::Result<Arc<Vec<u8>>> {
+        let c = self.resolve_inner(p, true)?;
+        let key = world_of(&c);
+        let lock = || self.views.shared.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(d) = lock().get(&key) {
+            return Ok(d.clone());
+        }
+        let d = Arc::new(self.read_comps(&c, cap)?);
+        lock().insert(key, d.clone());
+        Ok(d)
+    }
+
+    /// A cache of type `T` for this World (its clones and threads share it), for what
+    /// other modules derive from World paths (the trust-file loader's parsed files).
+    pub fn view_cache<T: Any + Default + Send + Sync>(&self) -> Arc<T> {
+        let mut m = self.views.ext.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = m
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(T::default()) as Arc<dyn Any + Send + Sync>)
+            .clone();
+        drop(m);
+        slot.downcast::<T>().unwrap_or_else(|_| Arc::new(T::default()))
+    }
+
     /// What `p` is after following symlinks.
     pub fn file_type(&self, p: &Path) -> io::Result<FileType> {
         Ok(self.metadata(p)?.file_type)
@@ -621,10 +670,10 @@ impl World {
         let mut out: Vec<Entry> = self
             .list_comps(&c)?
             .into_iter()
-            .map(|(name_os, link_target)| Entry {
+            .map(|(name_os, is_link)| Entry {
                 path: canon.join(&name_os),
                 name: String::from_utf8_lossy(name_os.as_bytes()).into_owned(),
-                link_target,
+                is_link,
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -690,7 +739,7 @@ fn tree_link(t: &Tree, key: &[u8]) -> io::Result<Vec<u8>> {
     }
 }
 
-fn tree_list(t: &Tree, key: &[u8]) -> io::Result<Vec<(OsString, Option<PathBuf>)>> {
+fn tree_list(t: &Tree, key: &[u8]) -> io::Result<Vec<(OsString, bool)>> {
     match t.get(key).map(|n| &n.kind) {
         Some(NodeKind::Dir) => {}
         Some(_) => return Err(io::Error::from_raw_os_error(20)),
@@ -704,10 +753,7 @@ fn tree_list(t: &Tree, key: &[u8]) -> io::Result<Vec<(OsString, Option<PathBuf>)
                 k.push(b'/');
             }
             k.extend_from_slice(&name);
-            let link = tree_link(t, &k)
-                .ok()
-                .map(|l| PathBuf::from(OsStr::from_bytes(&l)));
-            (OsStr::from_bytes(&name).to_os_string(), link)
+            (OsStr::from_bytes(&name).to_os_string(), tree_link(t, &k).is_ok())
         })
         .collect())
 }

@@ -1,11 +1,13 @@
 //! A directory of this machine taken as the World's `/` (`--root DIR`, the host's `/`,
 //! `/proc/N/root`): the filesystem primitives on canonical World paths.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use super::{too_big, FileType, Meta, MAX_FILE_BYTES};
 
@@ -34,17 +36,73 @@ fn meta(md: &fs::Metadata) -> Meta {
     }
 }
 
-pub(super) fn lstat(root: &Path, comps: &[OsString]) -> io::Result<Meta> {
-    fs::symlink_metadata(host_of(root, comps)).map(|m| meta(&m))
+/// A directory's names, each with whether it is a symlink.
+type Names = Arc<Vec<(OsString, bool)>>;
+
+/// What one run has already asked the filesystem, by host path: every runtime resolves
+/// the same directories (`/etc/ssl/certs`, its ~300 links, the library directories), and
+/// a World is evaluated at one moment, so each `lstat`, `readlink` and directory listing
+/// is a system call once per run, not once per runtime and path component. Only answers
+/// with an OS error number (or success) are kept. Clones of a World share it.
+#[derive(Debug, Default)]
+pub(super) struct Memo {
+    lstat: Mutex<HashMap<PathBuf, Result<Meta, i32>>>,
+    link: Mutex<HashMap<PathBuf, Result<PathBuf, i32>>>,
+    names: Mutex<HashMap<PathBuf, Result<Names, i32>>>,
 }
 
-pub(super) fn readlink(root: &Path, comps: &[OsString]) -> io::Result<PathBuf> {
-    fs::read_link(host_of(root, comps))
+/// Look `host` up in `map`, else ask `f` and remember answers that are successes or carry
+/// an OS error number.
+fn memo<T: Clone>(
+    map: &Mutex<HashMap<PathBuf, Result<T, i32>>>,
+    host: PathBuf,
+    f: impl FnOnce(&Path) -> io::Result<T>,
+) -> io::Result<T> {
+    let lock = || map.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(r) = lock().get(&host) {
+        return r.clone().map_err(io::Error::from_raw_os_error);
+    }
+    let r = f(&host);
+    let keep = match &r {
+        Ok(v) => Some(Ok(v.clone())),
+        Err(e) => e.raw_os_error().map(Err),
+    };
+    if let Some(k) = keep {
+        lock().insert(host, k);
+    }
+    r
 }
 
-pub(super) fn read(root: &Path, comps: &[OsString], cap: u64) -> io::Result<Vec<u8>> {
+pub(super) fn lstat(m: &Memo, root: &Path, comps: &[OsString]) -> io::Result<Meta> {
+    memo(&m.lstat, host_of(root, comps), |h| {
+        fs::symlink_metadata(h).map(|m| meta(&m))
+    })
+}
+
+pub(super) fn readlink(m: &Memo, root: &Path, comps: &[OsString]) -> io::Result<PathBuf> {
+    memo(&m.link, host_of(root, comps), |h| fs::read_link(h))
+}
+
+/// The names in a directory, each with whether it is a symlink (the directory entry's
+/// type: no `lstat`, no `readlink`).
+pub(super) fn names(m: &Memo, root: &Path, comps: &[OsString]) -> io::Result<Names> {
+    memo(&m.names, host_of(root, comps), |h| {
+        let mut out = Vec::new();
+        for e in fs::read_dir(h)? {
+            let e = e?;
+            let link = match e.file_type() {
+                Ok(t) => t.is_symlink(),
+                Err(_) => fs::symlink_metadata(e.path()).is_ok_and(|m| m.file_type().is_symlink()),
+            };
+            out.push((e.file_name(), link));
+        }
+        Ok(Arc::new(out))
+    })
+}
+
+pub(super) fn read(m: &Memo, root: &Path, comps: &[OsString], cap: u64) -> io::Result<Vec<u8>> {
+    let md = lstat(m, root, comps)?;
     let host = host_of(root, comps);
-    let md = fs::symlink_metadata(&host)?;
     if md.is_dir() {
         return Err(io::Error::from_raw_os_error(21));
     }
@@ -64,19 +122,6 @@ pub(super) fn read(root: &Path, comps: &[OsString], cap: u64) -> io::Result<Vec<
         )));
     }
     Ok(buf)
-}
-
-pub(super) fn list(root: &Path, comps: &[OsString]) -> io::Result<Vec<(OsString, Option<PathBuf>)>> {
-    let mut out = Vec::new();
-    for e in fs::read_dir(host_of(root, comps))? {
-        let e = e?;
-        let link_target = match e.file_type() {
-            Ok(t) if t.is_symlink() => fs::read_link(e.path()).ok(),
-            _ => None,
-        };
-        out.push((e.file_name(), link_target));
-    }
-    Ok(out)
 }
 
 /// Read a file named on the command line (a host path, read as the user typed it); `-` is
