@@ -515,4 +515,35 @@ mod tests {
         let b = l.dir(Path::new("/etc/ssl/certs"));
         assert!(Arc::ptr_eq(&a, &b));
     }
+
+    /// Loaders of one World share what they read (the stores thread, the issuer evidence,
+    /// `--find`); a World with a mount added (a manifest's volume, a proposed patch) must
+    /// see the mount, not what its original read at that path.
+    #[test]
+    fn loaders_share_a_world_but_a_mount_starts_afresh() {
+        use crate::world::tree::{Content, Node, NodeKind, Tree};
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("etc/ssl/certs")).unwrap();
+        fs::write(d.path().join("etc/ssl/certs/bundle.pem"), "base").unwrap();
+        let bundle = Path::new("/etc/ssl/certs/bundle.pem");
+        let size = |l: &Loader| l.file(bundle).as_ref().as_ref().unwrap().size;
+        let w = World::fixture(d.path(), &[]);
+        let first = Loader::new(&w, false);
+        assert_eq!(size(&first), 4);
+        let second = Loader::new(&w, false);
+        assert!(Arc::ptr_eq(&first.file(bundle), &second.file(bundle)));
+        let mut t = Tree::new();
+        t.insert(
+            b"bundle.pem",
+            Node {
+                kind: NodeKind::File(Content::Bytes(Arc::from(&b"from the volume"[..]))),
+                mode: 0o644,
+            },
+        );
+        let mounted = w
+            .clone()
+            .with_mount(Path::new("/etc/ssl/certs"), Arc::new(t), b"", false);
+        assert_eq!(size(&Loader::new(&mounted, false)), 15);
+        assert_eq!(size(&Loader::new(&w, false)), 4);
+    }
 }
