@@ -115,32 +115,23 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
             ProxyChoice::Explicit(u.to_string())
         }
     };
+    let client_cert = match (&req.client_cert, &req.client_key) {
+        (Some(c), Some(k)) => Ok(Some((c.clone(), k.clone()))),
+        (None, None) => Ok(None),
+        _ => Err(()),
+    };
     // --ca: read up front (an unreadable file is a usage error, before any network) for
     // the rustls verifier's roots; each runtime's store is built off the critical path.
-    let mut verifier_roots: Vec<Vec<u8>> = Vec::new();
-    let in_world = req.ca_in_world.iter().map(|f| (f, true));
-    for (f, world) in req.ca.iter().map(|f| (f, false)).chain(in_world) {
-        let data = if world {
-            // A file the World lacks is the diagnosis (the store says so), not an error.
-            match ctx.world.read(f) {
-                Ok(d) => d,
-                Err(_) => continue,
-            }
-        } else {
-            crate::world::read_host_file(f)
-                .map_err(|e| anyhow::anyhow!("--ca {}: {}", f.display(), crate::world::describe_io(&e)))?
-        };
-        use rustls::pki_types::pem::PemObject as _;
-        let before = verifier_roots.len();
-        verifier_roots.extend(
-            rustls::pki_types::CertificateDer::pem_slice_iter(&data)
-                .filter_map(Result::ok)
-                .map(|c| c.as_ref().to_vec()),
-        );
-        if verifier_roots.len() == before && data.first() == Some(&0x30) {
-            verifier_roots.push(data); // a DER certificate
-        }
-    }
+    // Once per run and key: `check`'s targets share the files, the verifier and the key.
+    let client_key = super::ClientKey {
+        ca: req.ca.clone(),
+        ca_in_world: req.ca_in_world.clone(),
+        client_cert: client_cert.clone().unwrap_or_default(),
+    };
+    let client = ctx.clients.get_or_build(client_key, || {
+        let roots = verifier_roots(req, ctx)?;
+        probe::tls::ClientBase::new(&roots, client_cert.as_ref().ok().and_then(Option::as_ref))
+    })?;
     // A database target (postgres://, mysql://, --starttls postgres) is judged by its
     // database clients plus Go and OpenSSL, not by HTTP libraries.
     let dialogue = if target.starttls != Starttls::Auto {
@@ -169,45 +160,50 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
         alpn: req.alpn.clone(),
         timeout,
         proxy,
-        client_cert: match (&req.client_cert, &req.client_key) {
-            (Some(c), Some(k)) => Some((c.clone(), k.clone())),
-            (None, None) => None,
-            _ => anyhow::bail!("--client-cert and --client-key go together"),
-        },
-        verifier_roots,
+        client_cert: client_cert
+            .map_err(|_| anyhow::anyhow!("--client-cert and --client-key go together"))?,
+        verifier_roots: Vec::new(),
         name: req.name.clone(),
         xmpp_domain: req.xmpp_domain.clone(),
+        client: Some(client),
     };
-    // The stores resolve (and the distribution is detected) while the network is busy.
-    let (probe, prepared) = std::thread::scope(|s| {
-        let prepared = s.spawn(|| {
-            let stores = if !req.ca_in_world.is_empty() {
-                let key =
-                    super::StoreKey::InWorld(ca_runtimes.clone(), req.ca_in_world.clone(), req.pins.clone());
-                ctx.stores.get_or_resolve(key, || {
-                    let mut v =
-                        crate::trust::from_ca_files_in_world(&ca_runtimes, &ctx.world, &req.ca_in_world);
-                    crate::trust::attach_profiles(&mut v, &ctx.world, &trust_opts);
-                    Ok(v)
-                })
-            } else if !explicit_ca {
-                let key = if target.params.is_empty() {
-                    super::StoreKey::World(runtimes.clone(), req.pins.clone())
-                } else {
-                    super::StoreKey::WorldWith(runtimes.clone(), target.params.clone(), req.pins.clone())
-                };
-                ctx.stores
-                    .get_or_resolve(key, || Ok(resolve_stores(&runtimes, ctx, &trust_opts)))
-            } else {
-                let key = super::StoreKey::Explicit(ca_runtimes.clone(), req.ca.clone(), req.pins.clone());
-                ctx.stores
-                    .get_or_resolve(key, || stores_from_ca(&ca_runtimes, &req.ca, &req.pins, ctx))
-            };
-            (stores, ctx.stores.distro(&ctx.world))
+    let store_key = if !req.ca_in_world.is_empty() {
+        super::StoreKey::InWorld(ca_runtimes.clone(), req.ca_in_world.clone(), req.pins.clone())
+    } else if !explicit_ca {
+        if target.params.is_empty() {
+            super::StoreKey::World(runtimes.clone(), req.pins.clone())
+        } else {
+            super::StoreKey::WorldWith(runtimes.clone(), target.params.clone(), req.pins.clone())
+        }
+    } else {
+        super::StoreKey::Explicit(ca_runtimes.clone(), req.ca.clone(), req.pins.clone())
+    };
+    let prepare = || {
+        let stores = ctx.stores.get_or_resolve(store_key.clone(), || match &store_key {
+            super::StoreKey::InWorld(..) => {
+                let mut v = crate::trust::from_ca_files_in_world(&ca_runtimes, &ctx.world, &req.ca_in_world);
+                crate::trust::attach_profiles(&mut v, &ctx.world, &trust_opts);
+                Ok(v)
+            }
+            super::StoreKey::World(..) | super::StoreKey::WorldWith(..) => {
+                Ok(resolve_stores(&runtimes, ctx, &trust_opts))
+            }
+            super::StoreKey::Explicit(..) => stores_from_ca(&ca_runtimes, &req.ca, &req.pins, ctx),
         });
+        (stores, ctx.stores.distro(&ctx.world))
+    };
+    let (probe, prepared) = if ctx.stores.is_ready(&store_key) {
+        // Resolved for an earlier target (`check`): nothing to do meanwhile, no thread.
         let probe = probe::run(&target, &opts, &ctx.world);
-        (probe, prepared.join())
-    });
+        (probe, Ok(prepare()))
+    } else {
+        // The stores resolve (and the distribution is detected) while the network is busy.
+        std::thread::scope(|s| {
+            let prepared = s.spawn(prepare);
+            let probe = probe::run(&target, &opts, &ctx.world);
+            (probe, prepared.join())
+        })
+    };
     let (stores, distro) = prepared.map_err(|_| anyhow::anyhow!("resolving the trust stores failed"))?;
     let mut stores: Vec<TrustStore> = stores?.as_ref().clone();
     crate::runtimes::apply_clients(&mut stores, &ctx.world, &target.params, Some(&target.host));
@@ -234,6 +230,36 @@ pub fn examine(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Document> {
     ))
 }
 
+/// The roots of the recorded rustls verifier: every certificate of the `--ca` files (host)
+/// and the `--ca-in-world` files (a file the World lacks is skipped: the store says so).
+fn verifier_roots(req: &ConnectRequest, ctx: &Ctx) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut verifier_roots: Vec<Vec<u8>> = Vec::new();
+    let in_world = req.ca_in_world.iter().map(|f| (f, true));
+    for (f, world) in req.ca.iter().map(|f| (f, false)).chain(in_world) {
+        let data = if world {
+            // A file the World lacks is the diagnosis (the store says so), not an error.
+            match ctx.world.read(f) {
+                Ok(d) => d,
+                Err(_) => continue,
+            }
+        } else {
+            crate::world::read_host_file(f)
+                .map_err(|e| anyhow::anyhow!("--ca {}: {}", f.display(), crate::world::describe_io(&e)))?
+        };
+        use rustls::pki_types::pem::PemObject as _;
+        let before = verifier_roots.len();
+        verifier_roots.extend(
+            rustls::pki_types::CertificateDer::pem_slice_iter(&data)
+                .filter_map(Result::ok)
+                .map(|c| c.as_ref().to_vec()),
+        );
+        if verifier_roots.len() == before && data.first() == Some(&0x30) {
+            verifier_roots.push(data); // a DER certificate
+        }
+    }
+    Ok(verifier_roots)
+}
+
 /// Assemble the document from the probe and the stores.
 // Each argument is a separate product of `examine` (the probe, the stores, the fetch rule).
 #[allow(clippy::too_many_arguments)]
@@ -253,15 +279,13 @@ fn build_document(
     let mut findings: Vec<Finding> = probe.findings.clone();
     let mut certs: Vec<Arc<CertInfo>> = Vec::new();
     for (i, der) in probe.chain.iter().enumerate() {
-        match CertInfo::from_der(der) {
-            Ok(c) => certs.push(Arc::new(c)),
+        // Decoded once per process: `check`'s targets often present the same chain.
+        match crate::trust::loader::decode(der, true) {
+            Ok(c) => certs.push(c),
             Err(e) => findings.push(Finding::new(
                 "unparseable-certificate",
                 Severity::Error,
-                format!(
-                    "Certificate #{i} presented by the server cannot be decoded: {}",
-                    e.0
-                ),
+                format!("Certificate #{i} presented by the server cannot be decoded: {e}"),
             )),
         }
     }
@@ -661,6 +685,70 @@ mod tests {
         let k = rcgen::KeyPair::generate().unwrap();
         let c = p.self_signed(&k).unwrap();
         Arc::new(CertInfo::from_der(c.der()).unwrap())
+    }
+
+    #[test]
+    fn targets_with_the_same_ca_share_one_client_built_from_one_read() {
+        // A CA file, and a port where nothing listens (refused at once: no server needed
+        // to reach the point where the file is read and the rustls client built).
+        let dir = std::env::temp_dir().join(format!("tlsdoctor-client-cache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("ca.pem");
+        let mut p = rcgen::CertificateParams::new(vec![]).unwrap();
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, "cache test CA");
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let k = rcgen::KeyPair::generate().unwrap();
+        std::fs::write(&ca, p.self_signed(&k).unwrap().pem()).unwrap();
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let cli = <crate::cli::Cli as clap::Parser>::parse_from(["tlsdoctor", "--quiet", "--color", "never"]);
+        let ctx = Ctx::new(&cli.global, crate::world::World::fixture("/nonexistent", &[])).unwrap();
+        let req = |target: String| ConnectRequest {
+            target,
+            starttls: StarttlsArg::None,
+            servername: None,
+            name: Some("cache.test".into()),
+            xmpp_domain: None,
+            ca: vec![ca.clone()],
+            ca_in_world: vec![],
+            runtimes: vec![Runtime::Go],
+            pins: vec![],
+            timeout: Duration::from_secs(5),
+            proxy: Some(String::new()),
+            alpn: vec![],
+            client_cert: None,
+            client_key: None,
+            at: None,
+            fetch_aia: false,
+        };
+        let first = examine(&req(format!("127.0.0.1:{port}")), &ctx).unwrap();
+        assert!(first.error.is_some(), "nothing listens there");
+        // Read once for the run: the second target does not read the file again.
+        std::fs::remove_file(&ca).unwrap();
+        let second = examine(&req(format!("127.0.0.1:{port}")), &ctx);
+        assert!(second.is_ok(), "{:?}", second.err());
+        let key = crate::commands::ClientKey {
+            ca: vec![ca.clone()],
+            ca_in_world: vec![],
+            client_cert: None,
+        };
+        let a = ctx
+            .clients
+            .get_or_build(key.clone(), || panic!("built again"))
+            .unwrap();
+        let b = ctx.clients.get_or_build(key, || panic!("built again")).unwrap();
+        assert!(Arc::ptr_eq(a.verifier(), b.verifier()));
+        // Another run reads the file (gone now): an error that names it.
+        let fresh = Ctx::new(&cli.global, crate::world::World::fixture("/nonexistent", &[])).unwrap();
+        let e = examine(&req(format!("127.0.0.1:{port}")), &fresh).unwrap_err();
+        assert!(
+            format!("{e:#}").starts_with(&format!("--ca {}:", ca.display())),
+            "{e:#}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     fn facts(product: &str, version: &str) -> Map<String, Value> {

@@ -36,6 +36,8 @@ pub struct Ctx {
     /// Trust stores resolved once per run and shared (`check` examines many targets
     /// against the same World; resolving per target would re-read every store).
     pub stores: StoreCache,
+    /// The rustls verifier and client key built once per run and key, shared the same way.
+    pub clients: ClientCache,
     /// `--manifest`: what the pod was built from (a proposed patch builds it again).
     pub pod: Option<patch::PodSource>,
 }
@@ -80,9 +82,52 @@ impl StoreCache {
             .map_err(|e| anyhow::anyhow!(e))
     }
 
+    /// Whether the stores for `key` and the distribution are already known (resolving them
+    /// again costs nothing, so there is no need to do it alongside the network).
+    pub fn is_ready(&self, key: &StoreKey) -> bool {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.get(key).is_some_and(|s| s.get().is_some()) && self.distro.get().is_some()
+    }
+
     /// The distribution of the World, detected once.
     pub fn distro(&self, world: &World) -> Distro {
         *self.distro.get_or_init(|| crate::trust::distro::detect(world))
+    }
+}
+
+/// What a target's rustls client is built from: its CA files (host, then in the World)
+/// and its client certificate and key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientKey {
+    pub ca: Vec<PathBuf>,
+    pub ca_in_world: Vec<PathBuf>,
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+}
+
+type ClientSlot = Arc<OnceLock<Result<Arc<crate::probe::tls::ClientBase>, String>>>;
+
+/// A per-run cache of rustls clients (verifier roots read from the CA files, the verifier,
+/// the client key): `check` reads a spec's `ca` once, not once per target. Clones share it.
+#[derive(Debug, Clone, Default)]
+pub struct ClientCache {
+    slots: Arc<Mutex<HashMap<ClientKey, ClientSlot>>>,
+}
+
+impl ClientCache {
+    /// The client for `key`, built with `make` the first time (concurrent callers with the
+    /// same key wait for one build); an error is kept and returned again, with its text.
+    pub fn get_or_build(
+        &self,
+        key: ClientKey,
+        make: impl FnOnce() -> anyhow::Result<crate::probe::tls::ClientBase>,
+    ) -> anyhow::Result<Arc<crate::probe::tls::ClientBase>> {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(slots.entry(key).or_default())
+        };
+        slot.get_or_init(|| make().map(Arc::new).map_err(|e| format!("{e:#}")))
+            .clone()
+            .map_err(|e| anyhow::anyhow!(e))
     }
 }
 
@@ -190,6 +235,7 @@ impl Ctx {
             },
             now: now_unix(),
             stores: StoreCache::default(),
+            clients: ClientCache::default(),
             pod: None,
         })
     }

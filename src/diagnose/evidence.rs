@@ -190,13 +190,36 @@ pub fn issues(cand: &CertInfo, child: &CertInfo) -> bool {
             return false;
         }
     }
+    // The answer depends on the two certificates' bytes alone: remembered for the process
+    // (each target of a `check` behind one CA asks it for every store).
+    let mut key = Vec::with_capacity(16 + cand.der.len() + child.der.len());
+    key.extend_from_slice(&(cand.der.len() as u64).to_be_bytes());
+    key.extend_from_slice(&cand.der);
+    key.extend_from_slice(&child.der);
+    let memo = || ISSUES_MEMO.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(&known) = memo().get(&key) {
+        return known;
+    }
     let c = super::facts::Facts::new(Arc::new(child.clone()));
     let i = super::facts::Facts::new(Arc::new(cand.clone()));
-    !matches!(
+    let answer = !matches!(
         super::facts::verify_sig(&c, &i),
         super::facts::SigCheck::Invalid | super::facts::SigCheck::KeyMismatch
-    )
+    );
+    let mut m = memo();
+    if m.len() >= ISSUES_MEMO_MAX {
+        m.clear();
+    }
+    m.insert(key, answer);
+    answer
 }
+
+/// [`issues`] answers remembered at most (then forgotten all at once).
+const ISSUES_MEMO_MAX: usize = 1024;
+
+static ISSUES_MEMO: std::sync::Mutex<crate::trust::fasthash::FastMap<Vec<u8>, bool>> = std::sync::Mutex::new(
+    crate::trust::fasthash::FastMap::with_hasher(std::hash::BuildHasherDefault::new()),
+);
 
 /// Does some store lack the issuer of the top presented certificate?
 pub fn needed(chain: &[Arc<CertInfo>], stores: &[TrustStore]) -> bool {

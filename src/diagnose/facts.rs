@@ -379,6 +379,35 @@ pub fn verify_sig(child: &Facts, issuer: &Facts) -> SigCheck {
     }
 }
 
+/// The facts of a decoded certificate, built once per decoded certificate (the same
+/// `Arc<CertInfo>`, which is what the process's decoded-certificate cache and a run's
+/// stores hand out): every target of a `check` presenting the same chain under the same
+/// stores builds them once, not once per target and runtime. Keyed by the allocation,
+/// which the entry keeps alive, so an address is never reused while it is remembered.
+fn shared_facts(info: &Arc<CertInfo>) -> Arc<Facts> {
+    type Memo = HashMap<usize, (Arc<CertInfo>, Arc<Facts>)>;
+    static MEMO: std::sync::OnceLock<std::sync::Mutex<Memo>> = std::sync::OnceLock::new();
+    let memo = || {
+        MEMO.get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    };
+    let key = Arc::as_ptr(info) as usize;
+    if let Some((_, f)) = memo().get(&key) {
+        return f.clone();
+    }
+    let f = Arc::new(Facts::new(info.clone()));
+    let mut m = memo();
+    if m.len() >= FACTS_MEMO_MAX {
+        m.clear();
+    }
+    m.insert(key, (info.clone(), f.clone()));
+    f
+}
+
+/// Certificates whose facts are remembered at most (then forgotten all at once).
+const FACTS_MEMO_MAX: usize = 1024;
+
 /// Signature checks remembered at most (then forgotten all at once): 64 KiB of keys.
 const SIG_MEMO_MAX: usize = 2048;
 
@@ -407,7 +436,7 @@ type CanonNames = (Option<Vec<u8>>, Option<Vec<u8>>);
 /// hundreds of anchors costs only the few that a path search looks at.
 pub struct Arena {
     infos: Vec<Arc<CertInfo>>,
-    facts: Vec<std::cell::OnceCell<Facts>>,
+    facts: Vec<std::cell::OnceCell<Arc<Facts>>>,
     /// OpenSSL canonical (subject, issuer) names, computed when first compared.
     canon: Vec<std::cell::OnceCell<CanonNames>>,
     by_der: HashMap<Vec<u8>, usize>,
@@ -444,7 +473,7 @@ impl Arena {
     }
 
     pub fn get(&self, i: usize) -> &Facts {
-        self.facts[i].get_or_init(|| Facts::new(self.infos[i].clone()))
+        self.facts[i].get_or_init(|| shared_facts(&self.infos[i]))
     }
 
     /// `X509_NAME_cmp(issuer's subject, subject's issuer) == 0`, on canonical forms (raw

@@ -112,6 +112,9 @@ pub struct ProbeOptions {
     pub name: Option<String>,
     /// `--xmpp-domain`: the XMPP domain (default: the name, else the host).
     pub xmpp_domain: Option<String>,
+    /// The verifier and client key already built for `verifier_roots` and `client_cert`
+    /// (shared by a run's targets); None = built by the probe.
+    pub client: Option<std::sync::Arc<tls::ClientBase>>,
 }
 
 impl Default for ProbeOptions {
@@ -125,6 +128,7 @@ impl Default for ProbeOptions {
             verifier_roots: Vec::new(),
             name: None,
             xmpp_domain: None,
+            client: None,
         }
     }
 }

@@ -664,6 +664,15 @@ impl Write for Conn {
         self.stream.write(buf)
     }
 
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let left = self
+            .deadline
+            .remaining("write")
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "deadline"))?;
+        self.stream.set_write_timeout(Some(left))?;
+        self.stream.write_vectored(bufs)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         self.stream.flush()
     }

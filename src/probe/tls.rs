@@ -31,10 +31,123 @@ struct Seen {
     answer: Option<Result<(), String>>,
 }
 
+/// The real rustls verifier for one set of roots, shared by every target of a run that
+/// uses those roots, with its answers remembered: a run of many targets presenting the
+/// same chain under the same name verifies it once (per second of the clock, since the
+/// answer depends on the time), not once per handshake.
+pub struct Verifier {
+    real: Arc<WebPkiServerVerifier>,
+    answers: Mutex<Answers>,
+}
+
+/// Answers keyed by exactly what they depend on besides the roots: every certificate's
+/// bytes, the server name, the OCSP response and the second of the verification time.
+#[derive(Default)]
+struct Answers {
+    map: crate::trust::fasthash::FastMap<Vec<u8>, Result<(), String>>,
+    bytes: usize,
+}
+
+/// Bytes of keys remembered at most (then forgotten all at once).
+const ANSWERS_MAX_BYTES: usize = 4 << 20;
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier").finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    fn new(roots: rustls::RootCertStore, provider: Arc<CryptoProvider>) -> anyhow::Result<Verifier> {
+        let real = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .context("building the rustls verifier")?;
+        Ok(Verifier {
+            real,
+            answers: Mutex::new(Answers::default()),
+        })
+    }
+
+    /// rustls-webpki's answer on the chain (`Ok` or its error text), remembered.
+    fn answer(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<(), String> {
+        let mut key = Vec::with_capacity(
+            64 + end_entity.len()
+                + intermediates.iter().map(|c| c.len() + 8).sum::<usize>()
+                + ocsp_response.len(),
+        );
+        let name = server_name.to_str();
+        let kind: u8 = match server_name {
+            ServerName::DnsName(_) => 0,
+            ServerName::IpAddress(_) => 1,
+            _ => 2,
+        };
+        let mut part = |b: &[u8]| {
+            key.extend_from_slice(&(b.len() as u64).to_be_bytes());
+            key.extend_from_slice(b);
+        };
+        part(&[kind]);
+        part(name.as_bytes());
+        part(&now.as_secs().to_be_bytes());
+        part(ocsp_response);
+        part(end_entity);
+        for c in intermediates {
+            part(c);
+        }
+        let lock = || self.answers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(a) = lock().map.get(&key) {
+            return a.clone();
+        }
+        let answer = self
+            .real
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        let mut a = lock();
+        if a.bytes + key.len() > ANSWERS_MAX_BYTES {
+            a.map.clear();
+            a.bytes = 0;
+        }
+        a.bytes += key.len();
+        a.map.insert(key, answer.clone());
+        answer
+    }
+
+    /// How many answers are remembered (tests).
+    #[cfg(test)]
+    fn remembered(&self) -> usize {
+        self.answers.lock().map(|a| a.map.len()).unwrap_or(0)
+    }
+}
+
+/// What the verifier and the client-certificate resolver of the handshake running on this
+/// thread recorded. rustls calls both on the thread that drives the connection (inside
+/// `process_new_packets`), so one `ClientConfig` serves every handshake of a run and each
+/// handshake still sees only its own chain and CertificateRequest.
+#[derive(Debug, Default)]
+struct Recorded {
+    seen: Seen,
+    /// Some(CA names) once a CertificateRequest arrived.
+    requested: Option<Vec<Vec<u8>>>,
+}
+
+thread_local! {
+    static RECORDED: std::cell::RefCell<Recorded> = std::cell::RefCell::default();
+}
+
+fn recorded<T>(f: impl FnOnce(&mut Recorded) -> T) -> Option<T> {
+    RECORDED.with(|r| r.try_borrow_mut().ok().map(|mut r| f(&mut r)))
+}
+
 #[derive(Debug)]
 struct Recorder {
-    real: Arc<WebPkiServerVerifier>,
-    seen: Mutex<Seen>,
+    verifier: Arc<Verifier>,
 }
 
 impl ServerCertVerifier for Recorder {
@@ -47,17 +160,15 @@ impl ServerCertVerifier for Recorder {
         now: UnixTime,
     ) -> Result<ServerCertVerified, TlsError> {
         let answer = self
-            .real
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            .map(|_| ())
-            .map_err(|e| e.to_string());
-        if let Ok(mut s) = self.seen.lock() {
-            s.chain = std::iter::once(end_entity)
+            .verifier
+            .answer(end_entity, intermediates, server_name, ocsp_response, now);
+        recorded(|r| {
+            r.seen.chain = std::iter::once(end_entity)
                 .chain(intermediates)
                 .map(|c| c.as_ref().to_vec())
                 .collect();
-            s.answer = Some(answer);
-        }
+            r.seen.answer = Some(answer);
+        });
         // The answer is kept, not enforced: the diagnosis needs the whole handshake.
         Ok(ServerCertVerified::assertion())
     }
@@ -68,7 +179,7 @@ impl ServerCertVerifier for Recorder {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, TlsError> {
-        self.real.verify_tls12_signature(message, cert, dss)
+        self.verifier.real.verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -77,19 +188,17 @@ impl ServerCertVerifier for Recorder {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, TlsError> {
-        self.real.verify_tls13_signature(message, cert, dss)
+        self.verifier.real.verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.real.supported_verify_schemes()
+        self.verifier.real.supported_verify_schemes()
     }
 }
 
 #[derive(Debug)]
 struct ClientAuth {
     key: Option<Arc<CertifiedKey>>,
-    /// Some(CA names) once a CertificateRequest arrived.
-    requested: Mutex<Option<Vec<Vec<u8>>>>,
 }
 
 impl ResolvesClientCert for ClientAuth {
@@ -98,9 +207,7 @@ impl ResolvesClientCert for ClientAuth {
         root_hint_subjects: &[&[u8]],
         _sigschemes: &[SignatureScheme],
     ) -> Option<Arc<CertifiedKey>> {
-        if let Ok(mut r) = self.requested.lock() {
-            *r = Some(root_hint_subjects.iter().map(|s| s.to_vec()).collect());
-        }
+        recorded(|r| r.requested = Some(root_hint_subjects.iter().map(|s| s.to_vec()).collect()));
         self.key.clone()
     }
 
@@ -110,10 +217,100 @@ impl ResolvesClientCert for ClientAuth {
     }
 }
 
-/// Everything fixed before connecting: provider, verifier roots, client key, names.
-pub struct ClientSetup {
+/// What every target with the same verifier roots and client certificate shares: the
+/// provider, the rustls verifier (with its remembered answers) and the client key, built
+/// once per run and key (`check`: once for thousands of targets, see
+/// `commands::ClientCache`).
+pub struct ClientBase {
     provider: Arc<CryptoProvider>,
-    real: Arc<WebPkiServerVerifier>,
+    verifier: Arc<Verifier>,
+    /// The client key; its loading error is kept and reported when a probe starts, as
+    /// when each probe loaded it.
+    key: Result<Option<Arc<CertifiedKey>>, String>,
+    /// The rustls configurations built so far, by (ALPN protocols, SNI sent).
+    configs: Mutex<Vec<ConfigSlot>>,
+}
+
+type ConfigSlot = ((Vec<Vec<u8>>, bool), Arc<ClientConfig>);
+
+impl std::fmt::Debug for ClientBase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBase")
+            .field("client_key", &self.key.as_ref().map(|k| k.is_some()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBase {
+    /// Roots for the recorded verifier (DER; empty = webpki-roots) and the client
+    /// certificate and key files. `Err` only if rustls cannot build a verifier.
+    pub fn new(
+        verifier_roots: &[Vec<u8>],
+        client_cert: Option<&(std::path::PathBuf, std::path::PathBuf)>,
+    ) -> anyhow::Result<ClientBase> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        for der in verifier_roots {
+            let _ = roots.add(CertificateDer::from(der.clone()));
+        }
+        if roots.is_empty() {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        let verifier = Arc::new(Verifier::new(roots, provider.clone())?);
+        let key = match client_cert {
+            None => Ok(None),
+            Some((cert, key)) => load_client_key(&provider, cert, key)
+                .map(Some)
+                .map_err(|e| format!("{e:#}")),
+        };
+        Ok(ClientBase {
+            provider,
+            verifier,
+            key,
+            configs: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The rustls configuration for these ALPN protocols and SNI choice, built once.
+    fn config(&self, alpn: Vec<Vec<u8>>, sni: bool) -> Result<Arc<ClientConfig>, ProbeError> {
+        let key = (alpn, sni);
+        let lock = || self.configs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, c)) = lock().iter().find(|(k, _)| *k == key) {
+            return Ok(c.clone());
+        }
+        let recorder = Arc::new(Recorder {
+            verifier: self.verifier.clone(),
+        });
+        let auth = Arc::new(ClientAuth {
+            key: self.key.clone().ok().flatten(),
+        });
+        let mut cfg = ClientConfig::builder_with_provider(self.provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|e| ProbeError::new(Cause::HandshakeFailure, format!("TLS configuration: {e}")))?
+            .dangerous()
+            .with_custom_certificate_verifier(recorder)
+            .with_client_cert_resolver(auth);
+        cfg.alpn_protocols = key.0.clone();
+        cfg.enable_sni = key.1;
+        cfg.resumption = rustls::client::Resumption::disabled();
+        let cfg = Arc::new(cfg);
+        let mut configs = lock();
+        // A handful of keys per run (a spec's ALPN lists); never more than a few dozen.
+        if configs.len() < 64 {
+            configs.push((key, cfg.clone()));
+        }
+        Ok(cfg)
+    }
+
+    /// The shared verifier (tests: that targets share it).
+    pub fn verifier(&self) -> &Arc<Verifier> {
+        &self.verifier
+    }
+}
+
+/// Everything fixed before connecting: the shared part, names, ALPN.
+pub struct ClientSetup {
+    base: Arc<ClientBase>,
     key: Option<Arc<CertifiedKey>>,
     alpn: Vec<Vec<u8>>,
     server_name: ServerName<'static>,
@@ -122,58 +319,21 @@ pub struct ClientSetup {
 
 impl ClientSetup {
     /// `Err` only for input errors (unreadable or mismatched client certificate/key).
+    /// Uses `opts.client` when set, else builds the shared part from `opts`.
     pub fn new(target: &Target, opts: &ProbeOptions) -> anyhow::Result<ClientSetup> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut roots = rustls::RootCertStore::empty();
-        for der in &opts.verifier_roots {
-            let _ = roots.add(CertificateDer::from(der.clone()));
-        }
-        if roots.is_empty() {
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        }
-        let real = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-            .build()
-            .context("building the rustls verifier")?;
-        let key = match &opts.client_cert {
-            None => None,
-            Some((cert, key)) => Some(load_client_key(&provider, cert, key)?),
+        let base = match &opts.client {
+            Some(b) => b.clone(),
+            None => Arc::new(ClientBase::new(&opts.verifier_roots, opts.client_cert.as_ref())?),
         };
+        let key = base.key.clone().map_err(|e| anyhow::anyhow!(e))?;
         let (server_name, sni) = server_name_for(target, opts);
         Ok(ClientSetup {
-            provider,
-            real,
+            base,
             key,
             alpn: opts.alpn.iter().map(|a| a.as_bytes().to_vec()).collect(),
             server_name,
             sni,
         })
-    }
-
-    fn config(
-        &self,
-        alpn: Option<&[String]>,
-    ) -> Result<(ClientConfig, Arc<Recorder>, Arc<ClientAuth>), ProbeError> {
-        let recorder = Arc::new(Recorder {
-            real: self.real.clone(),
-            seen: Mutex::new(Seen::default()),
-        });
-        let auth = Arc::new(ClientAuth {
-            key: self.key.clone(),
-            requested: Mutex::new(None),
-        });
-        let mut cfg = ClientConfig::builder_with_provider(self.provider.clone())
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(|e| ProbeError::new(Cause::HandshakeFailure, format!("TLS configuration: {e}")))?
-            .dangerous()
-            .with_custom_certificate_verifier(recorder.clone())
-            .with_client_cert_resolver(auth.clone());
-        cfg.alpn_protocols = match alpn {
-            Some(a) => a.iter().map(|s| s.as_bytes().to_vec()).collect(),
-            None => self.alpn.clone(),
-        };
-        cfg.enable_sni = self.sni.is_some();
-        cfg.resumption = rustls::client::Resumption::disabled();
-        Ok((cfg, recorder, auth))
     }
 
     /// Run the handshake on `wire`. After a completed handshake, `after` runs (what the
@@ -185,11 +345,16 @@ impl ClientSetup {
         alpn: Option<Vec<String>>,
         after: &mut dyn FnMut(&mut ClientConnection, &mut dyn Wire),
     ) -> (Option<Handshake>, Vec<Vec<u8>>, Option<ProbeError>) {
-        let (cfg, recorder, auth) = match self.config(alpn.as_deref()) {
+        let alpn = match alpn {
+            Some(a) => a.iter().map(|s| s.as_bytes().to_vec()).collect(),
+            None => self.alpn.clone(),
+        };
+        let cfg = match self.base.config(alpn, self.sni.is_some()) {
             Ok(c) => c,
             Err(e) => return (None, Vec::new(), Some(e)),
         };
-        let mut tls = match ClientConnection::new(Arc::new(cfg), self.server_name.clone()) {
+        recorded(|r| *r = Recorded::default());
+        let mut tls = match ClientConnection::new(cfg, self.server_name.clone()) {
             Ok(t) => t,
             Err(e) => {
                 return (
@@ -199,11 +364,11 @@ impl ClientSetup {
                 )
             }
         };
-        let mut err = drive(&mut tls, wire, &auth);
+        let mut err = drive(&mut tls, wire, self.key.is_some());
         if err.is_none() {
             wire.handshake_done();
         }
-        let requested = auth.requested.lock().ok().and_then(|r| r.clone());
+        let requested = recorded(|r| r.requested.clone()).flatten();
         // TLS 1.3: the server judges our (absent) certificate after our Finished; its
         // verdict arrives as an alert right after the handshake.
         // (TLS 1.2: the server's Finished already came after it judged the certificate.)
@@ -213,11 +378,7 @@ impl ClientSetup {
         {
             err = post_handshake_check(&mut tls, wire, self.key.is_some());
         }
-        let seen = recorder
-            .seen
-            .lock()
-            .map(|mut s| std::mem::take(&mut *s))
-            .unwrap_or_default();
+        let seen = recorded(|r| std::mem::take(&mut r.seen)).unwrap_or_default();
         let hs = tls.protocol_version().map(|v| Handshake {
             completed: err.is_none(),
             version: Some(version_name(v)),
@@ -258,6 +419,11 @@ impl std::io::Read for Io<'_, '_> {
 impl Write for Io<'_, '_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.write(buf)
+    }
+    // rustls hands over a flight's records at once (ChangeCipherSpec and Finished): on a
+    // bare socket they go out in one system call, not one each.
+    fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+        self.0.write_vectored(bufs)
     }
     fn flush(&mut self) -> std::io::Result<()> {
         self.0.flush()
@@ -358,7 +524,7 @@ fn load_client_key(
 }
 
 /// Drive the handshake to completion or failure.
-fn drive(tls: &mut ClientConnection, wire: &mut dyn Wire, auth: &ClientAuth) -> Option<ProbeError> {
+fn drive(tls: &mut ClientConnection, wire: &mut dyn Wire, key_sent: bool) -> Option<ProbeError> {
     while tls.is_handshaking() {
         while tls.wants_write() {
             if let Err(e) = tls.write_tls(&mut Io(wire)) {
@@ -385,14 +551,8 @@ fn drive(tls: &mut ClientConnection, wire: &mut dyn Wire, auth: &ClientAuth) -> 
         if let Err(e) = tls.process_new_packets() {
             // Send our alert, best effort.
             let _ = tls.write_tls(&mut Io(wire));
-            let requested = auth.requested.lock().ok().and_then(|r| r.clone()).is_some();
-            return Some(classify(
-                &e,
-                tls,
-                requested,
-                auth.key.is_some(),
-                wire.conn().captured(),
-            ));
+            let requested = recorded(|r| r.requested.is_some()).unwrap_or(false);
+            return Some(classify(&e, tls, requested, key_sent, wire.conn().captured()));
         }
     }
     while tls.wants_write() {
@@ -554,4 +714,80 @@ fn server_hello_version(b: &[u8]) -> Option<&'static str> {
         });
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A CA and a leaf for `name` it issued (DER).
+    fn chain(name: &str) -> (Vec<u8>, Vec<u8>) {
+        let mut p = rcgen::CertificateParams::new(vec![]).unwrap();
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, "memo test CA");
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let ca = p.self_signed(&ca_key).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec![name.to_string()])
+            .unwrap()
+            .signed_by(&leaf_key, &ca, &ca_key)
+            .unwrap();
+        (ca.der().to_vec(), leaf.der().to_vec())
+    }
+
+    #[test]
+    fn the_verifier_remembers_answers_by_chain_name_and_second() {
+        let (ca, leaf) = chain("memo.test");
+        let base = ClientBase::new(std::slice::from_ref(&ca), None).unwrap();
+        let v = base.verifier();
+        let leaf = CertificateDer::from(leaf);
+        let now = UnixTime::now();
+        let good = ServerName::try_from("memo.test").unwrap();
+        let bad = ServerName::try_from("other.test").unwrap();
+        let real = |n: &ServerName<'_>, t: UnixTime| {
+            v.real
+                .verify_server_cert(&leaf, &[], n, &[], t)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(v.answer(&leaf, &[], &good, &[], now), Ok(()));
+        assert_eq!(v.answer(&leaf, &[], &good, &[], now), Ok(()));
+        assert_eq!(v.remembered(), 1, "the same chain, name and second: one answer");
+        // Another name is another answer, and the real verifier's.
+        let wrong = v.answer(&leaf, &[], &bad, &[], now);
+        assert!(wrong.is_err());
+        assert_eq!(wrong, real(&bad, now));
+        assert_eq!(v.remembered(), 2);
+        // Another time is another answer (a certificate can expire in between).
+        let later = UnixTime::since_unix_epoch(Duration::from_secs(now.as_secs() + 1));
+        assert_eq!(v.answer(&leaf, &[], &good, &[], later), real(&good, later));
+        assert_eq!(v.remembered(), 3);
+        // Another chain (an extra certificate) is another answer.
+        let extra = CertificateDer::from(ca.clone());
+        assert_eq!(
+            v.answer(&leaf, std::slice::from_ref(&extra), &good, &[], now),
+            Ok(())
+        );
+        assert_eq!(v.remembered(), 4);
+        // A verifier for other roots does not share the answers: the chain is unknown there.
+        let (other_ca, _) = chain("memo.test");
+        let other = ClientBase::new(&[other_ca], None).unwrap();
+        assert!(other.verifier().answer(&leaf, &[], &good, &[], now).is_err());
+    }
+
+    #[test]
+    fn one_config_per_alpn_and_sni_choice() {
+        let (ca, _) = chain("memo.test");
+        let base = ClientBase::new(&[ca], None).unwrap();
+        let a = base.config(vec![b"h2".to_vec()], true).unwrap();
+        let b = base.config(vec![b"h2".to_vec()], true).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        let c = base.config(vec![b"h2".to_vec()], false).unwrap();
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert!(!c.enable_sni);
+        let d = base.config(vec![], true).unwrap();
+        assert!(d.alpn_protocols.is_empty());
+        assert_eq!(a.alpn_protocols, vec![b"h2".to_vec()]);
+    }
 }

@@ -157,6 +157,27 @@ fn decoded() -> &'static [std::sync::Mutex<Decoded>; 2] {
     static D: std::sync::OnceLock<[std::sync::Mutex<Decoded>; 2]> = std::sync::OnceLock::new();
     D.get_or_init(Default::default)
 }
+/// Decode a certificate, once per distinct DER (and `check_self_signature`) in this
+/// process: the stores, the issuer evidence, `--find`, and each chain a server presents
+/// (`check`: thousands of targets presenting the same chain).
+pub fn decode(der: &[u8], check_self_signature: bool) -> Result<Arc<CertInfo>, String> {
+    let cache = &decoded()[usize::from(check_self_signature)];
+    let lock = || cache.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(c) = lock().map.get(der) {
+        return c.clone();
+    }
+    let r = CertInfo::from_der_opts(der, check_self_signature)
+        .map(Arc::new)
+        .map_err(|e| e.to_string());
+    let mut c = lock();
+    let room = c.map.len() < MAX_CACHED_CERTS;
+    if room && (r.is_ok() || c.errors < MAX_CACHED_ERRORS) {
+        c.errors += usize::from(r.is_err());
+        c.map.insert(der.to_vec(), r.clone());
+    }
+    r
+}
+
 /// The most one run reads from a World's trust files in total (each file is also capped
 /// at [`MAX_FILE_BYTES`]): a directory or image of many big files is bounded as a whole.
 pub const MAX_TOTAL_BYTES: u64 = 2 * MAX_FILE_BYTES;
@@ -218,21 +239,7 @@ impl<'w> Loader<'w> {
     /// (resolved on another thread while `connect` waits for the server), the issuer
     /// evidence search and `--find` all read the same bundles.
     pub fn cert(&self, der: &[u8]) -> Result<Arc<CertInfo>, String> {
-        let cache = &decoded()[usize::from(self.check_self_signature)];
-        let lock = || cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = lock().map.get(der) {
-            return c.clone();
-        }
-        let r = CertInfo::from_der_opts(der, self.check_self_signature)
-            .map(Arc::new)
-            .map_err(|e| e.to_string());
-        let mut c = lock();
-        let room = c.map.len() < MAX_CACHED_CERTS;
-        if room && (r.is_ok() || c.errors < MAX_CACHED_ERRORS) {
-            c.errors += usize::from(r.is_err());
-            c.map.insert(der.to_vec(), r.clone());
-        }
-        r
+        decode(der, self.check_self_signature)
     }
 
     /// (canonical World path, canonical World path) of `p`, following symlinks inside the
