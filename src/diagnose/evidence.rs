@@ -177,7 +177,7 @@ pub fn issues(cand: &CertInfo, child: &CertInfo) -> bool {
             }
             c.1.clone()
         });
-        let same = match (super::canon_name(&cand.subject_der), child_canon) {
+        let same = match (canon_subject(&cand.subject_der), child_canon) {
             (Some(a), Some(b)) => a == b,
             _ => false,
         };
@@ -213,6 +213,29 @@ pub fn issues(cand: &CertInfo, child: &CertInfo) -> bool {
     m.insert(key, answer);
     answer
 }
+
+/// The canonical form of a subject, remembered for the process: the issuer evidence
+/// compares every certificate of the World's inventory with the chain's issuer, for every
+/// target of a `check` whose chain some store lacks.
+fn canon_subject(subject_der: &[u8]) -> Option<Vec<u8>> {
+    type Memo = crate::trust::fasthash::FastMap<Vec<u8>, Option<Vec<u8>>>;
+    static MEMO: std::sync::Mutex<Memo> =
+        std::sync::Mutex::new(Memo::with_hasher(std::hash::BuildHasherDefault::new()));
+    let memo = || MEMO.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(c) = memo().get(subject_der) {
+        return c.clone();
+    }
+    let c = super::canon_name(subject_der);
+    let mut m = memo();
+    if m.len() >= CANON_MEMO_MAX {
+        m.clear();
+    }
+    m.insert(subject_der.to_vec(), c.clone());
+    c
+}
+
+/// Canonical subjects remembered at most (then forgotten all at once).
+const CANON_MEMO_MAX: usize = 8192;
 
 /// [`issues`] answers remembered at most (then forgotten all at once).
 const ISSUES_MEMO_MAX: usize = 1024;

@@ -379,34 +379,53 @@ pub fn verify_sig(child: &Facts, issuer: &Facts) -> SigCheck {
     }
 }
 
-/// The facts of a decoded certificate, built once per decoded certificate (the same
-/// `Arc<CertInfo>`, which is what the process's decoded-certificate cache and a run's
-/// stores hand out): every target of a `check` presenting the same chain under the same
-/// stores builds them once, not once per target and runtime. Keyed by the allocation,
+/// What is derived from a decoded certificate alone, remembered per decoded certificate
+/// (the same `Arc<CertInfo>`, which is what the process's decoded-certificate cache and a
+/// run's stores hand out): every target of a `check` presenting the same chain under the
+/// same stores derives it once, not once per target and runtime. Keyed by the allocation,
 /// which the entry keeps alive, so an address is never reused while it is remembered.
-fn shared_facts(info: &Arc<CertInfo>) -> Arc<Facts> {
-    type Memo = HashMap<usize, (Arc<CertInfo>, Arc<Facts>)>;
-    static MEMO: std::sync::OnceLock<std::sync::Mutex<Memo>> = std::sync::OnceLock::new();
+type PerCert<T> = std::sync::Mutex<HashMap<usize, (Arc<CertInfo>, Arc<T>)>>;
+
+fn per_cert<T>(
+    memo: &'static std::sync::OnceLock<PerCert<T>>,
+    info: &Arc<CertInfo>,
+    make: impl FnOnce() -> T,
+) -> Arc<T> {
     let memo = || {
-        MEMO.get_or_init(Default::default)
+        memo.get_or_init(Default::default)
             .lock()
             .unwrap_or_else(|e| e.into_inner())
     };
     let key = Arc::as_ptr(info) as usize;
-    if let Some((_, f)) = memo().get(&key) {
-        return f.clone();
+    if let Some((_, v)) = memo().get(&key) {
+        return v.clone();
     }
-    let f = Arc::new(Facts::new(info.clone()));
+    let v = Arc::new(make());
     let mut m = memo();
-    if m.len() >= FACTS_MEMO_MAX {
+    if m.len() >= PER_CERT_MAX {
         m.clear();
     }
-    m.insert(key, (info.clone(), f.clone()));
-    f
+    m.insert(key, (info.clone(), v.clone()));
+    v
 }
 
-/// Certificates whose facts are remembered at most (then forgotten all at once).
-const FACTS_MEMO_MAX: usize = 1024;
+/// Certificates whose derived values are remembered at most (then forgotten all at once).
+const PER_CERT_MAX: usize = 1024;
+
+fn shared_facts(info: &Arc<CertInfo>) -> Arc<Facts> {
+    static MEMO: std::sync::OnceLock<PerCert<Facts>> = std::sync::OnceLock::new();
+    per_cert(&MEMO, info, || Facts::new(info.clone()))
+}
+
+fn shared_canon(info: &Arc<CertInfo>) -> Arc<CanonNames> {
+    static MEMO: std::sync::OnceLock<PerCert<CanonNames>> = std::sync::OnceLock::new();
+    per_cert(&MEMO, info, || {
+        (
+            crate::diagnose::canon_name(&info.subject_der),
+            crate::diagnose::canon_name(&info.issuer_der),
+        )
+    })
+}
 
 /// Signature checks remembered at most (then forgotten all at once): 64 KiB of keys.
 const SIG_MEMO_MAX: usize = 2048;
@@ -431,6 +450,25 @@ fn sig_memo_key(parts: &[&[u8]]) -> [u8; 32] {
 /// OpenSSL canonical forms of (subject, issuer); None when a name cannot be canonicalised.
 type CanonNames = (Option<Vec<u8>>, Option<Vec<u8>>);
 
+/// A certificate as a key by its DER, without copying it. Hashed by the start of its
+/// SHA-256 (a function of the DER: equal DER, equal hash), compared by the whole DER.
+struct DerKey(Arc<CertInfo>);
+
+impl std::hash::Hash for DerKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let d = self.0.sha256.as_bytes();
+        d[..d.len().min(16)].hash(h)
+    }
+}
+
+impl PartialEq for DerKey {
+    fn eq(&self, other: &DerKey) -> bool {
+        self.0.der == other.0.der
+    }
+}
+
+impl Eq for DerKey {}
+
 /// An arena of certificates with cached signature checks. A certificate's [`Facts`] (a
 /// second, lower-level parse) are built the first time they are asked for: a store of
 /// hundreds of anchors costs only the few that a path search looks at.
@@ -438,8 +476,8 @@ pub struct Arena {
     infos: Vec<Arc<CertInfo>>,
     facts: Vec<std::cell::OnceCell<Arc<Facts>>>,
     /// OpenSSL canonical (subject, issuer) names, computed when first compared.
-    canon: Vec<std::cell::OnceCell<CanonNames>>,
-    by_der: HashMap<Vec<u8>, usize>,
+    canon: Vec<std::cell::OnceCell<Arc<CanonNames>>>,
+    by_der: crate::trust::fasthash::FastMap<DerKey, usize>,
     sigs: std::cell::RefCell<HashMap<(usize, usize), SigCheck>>,
 }
 
@@ -449,21 +487,22 @@ impl Arena {
             infos: vec![],
             facts: vec![],
             canon: vec![],
-            by_der: HashMap::new(),
+            by_der: Default::default(),
             sigs: Default::default(),
         }
     }
 
     /// Add (or find, by DER) a certificate; returns its index.
     pub fn add(&mut self, info: &Arc<CertInfo>) -> usize {
-        if let Some(&i) = self.by_der.get(&info.der) {
+        let key = DerKey(info.clone());
+        if let Some(&i) = self.by_der.get(&key) {
             return i;
         }
         let i = self.infos.len();
         self.infos.push(info.clone());
         self.facts.push(std::cell::OnceCell::new());
         self.canon.push(std::cell::OnceCell::new());
-        self.by_der.insert(info.der.clone(), i);
+        self.by_der.insert(key, i);
         i
     }
 
@@ -479,15 +518,7 @@ impl Arena {
     /// `X509_NAME_cmp(issuer's subject, subject's issuer) == 0`, on canonical forms (raw
     /// DER when a name cannot be canonicalised).
     pub fn names_match(&self, issuer: usize, subject: usize) -> bool {
-        let canon = |i: usize| {
-            self.canon[i].get_or_init(|| {
-                let c = &self.infos[i];
-                (
-                    crate::diagnose::canon_name(&c.subject_der),
-                    crate::diagnose::canon_name(&c.issuer_der),
-                )
-            })
-        };
+        let canon = |i: usize| self.canon[i].get_or_init(|| shared_canon(&self.infos[i]));
         match (&canon(issuer).0, &canon(subject).1) {
             (Some(x), Some(y)) => x == y,
             _ => self.infos[issuer].subject_der == self.infos[subject].issuer_der,
@@ -544,5 +575,25 @@ mod tests {
             assert_eq!(verify_sig(&forged, &ca), SigCheck::Invalid);
         }
         assert_eq!(verify_sig(&leaf, &ca), SigCheck::Valid);
+    }
+
+    #[test]
+    fn arenas_share_derived_values_per_decoded_certificate_and_dedupe_by_der() {
+        let (leaf, ca) = pair();
+        // Another decoding of the same DER: its own allocation, the same certificate.
+        let again = Arc::new(CertInfo::from_der(&leaf.info.der).unwrap());
+        let mut a = Arena::new();
+        let (l, c, g) = (a.add(&leaf.info), a.add(&ca.info), a.add(&again));
+        assert_eq!(l, g, "the same DER is one arena entry");
+        assert_ne!(l, c);
+        let mut b = Arena::new();
+        let (bl, bc) = (b.add(&leaf.info), b.add(&ca.info));
+        // Another arena (another target) gets the very same facts, not a new parse.
+        assert!(std::ptr::eq(a.get(l), b.get(bl)));
+        assert!(a.names_match(c, l) && b.names_match(bc, bl));
+        assert!(!a.names_match(l, c));
+        // The facts are those of this certificate.
+        assert_eq!(a.get(l).tbs, leaf.tbs);
+        assert_eq!(b.get(bc).tbs, ca.tbs);
     }
 }

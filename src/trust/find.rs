@@ -161,8 +161,35 @@ fn places(cx: &Cx) -> Places {
 }
 
 /// Every certificate in the known places: sha256 -> (cert, locations).
-pub(crate) fn inventory(cx: &Cx) -> BTreeMap<String, (Arc<CertInfo>, Vec<Location>)> {
-    let (files, dirs) = places(cx);
+pub(crate) type Inventory = BTreeMap<String, (Arc<CertInfo>, Vec<Location>)>;
+
+/// The inventories of one World (its clones and threads share them), by the places looked
+/// at and whether self-signatures are checked: they are made of the World's files as its
+/// loader read them, which a World reads once, so each one is built once (`check`: the
+/// issuer evidence of every target whose chain some store lacks asks for it).
+#[derive(Default)]
+struct Inventories(std::sync::Mutex<Vec<(InventoryKey, Arc<Inventory>)>>);
+
+/// The places looked at, and whether self-signatures are checked.
+type InventoryKey = (Places, bool);
+
+/// [`inventory_uncached`], once per World, places and self-signature choice.
+pub(crate) fn inventory(cx: &Cx) -> Arc<Inventory> {
+    let key = (places(cx), cx.loader.checks_self_signature());
+    let cache = cx.world().view_cache::<Inventories>();
+    let lock = || cache.0.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, inv)) = lock().iter().find(|(k, _)| *k == key) {
+        return inv.clone();
+    }
+    let inv = Arc::new(inventory_uncached(cx, key.0.clone()));
+    let mut c = lock();
+    if c.len() < 16 {
+        c.push((key, inv.clone()));
+    }
+    inv
+}
+
+fn inventory_uncached(cx: &Cx, (files, dirs): Places) -> Inventory {
     let mut out: BTreeMap<String, (Arc<CertInfo>, Vec<Location>)> = BTreeMap::new();
     let mut visited: HashSet<PathBuf> = HashSet::new();
     let mut count = 0usize;
@@ -420,6 +447,29 @@ pub(crate) fn answer(cx: &Cx, s: &TrustStore, cert: &CertInfo, locations: &[Loca
 #[cfg(test)]
 mod query_tests {
     use super::*;
+
+    #[test]
+    fn a_worlds_inventory_is_built_once_per_self_signature_choice() {
+        let dir = std::env::temp_dir().join(format!("tlsdoctor-inventory-{}", std::process::id()));
+        let certs = dir.join("etc/ssl/certs");
+        std::fs::create_dir_all(&certs).unwrap();
+        let mut p = rcgen::CertificateParams::new(vec![]).unwrap();
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, "inventory CA");
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = p.self_signed(&rcgen::KeyPair::generate().unwrap()).unwrap();
+        std::fs::write(certs.join("ca-certificates.crt"), ca.pem()).unwrap();
+        let world = crate::world::World::fixture(&dir, &[]);
+        let opts = crate::trust::TrustOptions::default();
+        let first = inventory(&Cx::new(&world, &opts, false));
+        assert_eq!(first.len(), 1);
+        // Another Cx on the same World (another target of a run): the same inventory.
+        let second = inventory(&Cx::new(&world.clone(), &opts, false));
+        assert!(Arc::ptr_eq(&first, &second));
+        // Self-signatures checked: another inventory.
+        assert!(!Arc::ptr_eq(&first, &inventory(&Cx::new(&world, &opts, true))));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn empty_or_missing_file_queries_are_errors_not_empty_answers() {
